@@ -1,0 +1,126 @@
+"""The `quire` command line (shared/API.md)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from api.services import build_services
+from workspace.config import backend_of, get_settings
+from workspace.errors import QuireError
+
+app = typer.Typer(
+    help="Quire: event-sourced collaborative packet workspace.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+users_app = typer.Typer(help="Users and tokens.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+
+
+def fail(error: QuireError) -> None:
+    typer.echo(f"error: {error.code}: {error.message}", err=True)
+    raise typer.Exit(2)
+
+
+def init_database() -> None:
+    """Creates every table once: the event store, then each layer's schema."""
+    services = build_services(create_table=True)
+    try:
+        for hook in INIT_HOOKS:
+            hook(services)
+    finally:
+        services.close()
+
+
+#: Other layers add their schema/key set-up here (read models, signing key).
+INIT_HOOKS: list = []  # type: ignore[type-arg]
+
+
+@db_app.command("init")
+def db_init() -> None:
+    """Creates the schema (once per database)."""
+    settings = get_settings()
+    try:
+        init_database()
+    except QuireError as e:
+        fail(e)
+    typer.echo(f"schema ready on {backend_of(settings.database_url)}")
+
+
+@users_app.command("add")
+def users_add(
+    user_id: Annotated[str, typer.Argument(help="login id, e.g. maya.chen")],
+    name: Annotated[str, typer.Option("--name", help="display name")],
+    admin: Annotated[bool, typer.Option("--admin")] = False,
+    auditor: Annotated[bool, typer.Option("--auditor")] = False,
+    agent: Annotated[bool, typer.Option("--agent", help="a service account")] = False,
+    passphrase_stdin: Annotated[
+        bool, typer.Option("--passphrase-stdin", help="read the signing passphrase")
+    ] = False,
+) -> None:
+    """Creates a user; prints a new bearer token as the last line."""
+    passphrase = None
+    if passphrase_stdin:
+        passphrase = sys.stdin.readline().rstrip("\r\n")
+        if not passphrase:
+            typer.echo("error: PASSPHRASE_EMPTY: no passphrase on stdin", err=True)
+            raise typer.Exit(2)
+    if agent and (admin or passphrase):
+        typer.echo(
+            "error: AGENT_NOT_ALLOWED: agents never sign or administer", err=True
+        )
+        raise typer.Exit(2)
+    roles = [
+        r for r, on in (("admin", admin), ("auditor", auditor), ("agent", agent)) if on
+    ]
+    services = build_services(
+        create_table=backend_of(get_settings().database_url) != "postgres"
+    )
+    try:
+        token = services.app.add_user(
+            user_id, name, roles=roles, passphrase=passphrase, actor="cli"
+        )
+    except QuireError as e:
+        fail(e)
+    finally:
+        services.close()
+    typer.echo(f"created {user_id} ({', '.join(roles) or 'member'})")
+    typer.echo(token)
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8000,
+    demo: Annotated[bool, typer.Option("--demo", help="load the seed stories")] = False,
+) -> None:
+    """Runs the API, websockets and web UI."""
+    import uvicorn
+
+    from api.main import create_app
+
+    settings = get_settings()
+    if backend_of(settings.database_url) == "sqlite":
+        # The embedded default is one process: it may create its own schema.
+        init_database()
+    if demo:
+        for loader in DEMO_LOADERS:
+            loader(settings)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+#: The release layer registers the seed-story loader here.
+DEMO_LOADERS: list = []  # type: ignore[type-arg]
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

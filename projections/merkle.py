@@ -1,0 +1,676 @@
+"""RFC 6962 (Certificate Transparency) Merkle tree and signed checkpoints.
+
+Quire's event log is committed to by a Merkle tree so that auditors can check,
+offline and with nothing but this module, that
+
+* an event is in the log (inclusion proof / audit path, RFC 6962 §2.1.1),
+* a later log is an append-only extension of an earlier one (consistency
+  proof, RFC 6962 §2.1.2), and
+* a given (tree size, root hash) pair was published by the log's key (an
+  Ed25519-signed checkpoint).
+
+Hashing follows RFC 6962 exactly, so any conforming CT tooling can cross-check
+our roots and proofs: leaves are hashed as SHA-256(0x00 || data) and interior
+nodes as SHA-256(0x01 || left || right).  The distinct prefixes provide domain
+separation, so a leaf can never be passed off as an interior node (the second
+preimage attack on naive Merkle trees).
+
+Proof *generation* follows the recursive definitions of RFC 6962, unrolled into
+loops; proof *verification* uses the bit-twiddling algorithms of RFC 9162
+§2.1.3.2 and §2.1.4.2, which need only the sizes, the proof and the roots.
+Every verifier returns ``False`` on malformed input instead of raising, because
+its input comes from untrusted sources and callers should only have to handle
+one outcome for "not proven".
+
+Checkpoint wire format (version 1) -- the exact bytes that are signed::
+
+    quire-checkpoint/v1\\n
+    <tree_size as decimal, no leading zeros>\\n
+    <root hash as 64 lowercase hex digits>\\n
+    <timestamp: ISO-8601 with a zero UTC offset, e.g. 2024-05-01T12:00:00Z>\\n
+
+Every field is validated before signing or verifying so that one checkpoint
+has exactly one encoding; otherwise two different-looking checkpoints could
+share a signature.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TypeGuard
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+
+__all__ = [
+    "CHECKPOINT_HEADER",
+    "EMPTY_ROOT",
+    "HASH_SIZE",
+    "Checkpoint",
+    "MerkleLog",
+    "checkpoint_message",
+    "consistency_proof",
+    "inclusion_proof",
+    "key_id",
+    "leaf_hash",
+    "load_or_create_private_key",
+    "node_hash",
+    "public_key_raw",
+    "root_hash",
+    "sign_checkpoint",
+    "utc_timestamp",
+    "verify_checkpoint",
+    "verify_consistency",
+    "verify_inclusion",
+]
+
+HASH_SIZE = 32
+"""Size in bytes of every hash in the tree (SHA-256)."""
+
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+"""MTH({}) -- RFC 6962 defines the root of the empty tree as SHA-256 of ''."""
+
+CHECKPOINT_HEADER = "quire-checkpoint/v1"
+"""First line of the signed checkpoint message; bump it if the format changes."""
+
+_LEAF_PREFIX = b"\x00"
+_NODE_PREFIX = b"\x01"
+_ED25519_KEY_SIZE = 32
+_ED25519_SIG_SIZE = 64
+
+# Computes MTH(D[start:end]) for the ranges that occur in RFC 6962's recursive
+# definitions.  Proof generation is written once against this interface so the
+# stateless functions (which hash leaves on demand) and MerkleLog (which looks
+# up stored subtree roots) cannot drift apart.
+_SubtreeRoot = Callable[[int, int], bytes]
+
+
+# --------------------------------------------------------------------------
+# Hashing primitives
+# --------------------------------------------------------------------------
+
+
+def leaf_hash(data: bytes) -> bytes:
+    """Return the RFC 6962 leaf hash SHA-256(0x00 || data)."""
+    return hashlib.sha256(_LEAF_PREFIX + data).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    """Return the RFC 6962 interior node hash SHA-256(0x01 || left || right)."""
+    return hashlib.sha256(_NODE_PREFIX + left + right).digest()
+
+
+def _is_hash(value: object) -> TypeGuard[bytes]:
+    return isinstance(value, bytes) and len(value) == HASH_SIZE
+
+
+def _is_count(value: object) -> TypeGuard[int]:
+    # bool is a subclass of int; True/False as a size or index is a caller bug.
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _require_hashes(leaf_hashes: Sequence[bytes]) -> None:
+    # Passing raw event bytes instead of leaf hashes is an easy mistake that
+    # would silently produce a tree nobody else can reproduce, so reject it.
+    for position, value in enumerate(leaf_hashes):
+        if not _is_hash(value):
+            raise ValueError(
+                f"leaf_hashes[{position}] is not a {HASH_SIZE}-byte hash; "
+                "hash event data with leaf_hash() first"
+            )
+
+
+def _require_count(value: object, name: str) -> int:
+    if not _is_count(value):
+        raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+    return value
+
+
+def _split_point(size: int) -> int:
+    """Largest power of two strictly smaller than ``size`` (RFC 6962's k)."""
+    return 1 << ((size - 1).bit_length() - 1)
+
+
+# --------------------------------------------------------------------------
+# Tree head and proofs over a list of leaf hashes
+# --------------------------------------------------------------------------
+
+
+def _range_root(leaf_hashes: Sequence[bytes], start: int, end: int) -> bytes:
+    """MTH(D[start:end]), computed bottom-up one level at a time.
+
+    Pairing neighbours left to right and promoting an unpaired last node
+    unchanged yields exactly the tree of RFC 6962's "split at the largest power
+    of two" recursion, without recursion depth limits and with a tight loop.
+    """
+    if start >= end:
+        return EMPTY_ROOT
+    sha256 = hashlib.sha256
+    level = [leaf_hashes[i] for i in range(start, end)]
+    while len(level) > 1:
+        paired = [
+            sha256(_NODE_PREFIX + level[i] + level[i + 1]).digest()
+            for i in range(0, len(level) - 1, 2)
+        ]
+        if len(level) % 2:
+            paired.append(level[-1])
+        level = paired
+    return level[0]
+
+
+def _audit_path(subtree_root: _SubtreeRoot, index: int, size: int) -> list[bytes]:
+    """PATH(index, D[size]) of RFC 6962 §2.1.1, unrolled.
+
+    The recursion appends the sibling of each split *after* the deeper part of
+    the path, so the siblings are gathered top-down and reversed at the end.
+    """
+    siblings: list[bytes] = []
+    start, end = 0, size
+    while end - start > 1:
+        middle = start + _split_point(end - start)
+        if index < middle:
+            siblings.append(subtree_root(middle, end))
+            end = middle
+        else:
+            siblings.append(subtree_root(start, middle))
+            start = middle
+    siblings.reverse()
+    return siblings
+
+
+def _consistency_path(
+    subtree_root: _SubtreeRoot, old_size: int, new_size: int
+) -> list[bytes]:
+    """PROOF(old_size, D[new_size]) of RFC 6962 §2.1.2, for 0 < old < new.
+
+    Unrolls SUBPROOF(m, D[start:end], b); ``whole`` is the RFC's flag b, which
+    stays true while the old tree is still a complete subtree of the new one
+    (the verifier already knows that subtree's hash: it is the old root).
+    """
+    parts: list[bytes] = []
+    start, end, m, whole = 0, new_size, old_size, True
+    while m != end - start:
+        k = _split_point(end - start)
+        if m <= k:
+            parts.append(subtree_root(start + k, end))
+            end = start + k
+        else:
+            parts.append(subtree_root(start, start + k))
+            start += k
+            m -= k
+            whole = False
+    if not whole:
+        parts.append(subtree_root(start, end))
+    parts.reverse()
+    return parts
+
+
+def root_hash(leaf_hashes: Sequence[bytes]) -> bytes:
+    """Return the Merkle Tree Hash MTH(D[n]) of RFC 6962 §2.1.
+
+    ``leaf_hashes`` are leaf hashes (see :func:`leaf_hash`), not raw data.
+    The empty tree's root is SHA-256 of the empty string.
+    """
+    _require_hashes(leaf_hashes)
+    return _range_root(leaf_hashes, 0, len(leaf_hashes))
+
+
+def inclusion_proof(leaf_hashes: Sequence[bytes], index: int) -> list[bytes]:
+    """Return the audit path PATH(index, D[n]) of RFC 6962 §2.1.1.
+
+    The path lists sibling hashes from the leaf upwards.  Costs O(n) hashing
+    because subtree roots are recomputed; use :class:`MerkleLog` to serve many
+    proofs.  Raises IndexError if ``index`` is not in ``range(len(leaf_hashes))``.
+    """
+    _require_hashes(leaf_hashes)
+    if not _is_count(index) or index >= len(leaf_hashes):
+        raise IndexError(f"leaf index {index!r} not in a tree of {len(leaf_hashes)}")
+    return _audit_path(
+        lambda start, end: _range_root(leaf_hashes, start, end),
+        index,
+        len(leaf_hashes),
+    )
+
+
+def consistency_proof(leaf_hashes: Sequence[bytes], old_size: int) -> list[bytes]:
+    """Return PROOF(old_size, D[n]) of RFC 6962 §2.1.2 for ``n = len(leaf_hashes)``.
+
+    RFC 6962 only defines proofs for 0 < old_size < n.  The degenerate cases
+    get an empty proof, matching what :func:`verify_consistency` accepts: the
+    empty tree is a prefix of every tree, and a tree is consistent with itself.
+    Raises ValueError if ``old_size`` is negative or larger than the tree.
+    """
+    _require_hashes(leaf_hashes)
+    size = len(leaf_hashes)
+    _require_count(old_size, "old_size")
+    if old_size > size:
+        raise ValueError(f"old_size {old_size} exceeds tree size {size}")
+    if old_size in (0, size):
+        return []
+    return _consistency_path(
+        lambda start, end: _range_root(leaf_hashes, start, end), old_size, size
+    )
+
+
+# --------------------------------------------------------------------------
+# Verification (RFC 9162)
+# --------------------------------------------------------------------------
+
+
+def _hash_list(proof: object) -> list[bytes] | None:
+    """The proof as a list if it is a sequence of well-formed hashes."""
+    if isinstance(proof, str | bytes) or not isinstance(proof, Sequence):
+        return None
+    items = list(proof)
+    if not all(_is_hash(item) for item in items):
+        return None
+    return items
+
+
+def verify_inclusion(
+    leaf: bytes, index: int, tree_size: int, proof: Sequence[bytes], root: bytes
+) -> bool:
+    """Check that ``leaf`` (a leaf *hash*) is at ``index`` in the tree ``root``.
+
+    Implements RFC 9162 §2.1.3.2.  Never raises; malformed input is ``False``.
+
+    Note that the audit path does not authenticate ``tree_size`` by itself: for
+    some sizes two different trees share the same path shape (e.g. index 0 of
+    a 3-leaf and a 4-leaf tree).  Take the size from a verified checkpoint.
+    """
+    path = _hash_list(proof)
+    if (
+        path is None
+        or not _is_hash(leaf)
+        or not _is_hash(root)
+        or not _is_count(index)
+        or not _is_count(tree_size)
+        or index >= tree_size
+    ):
+        return False
+    fn, sn = index, tree_size - 1
+    computed = leaf
+    for sibling in path:
+        if sn == 0:
+            # The path is longer than the tree is deep.
+            return False
+        if fn & 1 or fn == sn:
+            computed = node_hash(sibling, computed)
+            # Skip levels where this node is the lone right-edge node that was
+            # promoted without a sibling.
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            computed = node_hash(computed, sibling)
+        fn >>= 1
+        sn >>= 1
+    # Roots are public values, but compare_digest costs nothing and keeps the
+    # comparison style uniform for reviewers.
+    return sn == 0 and hmac.compare_digest(computed, root)
+
+
+def verify_consistency(
+    old_size: int,
+    new_size: int,
+    old_root: bytes,
+    new_root: bytes,
+    proof: Sequence[bytes],
+) -> bool:
+    """Check that the tree ``new_root`` extends the tree ``old_root``.
+
+    Implements RFC 9162 §2.1.4.2 for 0 < old_size < new_size.  Degenerate
+    cases, which the RFC leaves open, are strict: old_size == new_size needs an
+    empty proof and equal roots; old_size == 0 needs an empty proof and
+    ``old_root`` equal to the empty-tree root.  Never raises.
+    """
+    path = _hash_list(proof)
+    if (
+        path is None
+        or not _is_count(old_size)
+        or not _is_count(new_size)
+        or not _is_hash(old_root)
+        or not _is_hash(new_root)
+        or old_size > new_size
+    ):
+        return False
+    if old_size == 0:
+        # Every tree extends the empty one; only the empty tree has size 0.
+        return (
+            not path
+            and hmac.compare_digest(old_root, EMPTY_ROOT)
+            and (new_size > 0 or hmac.compare_digest(new_root, EMPTY_ROOT))
+        )
+    if old_size == new_size:
+        return not path and hmac.compare_digest(old_root, new_root)
+    if not path:
+        return False
+    if old_size & (old_size - 1) == 0:
+        # A power-of-two old tree is a complete subtree of the new one, so the
+        # proof omits its hash: the verifier already has it as old_root.
+        path.insert(0, old_root)
+    fn, sn = old_size - 1, new_size - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    old_computed = new_computed = path[0]
+    for node in path[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            old_computed = node_hash(node, old_computed)
+            new_computed = node_hash(node, new_computed)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            new_computed = node_hash(new_computed, node)
+        fn >>= 1
+        sn >>= 1
+    return (
+        sn == 0
+        and hmac.compare_digest(old_computed, old_root)
+        and hmac.compare_digest(new_computed, new_root)
+    )
+
+
+# --------------------------------------------------------------------------
+# Incremental log
+# --------------------------------------------------------------------------
+
+
+class MerkleLog:
+    """An append-only Merkle tree over leaf hashes, kept incrementally.
+
+    ``_levels[h][i]`` is the root of the complete subtree of ``2**h`` leaves
+    starting at leaf ``i * 2**h``; ``_levels[0]`` are the leaf hashes.  Each
+    append adds amortised O(1) hashes, and any tree size's root is the fold of
+    the complete subtrees named by the bits of that size (its "frontier"), so
+    ``root()`` is O(log n) for any historical size and O(1) once cached.
+    Because every complete subtree is stored, proofs cost O(log² n) hashes
+    rather than rehashing the log.  Storage is about twice the leaf hashes.
+    """
+
+    def __init__(self, leaf_hashes: Iterable[bytes] = ()) -> None:
+        self._levels: list[list[bytes]] = [[]]
+        self._root: bytes | None = EMPTY_ROOT
+        for value in leaf_hashes:
+            self.append(value)
+
+    @property
+    def size(self) -> int:
+        """Number of leaves appended so far."""
+        return len(self._levels[0])
+
+    def __len__(self) -> int:
+        return self.size
+
+    def leaf(self, index: int) -> bytes:
+        """The leaf hash stored at ``index``."""
+        return self._levels[0][index]
+
+    def append(self, leaf_hash: bytes) -> int:
+        """Append a leaf hash (see :func:`leaf_hash`); return its index."""
+        if not _is_hash(leaf_hash):
+            raise ValueError(
+                f"expected a {HASH_SIZE}-byte leaf hash; hash data with leaf_hash()"
+            )
+        levels = self._levels
+        levels[0].append(leaf_hash)
+        node, height = leaf_hash, 0
+        # An even count at a level means the newest two nodes there now form a
+        # complete subtree one level up -- binary-counter carry propagation.
+        while len(levels[height]) % 2 == 0:
+            node = node_hash(levels[height][-2], node)
+            height += 1
+            if height == len(levels):
+                levels.append([])
+            levels[height].append(node)
+        self._root = None
+        return len(levels[0]) - 1
+
+    def root(self, tree_size: int | None = None) -> bytes:
+        """Root of the first ``tree_size`` leaves (default: the whole log)."""
+        if tree_size is None or tree_size == self.size:
+            if self._root is None:
+                self._root = self._subtree_root(0, self.size)
+            return self._root
+        return self._subtree_root(0, self._checked_size(tree_size))
+
+    def proof(self, index: int, tree_size: int | None = None) -> list[bytes]:
+        """Audit path for leaf ``index`` in the tree of the first ``tree_size``."""
+        size = self.size if tree_size is None else self._checked_size(tree_size)
+        if not _is_count(index) or index >= size:
+            raise IndexError(f"leaf index {index!r} not in a tree of {size}")
+        return _audit_path(self._subtree_root, index, size)
+
+    def consistency_proof(
+        self, old_size: int, new_size: int | None = None
+    ) -> list[bytes]:
+        """Proof that the tree of ``new_size`` leaves extends that of ``old_size``.
+
+        Same conventions as :func:`consistency_proof`.
+        """
+        size = self.size if new_size is None else self._checked_size(new_size)
+        _require_count(old_size, "old_size")
+        if old_size > size:
+            raise ValueError(f"old_size {old_size} exceeds tree size {size}")
+        if old_size in (0, size):
+            return []
+        return _consistency_path(self._subtree_root, old_size, size)
+
+    def _checked_size(self, tree_size: int) -> int:
+        _require_count(tree_size, "tree_size")
+        if tree_size > self.size:
+            raise ValueError(f"tree_size {tree_size} exceeds log size {self.size}")
+        return tree_size
+
+    def _subtree_root(self, start: int, end: int) -> bytes:
+        """MTH(D[start:end]) from stored complete subtrees.
+
+        Valid for the ranges RFC 6962's recursion produces, where ``start`` is
+        aligned to a power of two at least as large as ``end - start``.  Such a
+        range splits greedily into complete subtrees of decreasing size, and
+        its MTH folds them from the right.
+        """
+        if start >= end:
+            return EMPTY_ROOT
+        nodes: list[bytes] = []
+        while start < end:
+            height = (end - start).bit_length() - 1
+            if start:
+                # A stored subtree must also be aligned at its own size.
+                height = min(height, (start & -start).bit_length() - 1)
+            nodes.append(self._levels[height][start >> height])
+            start += 1 << height
+        acc = nodes.pop()
+        while nodes:
+            acc = node_hash(nodes.pop(), acc)
+        return acc
+
+
+# --------------------------------------------------------------------------
+# Signed checkpoints
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A signed statement "the log had ``tree_size`` leaves and this root".
+
+    Fields are plain strings/ints so a checkpoint serialises to JSON with
+    :func:`dataclasses.asdict` and back with ``Checkpoint(**data)``.
+    """
+
+    tree_size: int
+    root_hash: str
+    """64 lowercase hex digits."""
+    timestamp: str
+    """ISO-8601 with a zero UTC offset, e.g. ``2024-05-01T12:00:00Z``."""
+    signature: str
+    """Standard base64 (with padding) of the 64-byte Ed25519 signature."""
+    key_id: str
+    """:func:`key_id` of the signing public key."""
+
+
+def utc_timestamp(moment: datetime | None = None) -> str:
+    """Format ``moment`` (default: now) as ``YYYY-MM-DDTHH:MM:SSZ`` in UTC."""
+    moment = datetime.now(UTC) if moment is None else moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _is_utc_timestamp(timestamp: object) -> bool:
+    if not isinstance(timestamp, str) or not timestamp.isascii():
+        return False
+    if "\n" in timestamp or "\r" in timestamp:
+        # A newline would let the timestamp impersonate extra message lines.
+        return False
+    try:
+        parsed = datetime.fromisoformat(timestamp)
+    except ValueError:
+        return False
+    # Naive timestamps are ambiguous across machines; require explicit UTC.
+    return parsed.utcoffset() == timedelta(0)
+
+
+def _is_root_hex(root_hex: object) -> bool:
+    return (
+        isinstance(root_hex, str)
+        and len(root_hex) == 2 * HASH_SIZE
+        and all(ch in "0123456789abcdef" for ch in root_hex)
+    )
+
+
+def checkpoint_message(tree_size: int, root_hex: str, timestamp: str) -> bytes:
+    """The exact bytes signed for a checkpoint (format in the module docstring).
+
+    Raises ValueError unless ``tree_size`` is a non-negative int, ``root_hex``
+    is 64 lowercase hex digits and ``timestamp`` is ISO-8601 in UTC.
+    """
+    _require_count(tree_size, "tree_size")
+    if not _is_root_hex(root_hex):
+        raise ValueError("root_hex must be 64 lowercase hex digits")
+    if not _is_utc_timestamp(timestamp):
+        raise ValueError(f"timestamp {timestamp!r} is not ISO-8601 UTC")
+    return f"{CHECKPOINT_HEADER}\n{tree_size}\n{root_hex}\n{timestamp}\n".encode(
+        "ascii"
+    )
+
+
+def public_key_raw(private_key: Ed25519PrivateKey) -> bytes:
+    """The raw 32-byte Ed25519 public key for ``private_key``."""
+    return private_key.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+
+
+def key_id(public_key_bytes: bytes) -> str:
+    """Short key identifier: first 16 hex digits of SHA-256 of the raw key."""
+    if not isinstance(public_key_bytes, bytes) or len(public_key_bytes) != 32:
+        raise ValueError("expected a raw 32-byte Ed25519 public key")
+    return hashlib.sha256(public_key_bytes).hexdigest()[:16]
+
+
+def sign_checkpoint(
+    private_key: Ed25519PrivateKey, tree_size: int, root: bytes, timestamp: str
+) -> Checkpoint:
+    """Sign (``tree_size``, ``root``, ``timestamp``) with ``private_key``."""
+    if not _is_hash(root):
+        raise ValueError(f"root must be a {HASH_SIZE}-byte hash")
+    root_hex = root.hex()
+    signature = private_key.sign(checkpoint_message(tree_size, root_hex, timestamp))
+    return Checkpoint(
+        tree_size=tree_size,
+        root_hash=root_hex,
+        timestamp=timestamp,
+        signature=base64.b64encode(signature).decode("ascii"),
+        key_id=key_id(public_key_raw(private_key)),
+    )
+
+
+def verify_checkpoint(cp: Checkpoint, public_key_bytes: bytes) -> bool:
+    """True iff ``cp`` is well-formed and signed by ``public_key_bytes``.
+
+    ``public_key_bytes`` is the raw 32-byte Ed25519 key, obtained out of band;
+    ``cp.key_id`` must match it so a checkpoint cannot claim a different key.
+    Never raises; anything malformed is ``False``.
+    """
+    try:
+        if not isinstance(public_key_bytes, bytes) or len(public_key_bytes) != 32:
+            return False
+        if cp.key_id != key_id(public_key_bytes):
+            return False
+        message = checkpoint_message(cp.tree_size, cp.root_hash, cp.timestamp)
+        if not isinstance(cp.signature, str):
+            return False
+        signature = base64.b64decode(cp.signature, validate=True)
+        # Insist on the canonical encoding so the checkpoint has one spelling.
+        if len(signature) != _ED25519_SIG_SIZE or (
+            base64.b64encode(signature).decode("ascii") != cp.signature
+        ):
+            return False
+        public_key = Ed25519PublicKey.from_public_bytes(public_key_bytes)
+        public_key.verify(signature, message)
+    except (InvalidSignature, ValueError, TypeError, AttributeError):
+        # binascii.Error (bad base64) is a ValueError subclass.
+        return False
+    return True
+
+
+def _load_private_key(pem: bytes, path: Path) -> Ed25519PrivateKey:
+    key = serialization.load_pem_private_key(pem, password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError(f"{path} does not hold an Ed25519 private key")
+    return key
+
+
+def load_or_create_private_key(path: Path) -> Ed25519PrivateKey:
+    """Load the Ed25519 key at ``path``, creating it on first use.
+
+    New keys are written as unencrypted PKCS#8 PEM with mode 0o600; missing
+    parent directories are created (the innermost with mode 0o700).  The file
+    is opened with O_EXCL, so two processes racing to create the key never
+    overwrite each other: the loser loads the winner's key.  An existing file
+    is loaded as is and must hold an Ed25519 key.
+    """
+    path = Path(path)
+    try:
+        return _load_private_key(path.read_bytes(), path)
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(
+        encoding=serialization.Encoding.PEM,
+        format=serialization.PrivateFormat.PKCS8,
+        encryption_algorithm=serialization.NoEncryption(),
+    )
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _load_private_key(path.read_bytes(), path)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            # The umask can only remove permission bits, but set the mode
+            # explicitly so the result never depends on the environment.
+            os.fchmod(handle.fileno(), 0o600)
+            handle.write(pem)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        # Never leave a truncated key behind: the next start would fail to
+        # load it instead of creating a fresh one.
+        path.unlink(missing_ok=True)
+        raise
+    return key

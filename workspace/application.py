@@ -1,0 +1,963 @@
+"""The command side: load, decide, save. Every command returns the new version.
+
+One eventsourcing `Application` holds packets, users and (from the release
+layer) lanes in one event log, so projections and the audit Merkle tree see a
+single total order. The release layer subclasses `Workspace` and overrides
+`consequences` so that supersession lands in the same atomic save as the change
+that caused it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import register_topic
+
+from workspace import policy
+from workspace.accounts import (
+    Principal,
+    TokenIndex,
+    User,
+    check_passphrase,
+    hash_token,
+    new_token,
+    token_aggregate_id,
+    user_aggregate_id,
+    user_event_classes,
+    validate_user_id,
+)
+from workspace.config import Settings, get_settings, persistence_env
+from workspace.domain import Meta, Packet, all_event_classes
+from workspace.errors import (
+    AuthenticationError,
+    EditConflictError,
+    InvalidInputError,
+    NotAllowedError,
+    NotFoundError,
+    StateError,
+    VersionClashError,
+)
+from workspace.rebase import (
+    InvalidOps,
+    Op,
+    RebaseConflict,
+    diff_to_ops,
+    transform,
+    validate_ops,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Clock = Callable[[], datetime]
+
+#: A write with no expected version is re-decided on fresh state this many
+#: times when another process saved first; edits rebase, so they always may.
+MAX_ATTEMPTS = 20
+
+for _cls in [*all_event_classes(), *user_event_classes()]:
+    register_topic(_cls.TOPIC, _cls)
+register_topic(Packet.TOPIC, Packet)
+register_topic(User.TOPIC, User)
+register_topic(TokenIndex.TOPIC, TokenIndex)
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class EditOutcome:
+    version: int
+    text: str
+    section_id: str
+    conflict_id: str | None = None
+    suggestion_id: str | None = None
+    replayed: bool = False
+
+
+class Workspace(Application[UUID]):
+    """Packets, users and their commands."""
+
+    name = "Quire"
+    snapshotting_intervals = {Packet: 100}
+
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        *,
+        settings: Settings | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.settings = settings or get_settings()
+        self.clock: Clock = clock or system_clock
+        base = persistence_env(self.settings.database_url, create_table=False)
+        base["POSTGRES_POOL_SIZE"] = str(self.settings.pool_size)
+        if env:
+            base.update(env)
+        type(self).snapshotting_intervals = {Packet: self.settings.snapshot_interval}
+        super().__init__(env=base)
+
+    def construct_env(self, name: str, env: Any = None) -> Any:
+        # The library merges os.environ into its settings; Quire is configured
+        # only through QUIRE_* settings, so stray variables (a developer's
+        # POSTGRES_ENABLE_DB_FUNCTIONS, say) must not leak in.
+        from eventsourcing.utils import Environment
+
+        merged = {"IS_SNAPSHOTTING_ENABLED": "y"}
+        merged.update(env or {})
+        return Environment(name, merged)
+
+    # ------------------------------------------------------------- plumbing
+    def meta(self, principal: Principal, **kwargs: Any) -> Meta:
+        return principal.meta(at=self.clock(), **kwargs)
+
+    def get_packet(self, packet_id: UUID | str, version: int | None = None) -> Packet:
+        pid = _uuid(packet_id, "PACKET_NOT_FOUND", "packet")
+        try:
+            packet: Any = self.repository.get(pid, version=version)
+        except AggregateNotFoundError:
+            raise NotFoundError(
+                "PACKET_NOT_FOUND", f"no packet {packet_id}", {"packet_id": str(pid)}
+            ) from None
+        if not isinstance(packet, Packet):
+            raise NotFoundError("PACKET_NOT_FOUND", f"no packet {packet_id}")
+        if version is not None and packet.version != version:
+            raise NotFoundError(
+                "VERSION_NOT_FOUND",
+                f"packet {packet_id} has no version {version}",
+                {"version": version},
+            )
+        return packet
+
+    def read_packet(
+        self, principal: Principal, packet_id: UUID | str, version: int | None = None
+    ) -> Packet:
+        packet = self.get_packet(packet_id)
+        policy.require(principal, "read", packet)
+        if version is None:
+            return packet
+        if isinstance(version, bool) or not 1 <= version <= packet.version:
+            raise NotFoundError(
+                "VERSION_NOT_FOUND",
+                f"versions of this packet run from 1 to {packet.version}",
+                {"version": version},
+            )
+        return self.get_packet(packet_id, version=version)
+
+    def packet_at_time(
+        self, principal: Principal, packet_id: UUID | str, at: datetime
+    ) -> Packet:
+        """The packet as it stood at a moment, folded from the aggregate's events."""
+        packet = self.read_packet(principal, packet_id)
+        found = 0
+        for event in self.events.get(packet.id):
+            if getattr(event, "timestamp", at) > at:
+                break
+            found = event.originator_version
+        if found == 0:
+            raise NotFoundError(
+                "VERSION_NOT_FOUND", "the packet did not exist at that time"
+            )
+        return self.get_packet(packet_id, version=found)
+
+    def update_packet(
+        self,
+        packet_id: UUID | str,
+        principal: Principal,
+        action: str | None,
+        decide: Callable[[Packet], T],
+        *,
+        expected_version: int | None = None,
+    ) -> tuple[Packet, T]:
+        """Loads, checks the role, decides, adds consequences, saves atomically.
+
+        With an expected version, a clash is the caller's VersionClashError.
+        Without one, the decision is retried on fresh state, since it was not
+        based on anything the caller saw.
+        """
+        for _ in range(MAX_ATTEMPTS):
+            packet = self.get_packet(packet_id)
+            if expected_version is not None and packet.version != expected_version:
+                raise VersionClashError(
+                    "VERSION_CLASH",
+                    f"the packet is at version {packet.version}, "
+                    f"not {expected_version}",
+                    {"current_version": packet.version},
+                )
+            if action is not None:
+                policy.require(principal, action, packet)
+            result = decide(packet)
+            others = self.consequences(packet, principal)
+            try:
+                self.save(packet, *others)
+            except IntegrityError:
+                if expected_version is not None:
+                    raise VersionClashError(
+                        "VERSION_CLASH",
+                        "another write was saved first; reload and try again",
+                        {"expected_version": expected_version},
+                    ) from None
+                continue
+            return packet, result
+        raise VersionClashError(
+            "VERSION_CLASH", "too many concurrent writers; try again"
+        )
+
+    def consequences(self, packet: Packet, principal: Principal) -> list[Any]:
+        """Events that must land in the same save as a change (release layer).
+
+        May trigger further events on `packet`; returns other aggregates to save.
+        """
+        return []
+
+    # -------------------------------------------------------------- packets
+    def open_packet(
+        self,
+        principal: Principal,
+        *,
+        kind: str,
+        title: str,
+        release_owner: str,
+        authors: list[str],
+        reviewers: list[str],
+    ) -> Packet:
+        if principal.is_agent or principal.is_auditor:
+            raise NotAllowedError(
+                "ROLE_NOT_ALLOWED", "agents and auditors do not open packets"
+            )
+        packet = Packet.open(
+            self.meta(principal),
+            kind=kind,
+            title=title,
+            release_owner=release_owner,
+            authors=authors,
+            reviewers=reviewers,
+        )
+        for user_id in {packet.release_owner, *packet.authors, *packet.reviewers}:
+            if not self.user_exists(user_id):
+                raise InvalidInputError(
+                    "USER_UNKNOWN", f"no user {user_id!r}", {"user_id": user_id}
+                )
+        self.save(packet)
+        return packet
+
+    def change_members(
+        self,
+        packet_id: UUID | str,
+        principal: Principal,
+        *,
+        release_owner: str,
+        authors: list[str],
+        reviewers: list[str],
+        expected_version: int | None = None,
+    ) -> int:
+        for user_id in {release_owner, *authors, *reviewers}:
+            if not self.user_exists(user_id):
+                raise InvalidInputError("USER_UNKNOWN", f"no user {user_id!r}")
+        packet, _ = self.update_packet(
+            packet_id,
+            principal,
+            "change_members",
+            lambda p: p.change_members(
+                self.meta(principal),
+                release_owner=release_owner,
+                authors=authors,
+                reviewers=reviewers,
+            ),
+            expected_version=expected_version,
+        )
+        return packet.version
+
+    def add_section(
+        self,
+        packet_id: UUID | str,
+        principal: Principal,
+        *,
+        heading: str,
+        text: str,
+        position: int | None = None,
+        expected_version: int | None = None,
+    ) -> tuple[str, int]:
+        packet, section_id = self.update_packet(
+            packet_id,
+            principal,
+            "edit",
+            lambda p: p.add_section(
+                self.meta(principal),
+                heading=heading,
+                text=text,
+                max_bytes=self.settings.section_max_bytes,
+                position=position,
+            ),
+            expected_version=expected_version,
+        )
+        return section_id, packet.version
+
+    def retitle_section(
+        self,
+        packet_id: UUID | str,
+        principal: Principal,
+        section_id: str,
+        heading: str,
+        expected_version: int | None = None,
+    ) -> int:
+        packet, _ = self.update_packet(
+            packet_id,
+            principal,
+            "edit",
+            lambda p: p.retitle_section(self.meta(principal), section_id, heading),
+            expected_version=expected_version,
+        )
+        return packet.version
+
+    def move_section(
+        self,
+        packet_id: UUID | str,
+        principal: Principal,
+        section_id: str,
+        position: int,
+        expected_version: int | None = None,
+    ) -> int:
+        packet, _ = self.update_packet(
+            packet_id,
+            principal,
+            "edit",
+            lambda p: p.move_section(self.meta(principal), section_id, position),
+            expected_version=expected_version,
+        )
+        return packet.version
+
+    def remove_section(
+        self,
+        packet_id: UUID | str,
+        principal: Principal,
+        section_id: str,
+        expected_version: int | None = None,
+    ) -> int:
+        packet, _ = self.update_packet(
+            packet_id,
+            principal,
+            "edit",
+            lambda p: p.remove_section(self.meta(principal), section_id),
+            expected_version=expected_version,
+        )
+        return packet.version
+
+    # ---------------------------------------------------------------- edits
+    def edit_section(
+        self,
+        packet_id: UUID | str,
+        principal: Principal,
+        section_id: str,
+        *,
+        base_version: int,
+        ops: object = None,
+        text: object = None,
+        client_id: str | None = None,
+        client_seq: int | None = None,
+    ) -> EditOutcome:
+        """Applies a range edit or a whole new text, rebased over later edits.
+
+        An agent's edit becomes a suggestion. A resend (same client id and
+        sequence) returns its first result. A true overlap is saved as a
+        conflict event and raised as EditConflictError.
+        """
+        _check_client(client_id, client_seq)
+        if isinstance(base_version, bool) or not isinstance(base_version, int):
+            raise InvalidInputError("BASE_VERSION_INVALID", "base_version is an int")
+        if (ops is None) == (text is None):
+            raise InvalidInputError(
+                "EDIT_MALFORMED", "send exactly one of 'ops' or 'text'"
+            )
+        for _ in range(MAX_ATTEMPTS):
+            packet = self.get_packet(packet_id)
+            replay = packet.client_result(client_id, client_seq)
+            if replay is not None:
+                return self._replayed(packet, section_id, replay)
+            action = "suggest" if principal.is_agent else "edit"
+            policy.require(principal, action, packet)
+            if not 1 <= base_version <= packet.version:
+                raise InvalidInputError(
+                    "BASE_VERSION_INVALID",
+                    f"base_version must be between 1 and {packet.version}",
+                    {"current_version": packet.version},
+                )
+            section = packet.section(section_id)
+            base_text, later = self._history_since(packet, section_id, base_version)
+            new_ops = self._parse_ops(base_text, ops, text)
+            meta = self.meta(principal, client_id=client_id, client_seq=client_seq)
+            outcome_conflict: str | None = None
+            suggestion_id: str | None = None
+            if principal.is_agent:
+                suggestion_id = packet.propose_suggestion(
+                    meta, section_id=section_id, base_version=base_version, ops=new_ops
+                )
+            else:
+                rebased, against = _rebase(new_ops, later)
+                if rebased is None:
+                    outcome_conflict = packet.record_conflict(
+                        meta,
+                        section_id=section_id,
+                        base_version=base_version,
+                        ops=new_ops,
+                        against_version=against,
+                    )
+                elif rebased or client_id is not None:
+                    packet.edit_section(
+                        meta,
+                        section_id=section_id,
+                        base_version=base_version,
+                        ops=rebased,
+                        max_bytes=self.settings.section_max_bytes,
+                    )
+            if not packet.pending_events:
+                return EditOutcome(packet.version, section["text"], section_id)
+            others = self.consequences(packet, principal)
+            try:
+                self.save(packet, *others)
+            except IntegrityError:
+                continue  # another process saved first: rebase again
+            if outcome_conflict is not None:
+                raise _conflict_error(outcome_conflict, section_id, packet.version)
+            return EditOutcome(
+                packet.version,
+                packet.sections[section_id]["text"],
+                section_id,
+                suggestion_id=suggestion_id,
+            )
+        raise VersionClashError("VERSION_CLASH", "too many concurrent writers")
+
+    def accept_suggestion(
+        self, packet_id: UUID | str, principal: Principal, suggestion_id: str
+    ) -> EditOutcome:
+        """A human takes an agent's suggestion; it is rebased like any edit."""
+        for _ in range(MAX_ATTEMPTS):
+            packet = self.get_packet(packet_id)
+            policy.require(principal, "accept_suggestion", packet)
+            suggestion = packet.suggestion(suggestion_id)
+            section_id = suggestion["section_id"]
+            packet.section(section_id)
+            _, later = self._history_since(
+                packet, section_id, suggestion["base_version"]
+            )
+            ops = [
+                Op(at=o["at"], delete=o["delete"], insert=o["insert"])
+                for o in suggestion["ops"]
+            ]
+            rebased, against = _rebase(ops, later)
+            meta = self.meta(principal)
+            conflict_id = None
+            if rebased is None:
+                conflict_id = packet.record_conflict(
+                    meta,
+                    section_id=section_id,
+                    base_version=suggestion["base_version"],
+                    ops=ops,
+                    against_version=against,
+                )
+            else:
+                packet.edit_section(
+                    meta,
+                    section_id=section_id,
+                    base_version=suggestion["base_version"],
+                    ops=rebased,
+                    max_bytes=self.settings.section_max_bytes,
+                    suggestion_id=suggestion_id,
+                )
+            try:
+                self.save(packet, *self.consequences(packet, principal))
+            except IntegrityError:
+                continue
+            if conflict_id is not None:
+                raise _conflict_error(conflict_id, section_id, packet.version)
+            return EditOutcome(
+                packet.version, packet.sections[section_id]["text"], section_id
+            )
+        raise VersionClashError("VERSION_CLASH", "too many concurrent writers")
+
+    def reject_suggestion(
+        self, packet_id: UUID | str, principal: Principal, suggestion_id: str
+    ) -> int:
+        packet, _ = self.update_packet(
+            packet_id,
+            principal,
+            "accept_suggestion",
+            lambda p: p.reject_suggestion(self.meta(principal), suggestion_id),
+        )
+        return packet.version
+
+    def resolve_conflict(
+        self,
+        packet_id: UUID | str,
+        principal: Principal,
+        conflict_id: str,
+        resolution: str,
+    ) -> int:
+        packet, _ = self.update_packet(
+            packet_id,
+            principal,
+            "resolve_conflict",
+            lambda p: p.resolve_conflict(self.meta(principal), conflict_id, resolution),
+        )
+        return packet.version
+
+    def _history_since(
+        self, packet: Packet, section_id: str, base_version: int
+    ) -> tuple[str, list[tuple[int, list[Op]]]]:
+        """The section's text at base_version, and every edit applied since."""
+        section = packet.sections[section_id]
+        if section["last_edit_version"] <= base_version:
+            return section["text"], []
+        later: list[tuple[int, list[Op]]] = []
+        for event in self.events.get(packet.id, gt=base_version):
+            if (
+                isinstance(event, Packet.SectionTextEdited)
+                and event.section_id == section_id
+            ):
+                later.append(
+                    (
+                        event.originator_version,
+                        [
+                            Op(at=o["at"], delete=o["delete"], insert=o["insert"])
+                            for o in event.ops
+                        ],
+                    )
+                )
+        if not later:
+            return section["text"], []
+        base = self.get_packet(packet.id, version=base_version)
+        base_section = base.sections.get(section_id)
+        if base_section is None:
+            raise InvalidInputError(
+                "BASE_VERSION_INVALID",
+                f"section {section_id} did not exist at version {base_version}",
+            )
+        return base_section["text"], later
+
+    def _parse_ops(self, base_text: str, ops: object, text: object) -> list[Op]:
+        if text is not None:
+            if not isinstance(text, str):
+                raise InvalidInputError("TEXT_INVALID", "text must be a string")
+            return diff_to_ops(base_text, text)
+        try:
+            return validate_ops(ops, len(base_text), self.settings.max_ops_per_edit)
+        except InvalidOps as e:
+            raise InvalidInputError(e.code, str(e)) from None
+
+    def _replayed(
+        self, packet: Packet, section_id: str, result: dict[str, Any]
+    ) -> EditOutcome:
+        if "conflict_id" in result:
+            raise _conflict_error(result["conflict_id"], section_id, result["version"])
+        at = self.get_packet(packet.id, version=result["version"])
+        section = at.sections.get(section_id, {"text": ""})
+        return EditOutcome(
+            result["version"],
+            section["text"],
+            section_id,
+            suggestion_id=result.get("suggestion_id"),
+            replayed=True,
+        )
+
+    # -------------------------------------------------------------- sources
+    def cite_source(
+        self,
+        packet_id: UUID | str,
+        principal: Principal,
+        *,
+        kind: str,
+        title: str,
+        reference: str,
+        digest: str,
+        precedence: int,
+        valid_until: datetime | None = None,
+        expected_version: int | None = None,
+    ) -> tuple[str, int]:
+        packet, source_id = self.update_packet(
+            packet_id,
+            principal,
+            "cite_source",
+            lambda p: p.cite_source(
+                self.meta(principal),
+                kind=kind,
+                title=title,
+                reference=reference,
+                digest=digest,
+                precedence=precedence,
+                valid_until=valid_until,
+            ),
+            expected_version=expected_version,
+        )
+        return source_id, packet.version
+
+    def refresh_source(
+        self,
+        packet_id: UUID | str,
+        principal: Principal,
+        source_id: str,
+        *,
+        digest: str,
+        material: bool,
+        reason: str | None,
+        valid_until: datetime | None = None,
+        expected_version: int | None = None,
+    ) -> Packet:
+        packet, _ = self.update_packet(
+            packet_id,
+            principal,
+            "refresh_source",
+            lambda p: p.refresh_source(
+                self.meta(principal, reason=reason),
+                source_id,
+                digest=digest,
+                material=material,
+                valid_until=valid_until,
+            ),
+            expected_version=expected_version,
+        )
+        return packet
+
+    def withdraw_source(
+        self,
+        packet_id: UUID | str,
+        principal: Principal,
+        source_id: str,
+        reason: str | None = None,
+    ) -> int:
+        packet, _ = self.update_packet(
+            packet_id,
+            principal,
+            "cite_source",
+            lambda p: p.withdraw_source(self.meta(principal, reason=reason), source_id),
+        )
+        return packet.version
+
+    # -------------------------------------------------------- prerequisites
+    def declare_prerequisite(
+        self,
+        packet_id: UUID | str,
+        principal: Principal,
+        *,
+        title: str,
+        satisfied: bool,
+        valid_until: datetime | None = None,
+        expected_version: int | None = None,
+    ) -> tuple[str, int]:
+        packet, prerequisite_id = self.update_packet(
+            packet_id,
+            principal,
+            "declare_prerequisite",
+            lambda p: p.declare_prerequisite(
+                self.meta(principal),
+                title=title,
+                satisfied=satisfied,
+                valid_until=valid_until,
+            ),
+            expected_version=expected_version,
+        )
+        return prerequisite_id, packet.version
+
+    def satisfy_prerequisite(
+        self,
+        packet_id: UUID | str,
+        principal: Principal,
+        prerequisite_id: str,
+        *,
+        evidence: str,
+        valid_until: datetime | None = None,
+        expected_version: int | None = None,
+    ) -> int:
+        packet, _ = self.update_packet(
+            packet_id,
+            principal,
+            "satisfy_prerequisite",
+            lambda p: p.satisfy_prerequisite(
+                self.meta(principal),
+                prerequisite_id,
+                evidence=evidence,
+                valid_until=valid_until,
+            ),
+            expected_version=expected_version,
+        )
+        return packet.version
+
+    # ----------------------------------------------------------- objections
+    def raise_objection(
+        self,
+        packet_id: UUID | str,
+        principal: Principal,
+        *,
+        target: dict[str, str],
+        text: str,
+        expected_version: int | None = None,
+    ) -> tuple[str, int]:
+        packet, objection_id = self.update_packet(
+            packet_id,
+            principal,
+            "raise_objection",
+            lambda p: p.raise_objection(self.meta(principal), target=target, text=text),
+            expected_version=expected_version,
+        )
+        return objection_id, packet.version
+
+    def answer_objection(
+        self,
+        packet_id: UUID | str,
+        principal: Principal,
+        objection_id: str,
+        answer: str,
+    ) -> int:
+        packet, _ = self.update_packet(
+            packet_id,
+            principal,
+            "answer_objection",
+            lambda p: p.answer_objection(self.meta(principal), objection_id, answer),
+        )
+        return packet.version
+
+    def resolve_objection(
+        self,
+        packet_id: UUID | str,
+        principal: Principal,
+        objection_id: str,
+        resolution: str,
+    ) -> int:
+        def decide(p: Packet) -> None:
+            policy.require_objection_owner_or(
+                principal, p, p.objection(objection_id), "resolve"
+            )
+            p.resolve_objection(self.meta(principal), objection_id, resolution)
+
+        packet, _ = self.update_packet(packet_id, principal, "read", decide)
+        return packet.version
+
+    def withdraw_objection(
+        self, packet_id: UUID | str, principal: Principal, objection_id: str
+    ) -> int:
+        def decide(p: Packet) -> None:
+            policy.require_objection_owner_or(
+                principal, p, p.objection(objection_id), "withdraw"
+            )
+            p.withdraw_objection(self.meta(principal), objection_id)
+
+        packet, _ = self.update_packet(packet_id, principal, "read", decide)
+        return packet.version
+
+    def reopen_objection(
+        self,
+        packet_id: UUID | str,
+        principal: Principal,
+        objection_id: str,
+        reason: str,
+    ) -> Packet:
+        packet, _ = self.update_packet(
+            packet_id,
+            principal,
+            "raise_objection",
+            lambda p: p.reopen_objection(
+                self.meta(principal, reason=reason), objection_id
+            ),
+        )
+        return packet
+
+    # ------------------------------------------------------------ revisions
+    def cut_revision(
+        self,
+        packet_id: UUID | str,
+        principal: Principal,
+        label: str | None = None,
+        expected_version: int | None = None,
+    ) -> tuple[dict[str, Any], int]:
+        packet, number = self.update_packet(
+            packet_id,
+            principal,
+            "cut_revision",
+            lambda p: p.cut_revision(self.meta(principal), label),
+            expected_version=expected_version,
+        )
+        return packet.revision(number), packet.version
+
+    def revision_content(
+        self, packet: Packet, number: int
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A revision's record and its exact content, from the stored cut."""
+        revision = packet.revision(number)
+        for event in self.events.get(
+            packet.id, gt=revision["version"] - 1, lte=revision["version"]
+        ):
+            if isinstance(event, Packet.RevisionCut):
+                return revision, dict(event.content)
+        raise NotFoundError("REVISION_NOT_FOUND", f"revision {number} not stored")
+
+    # ------------------------------------------------------------- listing
+    def packet_ids(self) -> Iterator[UUID]:
+        """Every packet id, in order of opening (read models do this faster)."""
+        start = 1
+        while True:
+            batch = self.recorder.select_notifications(
+                start=start, limit=500, topics=[Packet.Opened.TOPIC]
+            )
+            for notification in batch:
+                yield UUID(str(notification.originator_id))
+            if len(batch) < 500:
+                return
+            start = batch[-1].id + 1
+
+    # --------------------------------------------------------------- users
+    def user_exists(self, user_id: str) -> bool:
+        try:
+            self.repository.get(user_aggregate_id(user_id))
+        except AggregateNotFoundError:
+            return False
+        return True
+
+    def get_user(self, user_id: str) -> User:
+        try:
+            user: Any = self.repository.get(
+                user_aggregate_id(validate_user_id(user_id))
+            )
+        except AggregateNotFoundError:
+            raise NotFoundError("USER_NOT_FOUND", f"no user {user_id!r}") from None
+        if not isinstance(user, User):
+            raise NotFoundError("USER_NOT_FOUND", f"no user {user_id!r}")
+        return user
+
+    def add_user(
+        self,
+        user_id: str,
+        name: str,
+        *,
+        roles: list[str],
+        passphrase: str | None = None,
+        actor: str = "system",
+    ) -> str:
+        """Registers a user and returns their first bearer token (shown once)."""
+        user = User.register(
+            actor=actor, user_id=user_id, name=name, roles=roles, passphrase=passphrase
+        )
+        token, index = self._token_for(user, actor)
+        try:
+            self.save(user, index)
+        except IntegrityError:
+            raise StateError(
+                "USER_EXISTS", f"user {user_id!r} already exists"
+            ) from None
+        return token
+
+    def issue_token(self, user_id: str, actor: str = "system") -> str:
+        user = self.get_user(user_id)
+        token, index = self._token_for(user, actor)
+        self.save(user, index)
+        return token
+
+    def _token_for(self, user: User, actor: str) -> tuple[str, TokenIndex]:
+        token = new_token()
+        digest = hash_token(token)
+        user.trigger_event(User.TokenIssued, actor=actor, token_hash=digest)
+        index = TokenIndex._create(
+            TokenIndex.Issued,
+            id=token_aggregate_id(digest),
+            user_id=user.user_id,
+        )
+        return token, index
+
+    def authenticate(self, token: str | None) -> Principal:
+        if not token:
+            raise AuthenticationError("TOKEN_MISSING", "send Authorization: Bearer")
+        try:
+            index: Any = self.repository.get(token_aggregate_id(hash_token(token)))
+        except AggregateNotFoundError:
+            raise AuthenticationError("TOKEN_INVALID", "unknown token") from None
+        return self.get_user(index.user_id).principal()
+
+    def check_signing_passphrase(
+        self,
+        user_id: str,
+        passphrase: str,
+        *,
+        packet_id: str,
+        release_id: str,
+    ) -> bool:
+        """Re-authenticates a signer; every failure is recorded, and five in a
+        row lock signing until an admin unlocks it."""
+        user = self.get_user(user_id)
+        if user.signing_locked:
+            return False
+        if check_passphrase(passphrase or "", user.passphrase_hash):
+            if user.failed_signings:
+                user.trigger_event(User.SigningSucceeded, actor=user_id)
+                self.save(user)
+            return True
+        user.trigger_event(
+            User.SigningFailed,
+            actor=user_id,
+            packet_id=packet_id,
+            release_id=release_id,
+        )
+        self.save(user)
+        return False
+
+    def unlock_signing(self, admin: Principal, user_id: str) -> None:
+        if not admin.is_admin:
+            raise NotAllowedError("ROLE_NOT_ALLOWED", "only admins unlock signing")
+        user = self.get_user(user_id)
+        user.trigger_event(User.SigningUnlocked, actor=admin.user_id)
+        self.save(user)
+
+    def ping(self) -> None:
+        """Raises if the database does not answer (readiness)."""
+        self.recorder.max_notification_id()
+
+
+def _uuid(value: UUID | str, code: str, what: str) -> UUID:
+    if isinstance(value, UUID):
+        return value
+    try:
+        return UUID(str(value))
+    except ValueError:
+        raise NotFoundError(code, f"no {what} {value!r}") from None
+
+
+def _check_client(client_id: object, client_seq: object) -> None:
+    if client_id is None and client_seq is None:
+        return
+    if not isinstance(client_id, str) or not 1 <= len(client_id) <= 100:
+        raise InvalidInputError("CLIENT_ID_INVALID", "client_id is 1-100 characters")
+    if (
+        isinstance(client_seq, bool)
+        or not isinstance(client_seq, int)
+        or client_seq < 0
+    ):
+        raise InvalidInputError(
+            "CLIENT_SEQ_INVALID", "client_seq is a non-negative int with client_id"
+        )
+
+
+def _rebase(
+    ops: list[Op], later: list[tuple[int, list[Op]]]
+) -> tuple[list[Op] | None, int]:
+    """Rebases over each later edit in server order; (None, version) on clash."""
+    for version, applied in later:
+        try:
+            ops = transform(ops, applied)
+        except RebaseConflict:
+            return None, version
+    return ops, 0
+
+
+def _conflict_error(
+    conflict_id: str, section_id: str, version: int
+) -> EditConflictError:
+    return EditConflictError(
+        "EDIT_CONFLICT",
+        "this edit overlaps a later accepted edit; it was kept as a conflict",
+        {"conflict_id": conflict_id, "section_id": section_id, "version": version},
+    )

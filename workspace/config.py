@@ -1,0 +1,119 @@
+"""Settings, read once from the environment (and a `.env` file).
+
+One setting, `QUIRE_DATABASE_URL`, chooses the persistence: an SQLite file (the
+embedded default, no server) or PostgreSQL through psycopg. The eventsourcing
+library is configured from a plain dict built here, never from leaked globals.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlparse
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from workspace.errors import InvalidInputError
+
+DEFAULT_SQLITE_URL = "sqlite:///quire.db"
+
+
+class Settings(BaseSettings):
+    """Every Quire setting; the README's settings table documents each one."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="QUIRE_", env_file=".env", extra="ignore"
+    )
+
+    database_url: str = DEFAULT_SQLITE_URL
+    signing_key_path: Path = Path("quire-signing-key.pem")
+    section_max_bytes: int = 1024 * 1024
+    max_ops_per_edit: int = 1000
+    snapshot_interval: int = 100
+    pool_size: int = 5
+    checkpoint_interval_seconds: float = 5.0
+    sweep_interval_seconds: float = 30.0
+    request_max_bytes: int = 2 * 1024 * 1024
+    ws_max_messages_per_second: float = 50.0
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def persistence_env(database_url: str, *, create_table: bool) -> dict[str, str]:
+    """Translates a database URL into the eventsourcing library's environment.
+
+    `create_table` is False in serving processes: the schema is created once by
+    `quire db init`, so concurrent servers never race to create it.
+    """
+    parsed = urlparse(database_url)
+    env = {"CREATE_TABLE": "y" if create_table else "n"}
+    if parsed.scheme == "sqlite":
+        # sqlite:///relative.db or sqlite:////absolute/path.db or sqlite:///:memory:
+        path = database_url[len("sqlite:///") :].split("?")[0]
+        if not path:
+            raise InvalidInputError(
+                "DATABASE_URL_INVALID", "an SQLite URL needs a file path"
+            )
+        if path == ":memory:":
+            env["PERSISTENCE_MODULE"] = "eventsourcing.popo"
+            return env
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        env.update(
+            PERSISTENCE_MODULE="eventsourcing.sqlite",
+            SQLITE_DBNAME=path,
+            SQLITE_LOCK_TIMEOUT="10",
+        )
+        return env
+    if parsed.scheme in ("postgresql", "postgres", "postgresql+psycopg"):
+        env.update(
+            PERSISTENCE_MODULE="eventsourcing.postgres",
+            POSTGRES_DBNAME=(parsed.path or "/").lstrip("/") or "postgres",
+            POSTGRES_HOST=parsed.hostname or "127.0.0.1",
+            POSTGRES_PORT=str(parsed.port or 5432),
+            POSTGRES_USER=unquote(parsed.username or "postgres"),
+            POSTGRES_PASSWORD=unquote(parsed.password or ""),
+            POSTGRES_CONNECT_TIMEOUT="10",
+            POSTGRES_LOCK_TIMEOUT="10",
+        )
+        schema = parse_qs(parsed.query).get("schema", [""])[0]
+        if schema:
+            env["POSTGRES_SCHEMA"] = schema
+        return env
+    if parsed.scheme == "memory":
+        env["PERSISTENCE_MODULE"] = "eventsourcing.popo"
+        return env
+    raise InvalidInputError(
+        "DATABASE_URL_INVALID",
+        f"QUIRE_DATABASE_URL must start with sqlite:///, postgresql:// or "
+        f"memory://, not {parsed.scheme or database_url!r}",
+    )
+
+
+def postgres_conninfo(database_url: str) -> dict[str, str]:
+    """psycopg connection keywords for a postgresql:// URL (search_path set to
+    the URL's `?schema=` when given, so read models live beside the events)."""
+    env = persistence_env(database_url, create_table=False)
+    info = {
+        "dbname": env["POSTGRES_DBNAME"],
+        "host": env["POSTGRES_HOST"],
+        "port": env["POSTGRES_PORT"],
+        "user": env["POSTGRES_USER"],
+        "password": env["POSTGRES_PASSWORD"],
+        "connect_timeout": "10",
+    }
+    if env.get("POSTGRES_SCHEMA"):
+        info["options"] = f"-c search_path={env['POSTGRES_SCHEMA']}"
+    return info
+
+
+def backend_of(database_url: str) -> str:
+    """'sqlite', 'postgres' or 'memory'."""
+    module = persistence_env(database_url, create_table=False)["PERSISTENCE_MODULE"]
+    return {
+        "eventsourcing.sqlite": "sqlite",
+        "eventsourcing.postgres": "postgres",
+        "eventsourcing.popo": "memory",
+    }[module]
