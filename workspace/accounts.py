@@ -250,9 +250,72 @@ class TokenIndex(Aggregate):
             index.user_id = self.user_id
 
 
+def trail_aggregate_id(user_id: str, day: str) -> UUID:
+    return uuid5(NAMESPACE_URL, f"quire:trail:{user_id}:{day}")
+
+
+class AuditTrail(Aggregate):
+    """What one user read, and which of their requests were refused, per day.
+
+    Reads by auditors and lane members, and every refused write, are recorded
+    here so that the audit log (a projection of the event log) shows them.
+    """
+
+    TOPIC = "quire.trail"
+
+    user_id: str
+    day: str
+    entries: int
+
+    def __init__(self, **kwargs: Any) -> None:
+        """State is set by Started.apply."""
+
+    class Event(Aggregate.Event):
+        pass
+
+    class Created(Event, Aggregate.Created):
+        TOPIC = "quire.trail.Created"
+
+    class Started(Created):
+        TOPIC = "quire.trail.Started"
+        class_version = 1
+        user_id: str
+        day: str
+
+        def apply(self, trail: Any) -> None:
+            trail.user_id = self.user_id
+            trail.day = self.day
+            trail.entries = 0
+
+    class Viewed(Event):
+        TOPIC = "quire.trail.Viewed"
+        class_version = 1
+        actor: str
+        actor_kind: str
+        what: str
+        packet_id: str | None
+        detail: dict[str, Any]
+
+        def apply(self, trail: Any) -> None:
+            trail.entries += 1
+
+    class Refused(Event):
+        TOPIC = "quire.trail.Refused"
+        class_version = 1
+        actor: str
+        actor_kind: str
+        request: str
+        code: str
+        message: str
+        packet_id: str | None
+
+        def apply(self, trail: Any) -> None:
+            trail.entries += 1
+
+
 def user_event_classes() -> list[type[Any]]:
     classes: list[type[Any]] = []
-    for owner in (User, TokenIndex):
+    for owner in (User, TokenIndex, AuditTrail):
         for value in vars(owner).values():
             if isinstance(value, type) and "TOPIC" in value.__dict__:
                 classes.append(value)

@@ -22,6 +22,7 @@ from eventsourcing.utils import register_topic
 
 from workspace import policy
 from workspace.accounts import (
+    AuditTrail,
     Principal,
     TokenIndex,
     User,
@@ -29,6 +30,7 @@ from workspace.accounts import (
     hash_token,
     new_token,
     token_aggregate_id,
+    trail_aggregate_id,
     user_aggregate_id,
     user_event_classes,
     validate_user_id,
@@ -67,6 +69,7 @@ for _cls in [*all_event_classes(), *user_event_classes()]:
 register_topic(Packet.TOPIC, Packet)
 register_topic(User.TOPIC, User)
 register_topic(TokenIndex.TOPIC, TokenIndex)
+register_topic(AuditTrail.TOPIC, AuditTrail)
 
 
 def system_clock() -> datetime:
@@ -911,6 +914,73 @@ class Workspace(Application[UUID]):
         user = self.get_user(user_id)
         user.trigger_event(User.SigningUnlocked, actor=admin.user_id)
         self.save(user)
+
+    # ---------------------------------------------------------- audit trail
+    def record_view(
+        self,
+        principal: Principal,
+        what: str,
+        *,
+        packet_id: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Records a read by an auditor or lane member (invariant: views logged)."""
+        self._append_trail(
+            principal,
+            AuditTrail.Viewed,
+            what=what,
+            packet_id=packet_id,
+            detail=detail or {},
+        )
+
+    def record_refusal(
+        self,
+        principal: Principal,
+        request: str,
+        code: str,
+        message: str,
+        *,
+        packet_id: str | None = None,
+    ) -> None:
+        """Records a refused write, so the audit log shows what was attempted."""
+        self._append_trail(
+            principal,
+            AuditTrail.Refused,
+            request=request,
+            code=code,
+            message=message,
+            packet_id=packet_id,
+        )
+
+    def _append_trail(
+        self, principal: Principal, event_class: type[Any], **fields: Any
+    ) -> None:
+        at = self.clock()
+        day = at.date().isoformat()
+        trail_id = trail_aggregate_id(principal.user_id, day)
+        for _ in range(MAX_ATTEMPTS):
+            try:
+                trail: Any = self.repository.get(trail_id)
+            except AggregateNotFoundError:
+                trail = AuditTrail._create(
+                    AuditTrail.Started,
+                    id=trail_id,
+                    user_id=principal.user_id,
+                    day=day,
+                    timestamp=at,
+                )
+            trail.trigger_event(
+                event_class,
+                actor=principal.user_id,
+                actor_kind=principal.kind,
+                timestamp=at,
+                **fields,
+            )
+            try:
+                self.save(trail)
+            except IntegrityError:
+                continue
+            return
 
     def ping(self) -> None:
         """Raises if the database does not answer (readiness)."""
