@@ -22,8 +22,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        svc = services or build_services(settings)
+        svc = services or build_services(settings, role="serve")
         app.state.services = svc
+        svc.start()
         try:
             yield
         finally:

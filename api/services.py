@@ -1,30 +1,79 @@
 """The one wiring place: builds the application objects from settings.
 
 Called from the app's lifespan and from CLI commands, never at import time.
+Background work (projections, the expiry sweeper, the live fan-out) is listed
+in `Services.background`; whoever runs the services starts and stops it.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, Protocol
 
 from workspace.application import Workspace
 from workspace.config import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+Role = Literal["serve", "worker", "cli"]
+
+
+class Background(Protocol):
+    """A thread or task that runs beside the API (start/stop are idempotent)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 @dataclass
 class Services:
     settings: Settings
     app: Workspace
+    role: Role = "cli"
+    background: list[Background] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
 
+    def start(self) -> None:
+        for item in self.background:
+            item.start()
+
     def close(self) -> None:
+        for item in reversed(self.background):
+            try:
+                item.stop()
+            except Exception:  # stopping must go on for the others
+                log.exception("stopping %r failed", item)
         self.app.close()
 
 
+def build_application(settings: Settings, env: dict[str, str]) -> Workspace:
+    """The command-side application (the release layer's subclass, once landed)."""
+    return Workspace(env, settings=settings)
+
+
+def build_background(services: Services) -> list[Background]:
+    """What runs beside the API or in `quire worker`.
+
+    - serve on SQLite (embedded): projections and the expiry sweeper in-process;
+    - serve on PostgreSQL: only the live fan-out (a `quire worker` runs the rest);
+    - worker: projections and the sweeper.
+    """
+    return []
+
+
 def build_services(
-    settings: Settings | None = None, *, create_table: bool = False
+    settings: Settings | None = None,
+    *,
+    create_table: bool = False,
+    role: Role = "cli",
 ) -> Services:
     settings = settings or get_settings()
     env = {"CREATE_TABLE": "y" if create_table else "n"}
-    return Services(settings=settings, app=Workspace(env, settings=settings))
+    services = Services(
+        settings=settings, app=build_application(settings, env), role=role
+    )
+    if role != "cli":
+        services.background.extend(build_background(services))
+    return services
