@@ -114,7 +114,13 @@ class Workspace(Application[UUID]):
         # POSTGRES_ENABLE_DB_FUNCTIONS, say) must not leak in.
         from eventsourcing.utils import Environment
 
-        merged = {"IS_SNAPSHOTTING_ENABLED": "y"}
+        # A small aggregate cache with fast-forward: a load reads only the
+        # events saved since the cached version, by any process.
+        merged = {
+            "IS_SNAPSHOTTING_ENABLED": "y",
+            "AGGREGATE_CACHE_MAXSIZE": "500",
+            "AGGREGATE_CACHE_FASTFORWARD": "y",
+        }
         merged.update(env or {})
         return Environment(name, merged)
 

@@ -53,8 +53,8 @@ class RebaseConflict(Exception):
     def __str__(self) -> str:
         a = self.against
         return (
-            f"op {self.op_index} overlaps an accepted edit that replaced "
-            f"[{a['at']}, {a['at'] + a['delete']}) with {len(a['insert'])} chars"
+            f"op {self.op_index} clashes with an accepted op at {a['at']} "
+            f"(deleting {a['delete']}, inserting {len(a['insert'])} chars)"
         )
 
 

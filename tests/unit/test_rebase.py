@@ -28,7 +28,7 @@ ACCEPTED_ALPHABET = "XYZ"
 INCOMING_ALPHABET = "123"
 
 FAST = settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 
 
@@ -431,7 +431,7 @@ def test_transform_refuses_unsorted_ops_instead_of_misplacing_them() -> None:
 # --- transform: properties --------------------------------------------------------
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(concurrent_edits())
 def test_concurrent_edits_that_do_not_conflict_keep_everything_both_users_wanted(
     edits: tuple[str, list[Op], list[Op]],
@@ -457,7 +457,7 @@ def test_concurrent_edits_that_do_not_conflict_keep_everything_both_users_wanted
         assert accepted_op["insert"] in result
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(concurrent_edits())
 def test_order_of_acceptance_only_matters_for_inserts_at_the_same_spot(
     edits: tuple[str, list[Op], list[Op]],
@@ -534,7 +534,7 @@ def test_rebasing_over_nothing_changes_nothing(ops: list[Op]) -> None:
     assert rebase(ops, []) == ops
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(st.data())
 def test_rebasing_over_several_edits_equals_transforming_one_at_a_time(
     data: st.DataObject,
