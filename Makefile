@@ -20,6 +20,7 @@ demo: $(STAMP)
 
 ## Every test suite; PostgreSQL suites skip without a server unless CI=true.
 test: $(STAMP)
+	.ci/ensure-chromium
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)
