@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, NoReturn
 
 import typer
+from eventsourcing.persistence import PersistenceError
 
 from api.services import build_services
 from workspace.config import backend_of, get_settings
@@ -22,9 +25,25 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 
 
-def fail(error: QuireError) -> None:
+def fail(error: QuireError) -> NoReturn:
     typer.echo(f"error: {error.code}: {error.message}", err=True)
     raise typer.Exit(2)
+
+
+@contextmanager
+def database_errors() -> Iterator[None]:
+    """Turns the library's database failures into one clear line and exit 2."""
+    try:
+        yield
+    except QuireError as e:
+        fail(e)
+    except PersistenceError as e:
+        text = str(e)
+        if "does not exist" in text or "no such table" in text:
+            fail(QuireError("SCHEMA_MISSING", "no schema here: run `quire db init`"))
+        fail(QuireError("DATABASE_ERROR", text.splitlines()[0] if text else repr(e)))
+    except OSError as e:
+        fail(QuireError("DATABASE_UNAVAILABLE", str(e)))
 
 
 def init_database() -> None:
@@ -45,10 +64,8 @@ INIT_HOOKS: list = []  # type: ignore[type-arg]
 def db_init() -> None:
     """Creates the schema (once per database)."""
     settings = get_settings()
-    try:
+    with database_errors():
         init_database()
-    except QuireError as e:
-        fail(e)
     typer.echo(f"schema ready on {backend_of(settings.database_url)}")
 
 
@@ -78,17 +95,16 @@ def users_add(
     roles = [
         r for r, on in (("admin", admin), ("auditor", auditor), ("agent", agent)) if on
     ]
-    services = build_services(
-        create_table=backend_of(get_settings().database_url) != "postgres"
-    )
-    try:
-        token = services.app.add_user(
-            user_id, name, roles=roles, passphrase=passphrase, actor="cli"
+    with database_errors():
+        services = build_services(
+            create_table=backend_of(get_settings().database_url) != "postgres"
         )
-    except QuireError as e:
-        fail(e)
-    finally:
-        services.close()
+        try:
+            token = services.app.add_user(
+                user_id, name, roles=roles, passphrase=passphrase, actor="cli"
+            )
+        finally:
+            services.close()
     typer.echo(f"created {user_id} ({', '.join(roles) or 'member'})")
     typer.echo(token)
 
