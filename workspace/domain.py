@@ -26,7 +26,7 @@ from workspace.errors import (
     StateError,
     TooLargeError,
 )
-from workspace.hashing import content_hash
+from workspace.hashing import content_hash, sha256_hex
 from workspace.rebase import Op, apply_ops
 
 ActorKind = Literal["human", "agent"]
@@ -36,6 +36,16 @@ ActorKind = Literal["human", "agent"]
 CLIENT_RESULTS_KEPT = 200
 
 TITLE_MAX = 300
+
+#: Why an approved release stops being active (DESIGN.md; extend, never rename).
+SUPERSESSION_CAUSES = (
+    "SOURCE_DRIFT",
+    "SOURCE_EXPIRED",
+    "PREREQUISITE_LAPSED",
+    "RESIDUAL_REOPENED",
+    "LANE_AUDIENCE_CHANGED",
+    "REPLACED_BY_NEW_RELEASE",
+)
 TEXT_FIELD_MAX = 20_000
 
 
@@ -375,6 +385,8 @@ class Packet(Aggregate):
             source["valid_until"] = self.valid_until
             source["status"] = "current"
             source["refreshes"] += 1
+            if self.material:  # drift since a cut is judged by the release gate
+                source["material_version"] = self.originator_version
 
     class SourceWithdrawn(Event):
         TOPIC = "quire.packet.SourceWithdrawn"
@@ -548,6 +560,174 @@ class Packet(Aggregate):
                     "at": iso(self.timestamp),
                 }
             )
+
+    # ---- releases ---------------------------------------------------------
+    # Written by the release layer (release/); the schema is shared with the
+    # projections (notes/release_events.md): add fields, never rename. None of
+    # these count as authoring, so accepting a residual or signing never makes
+    # the release owner an author of the next revision.
+    class ReleaseRequested(Event):
+        TOPIC = "quire.packet.ReleaseRequested"
+        class_version = 1
+        release_id: str
+        revision: int
+        content_hash: str
+        lane_id: str
+        status: str
+        hold_reasons: list[dict[str, Any]]
+
+        counts_as_work = False
+
+        def fold(self, packet: Packet) -> None:
+            packet.counters["release"] = packet.counters.get("release", 0) + 1
+            packet.releases[self.release_id] = {
+                "id": self.release_id,
+                "revision": self.revision,
+                "content_hash": self.content_hash,
+                "lane_id": self.lane_id,
+                "status": self.status,
+                "hold_reasons": [dict(h) for h in self.hold_reasons],
+                "requested_by": self.actor,
+                "requested_at": iso(self.timestamp),
+                "residuals": {},
+                "meaning": None,
+                "manifest": None,
+                "manifest_hash": None,
+                "approved_by": None,
+                "approved_at": None,
+                "approved_version": None,
+                "supersession": None,
+                "successor_release_id": None,
+                "predecessor_release_id": None,
+                "acknowledgements": [],
+            }
+
+    class ReleaseHeld(Event):
+        """The gate re-evaluated a release (e.g. at an approval attempt) and held it."""
+
+        TOPIC = "quire.packet.ReleaseHeld"
+        class_version = 1
+        release_id: str
+        hold_reasons: list[dict[str, Any]]
+
+        counts_as_work = False
+
+        def fold(self, packet: Packet) -> None:
+            release = packet.releases[self.release_id]
+            release["status"] = "held"
+            release["hold_reasons"] = [dict(h) for h in self.hold_reasons]
+
+    class ReleaseCleared(Event):
+        """The gate re-evaluated a held release and nothing holds it any more."""
+
+        TOPIC = "quire.packet.ReleaseCleared"
+        class_version = 1
+        release_id: str
+
+        counts_as_work = False
+
+        def fold(self, packet: Packet) -> None:
+            release = packet.releases[self.release_id]
+            release["status"] = "pending"
+            release["hold_reasons"] = []
+
+    class ResidualAccepted(Event):
+        TOPIC = "quire.packet.ResidualAccepted"
+        class_version = 1
+        release_id: str
+        objection_id: str
+        rationale: str
+        text_hash: str
+
+        counts_as_work = False
+
+        def fold(self, packet: Packet) -> None:
+            packet.releases[self.release_id]["residuals"][self.objection_id] = {
+                "objection_id": self.objection_id,
+                "rationale": self.rationale,
+                "text_hash": self.text_hash,
+                "accepted_by": self.actor,
+                "accepted_at": iso(self.timestamp),
+            }
+            objection = packet.objections[self.objection_id]
+            if objection["state"] == "residual":
+                objection["residual_for"].append(self.release_id)
+            else:  # open: acceptances from before a reopening no longer count
+                objection["residual_for"] = [self.release_id]
+            objection["state"] = "residual"
+
+    class ReleaseApproved(Event):
+        TOPIC = "quire.packet.ReleaseApproved"
+        class_version = 1
+        release_id: str
+        revision: int
+        content_hash: str
+        lane_id: str
+        meaning: str
+        manifest: dict[str, Any]
+        manifest_hash: str
+
+        counts_as_work = False
+
+        def fold(self, packet: Packet) -> None:
+            release = packet.releases[self.release_id]
+            release["status"] = "released"
+            release["hold_reasons"] = []
+            release["meaning"] = self.meaning
+            release["manifest"] = self.manifest
+            release["manifest_hash"] = self.manifest_hash
+            release["approved_by"] = self.actor
+            release["approved_at"] = iso(self.timestamp)
+            release["approved_version"] = self.originator_version
+
+    class ReleaseSuperseded(Event):
+        TOPIC = "quire.packet.ReleaseSuperseded"
+        class_version = 1
+        release_id: str
+        cause: str
+        trigger: dict[str, Any]
+        successor_release_id: str | None
+
+        counts_as_work = False
+
+        def fold(self, packet: Packet) -> None:
+            release = packet.releases[self.release_id]
+            release["status"] = "superseded"
+            release["supersession"] = {
+                "cause": self.cause,
+                "trigger": dict(self.trigger),
+                "by": self.actor,
+                "at": iso(self.timestamp),
+                "version": self.originator_version,
+            }
+            if self.successor_release_id is not None:
+                packet.link_releases(self.release_id, self.successor_release_id)
+
+    class ReleaseSucceeded(Event):
+        TOPIC = "quire.packet.ReleaseSucceeded"
+        class_version = 1
+        release_id: str
+        successor_release_id: str
+
+        counts_as_work = False
+
+        def fold(self, packet: Packet) -> None:
+            packet.link_releases(self.release_id, self.successor_release_id)
+
+    class ReleaseAcknowledged(Event):
+        TOPIC = "quire.packet.ReleaseAcknowledged"
+        class_version = 1
+        release_id: str
+        lane_id: str
+
+        counts_as_work = False
+
+        def fold(self, packet: Packet) -> None:
+            packet.releases[self.release_id]["acknowledgements"].append(
+                {"by": self.actor, "lane_id": self.lane_id, "at": iso(self.timestamp)}
+            )
+
+    # ---- end of releases --------------------------------------------------
 
     # ============================================================== commands
     @classmethod
@@ -1034,6 +1214,191 @@ class Packet(Aggregate):
             )
         return self.revisions[number - 1]
 
+    # ---- release commands (the gate and the manifest live in release/) ------
+    def release(self, release_id: str) -> dict[str, Any]:
+        release = self.releases.get(release_id)
+        if release is None:
+            raise NotFoundError(
+                "RELEASE_NOT_FOUND",
+                f"no release {release_id!r} in this packet",
+                {"release_id": release_id},
+            )
+        return release
+
+    def request_release(
+        self,
+        meta: Meta,
+        *,
+        revision: int,
+        content_hash: str,
+        lane_id: str,
+        hold_reasons: list[dict[str, Any]],
+    ) -> str:
+        release_id = self._next_id("release", "rel")
+        self._trigger(
+            self.ReleaseRequested,
+            meta,
+            release_id=release_id,
+            revision=revision,
+            content_hash=content_hash,
+            lane_id=lane_id,
+            status="held" if hold_reasons else "pending",
+            hold_reasons=hold_reasons,
+        )
+        return release_id
+
+    def _open_release(self, release_id: str) -> dict[str, Any]:
+        release = self.release(release_id)
+        if release["status"] not in ("pending", "held"):
+            raise StateError(
+                "RELEASE_NOT_OPEN",
+                f"{release_id} is {release['status']}; request a new release",
+                {"release_id": release_id, "status": release["status"]},
+            )
+        return release
+
+    def record_gate(
+        self, meta: Meta, release_id: str, hold_reasons: list[dict[str, Any]]
+    ) -> None:
+        """Records a re-evaluation of an open release by the gate."""
+        release = self._open_release(release_id)
+        if hold_reasons:
+            self._trigger(
+                self.ReleaseHeld,
+                meta,
+                release_id=release_id,
+                hold_reasons=hold_reasons,
+            )
+        elif release["status"] == "held":
+            self._trigger(self.ReleaseCleared, meta, release_id=release_id)
+
+    def accept_residual(
+        self, meta: Meta, release_id: str, objection_id: str, rationale: str
+    ) -> None:
+        self._open_release(release_id)
+        objection = self.objection(objection_id)
+        if objection["state"] not in ("open", "residual") or (
+            objection["state"] == "residual"
+            and release_id in objection.get("residual_for", [])
+        ):
+            raise StateError(
+                "OBJECTION_NOT_OPEN",
+                f"{objection_id} is {objection['state']}, not open for {release_id}",
+                {"objection_id": objection_id},
+            )
+        self._trigger(
+            self.ResidualAccepted,
+            meta,
+            release_id=release_id,
+            objection_id=objection_id,
+            rationale=require_text(
+                "RATIONALE_EMPTY", "rationale", rationale, TEXT_FIELD_MAX
+            ),
+            text_hash=text_hash(objection["text"]),
+        )
+
+    def approve_release(
+        self,
+        meta: Meta,
+        release_id: str,
+        *,
+        meaning: str,
+        manifest: dict[str, Any],
+        manifest_hash: str,
+    ) -> None:
+        release = self._open_release(release_id)
+        revision = self.revision(release["revision"])
+        bound = manifest.get("revision", {}).get("content_hash")
+        if not (bound == release["content_hash"] == revision["content_hash"]):
+            raise StateError(
+                "CONTENT_HASH_MISMATCH",
+                "an approval binds exactly its revision's content hash",
+                {"release_id": release_id, "revision": release["revision"]},
+            )
+        if manifest_hash != content_hash(manifest):
+            raise StateError("MANIFEST_HASH_MISMATCH", "the manifest hash is wrong")
+        self._trigger(
+            self.ReleaseApproved,
+            meta,
+            release_id=release_id,
+            revision=release["revision"],
+            content_hash=release["content_hash"],
+            lane_id=release["lane_id"],
+            meaning=require_text("MEANING_EMPTY", "meaning", meaning, 2000),
+            manifest=manifest,
+            manifest_hash=manifest_hash,
+        )
+
+    def supersede_release(
+        self,
+        meta: Meta,
+        release_id: str,
+        *,
+        cause: str,
+        trigger: dict[str, Any],
+        successor_release_id: str | None = None,
+    ) -> None:
+        if cause not in SUPERSESSION_CAUSES:
+            raise InvalidInputError("CAUSE_UNKNOWN", f"no supersession cause {cause}")
+        release = self.release(release_id)
+        if release["status"] != "released":
+            raise StateError(
+                "RELEASE_NOT_ACTIVE", f"{release_id} is {release['status']}"
+            )
+        self._trigger(
+            self.ReleaseSuperseded,
+            meta,
+            release_id=release_id,
+            cause=cause,
+            trigger=trigger,
+            successor_release_id=successor_release_id,
+        )
+
+    def link_successor(
+        self, meta: Meta, release_id: str, successor_release_id: str
+    ) -> None:
+        release = self.release(release_id)
+        if release["status"] != "superseded" or release["successor_release_id"]:
+            raise StateError(
+                "RELEASE_NOT_SUPERSEDED",
+                f"{release_id} is {release['status']} and cannot take a successor",
+            )
+        self._trigger(
+            self.ReleaseSucceeded,
+            meta,
+            release_id=release_id,
+            successor_release_id=successor_release_id,
+        )
+
+    def acknowledge_release(self, meta: Meta, release_id: str) -> bool:
+        """A lane member acknowledges receipt; once per member."""
+        release = self.release(release_id)
+        if release["status"] not in ("released", "superseded"):
+            raise NotFoundError(
+                "RELEASE_NOT_FOUND", f"no release {release_id!r} in this lane"
+            )
+        if any(a["by"] == meta.actor for a in release["acknowledgements"]):
+            return False
+        self._trigger(
+            self.ReleaseAcknowledged,
+            meta,
+            release_id=release_id,
+            lane_id=release["lane_id"],
+        )
+        return True
+
+    def link_releases(self, release_id: str, successor_release_id: str) -> None:
+        """Folds lineage both ways (used by the release events' folds)."""
+        self.releases[release_id]["successor_release_id"] = successor_release_id
+        successor = self.releases.get(successor_release_id)
+        if successor is not None:
+            successor["predecessor_release_id"] = release_id
+
+    def active_releases(self) -> list[dict[str, Any]]:
+        return [r for r in self.releases.values() if r["status"] == "released"]
+
+    # ---- end of release commands --------------------------------------------
+
     def record_refusal(
         self, meta: Meta, *, request: str, code: str, detail: str
     ) -> None:
@@ -1068,6 +1433,11 @@ class Packet(Aggregate):
         result = {k: v for k, v in vars(self).items() if k not in skip}
         result["_id"] = str(self.id)
         return result
+
+
+def text_hash(text: str) -> str:
+    """'sha256:<hex>' of a text's UTF-8 bytes (e.g. a residual objection's text)."""
+    return "sha256:" + sha256_hex(text.encode("utf-8"))
 
 
 def _ops(raw: list[dict[str, Any]]) -> list[Op]:

@@ -1,0 +1,147 @@
+"""Releases of a packet: request, accept residuals, approve, read the manifest,
+acknowledge receipt; the impact query; refusals of out-of-scope actions."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import StrictInt
+
+from api.deps import CurrentUser
+from api.routers.lanes import ReleaseAppDep
+from api.schemas import Input
+
+router = APIRouter(prefix="/v1/packets/{packet_id}", tags=["releases"])
+
+
+class ReleaseCreate(Input):
+    revision: StrictInt
+    lane: str
+    content_hash: str | None = None
+
+
+class ResidualAccept(Input):
+    objection_id: str
+    rationale: str
+
+
+class ReleaseApprove(Input):
+    content_hash: str
+    meaning: str
+    passphrase: str
+    scope: str | None = None
+
+
+class ActionRequest(Input):
+    action: str
+    detail: str | None = None
+
+
+@router.post("/releases", status_code=201)
+def request_release(
+    packet_id: str, body: ReleaseCreate, user: CurrentUser, app: ReleaseAppDep
+) -> dict[str, Any]:
+    """Records the request with every hold reason the gate finds."""
+    return app.request_release(
+        packet_id,
+        user,
+        revision=body.revision,
+        lane_id=body.lane,
+        content_hash=body.content_hash,
+    )
+
+
+@router.get("/releases")
+def list_releases(
+    packet_id: str, user: CurrentUser, app: ReleaseAppDep
+) -> dict[str, Any]:
+    packet = app.read_packet(user, packet_id)
+    return {"items": [app.release_view(packet, rid) for rid in packet.releases]}
+
+
+@router.get("/releases/{release_id}")
+def read_release(
+    packet_id: str, release_id: str, user: CurrentUser, app: ReleaseAppDep
+) -> dict[str, Any]:
+    packet = app.read_packet(user, packet_id)
+    return app.release_view(packet, release_id)
+
+
+@router.post("/releases/{release_id}/residuals")
+def accept_residual(
+    packet_id: str,
+    release_id: str,
+    body: ResidualAccept,
+    user: CurrentUser,
+    app: ReleaseAppDep,
+) -> dict[str, Any]:
+    return app.accept_residual(
+        packet_id, user, release_id, body.objection_id, body.rationale
+    )
+
+
+@router.post("/releases/{release_id}/approve")
+def approve_release(
+    packet_id: str,
+    release_id: str,
+    body: ReleaseApprove,
+    user: CurrentUser,
+    app: ReleaseAppDep,
+) -> dict[str, Any]:
+    """409 RELEASE_HELD with `details.hold_reasons` when the gate holds it."""
+    return app.approve_release(
+        packet_id,
+        user,
+        release_id,
+        content_hash=body.content_hash,
+        meaning=body.meaning,
+        passphrase=body.passphrase,
+        scope=body.scope,
+    )
+
+
+@router.get("/releases/{release_id}/manifest")
+def read_manifest(
+    packet_id: str, release_id: str, user: CurrentUser, app: ReleaseAppDep
+) -> dict[str, Any]:
+    return app.release_manifest(packet_id, user, release_id)
+
+
+@router.post("/releases/{release_id}/acknowledge")
+def acknowledge(
+    packet_id: str, release_id: str, user: CurrentUser, app: ReleaseAppDep
+) -> dict[str, Any]:
+    """A member of the lane it was released to acknowledges receipt."""
+    return app.acknowledge_packet_release(user, packet_id, release_id)
+
+
+@router.get("/impact")
+def impact(
+    packet_id: str,
+    user: CurrentUser,
+    app: ReleaseAppDep,
+    source_id: Annotated[str | None, Query()] = None,
+    prerequisite_id: Annotated[str | None, Query()] = None,
+    objection_id: Annotated[str | None, Query()] = None,
+) -> dict[str, Any]:
+    """Which active releases a material refresh of the source, a lapse of the
+    prerequisite or a reopening of the objection would supersede."""
+    return {
+        "would_supersede": app.impact(
+            packet_id,
+            user,
+            source_id=source_id,
+            prerequisite_id=prerequisite_id,
+            objection_id=objection_id,
+        )
+    }
+
+
+@router.post("/actions")
+def request_action(
+    packet_id: str, body: ActionRequest, user: CurrentUser, app: ReleaseAppDep
+) -> dict[str, Any]:
+    """Credits, customer contact, billing, entitlement rulings and staffing
+    are out of Quire's scope: always refused (403 OUT_OF_SCOPE) and recorded."""
+    app.refuse_out_of_scope(packet_id, user, body.action, body.detail)

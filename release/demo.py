@@ -1,0 +1,568 @@
+"""The seed stories 002 and 003, told through the commands a user would issue.
+
+`load_demo` creates the stories' people, intake lanes and packets once (a
+second run changes nothing) so a newcomer sees a held, a released and a
+superseded packet as soon as `quire serve --demo` is up. The stories are
+written as stages, which the integration tests drive one at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from release.application import ReleaseApp
+from workspace.accounts import Principal
+from workspace.domain import Packet
+
+log = logging.getLogger(__name__)
+
+#: Signing passphrases of the demo release owners (printed by the demo).
+DEMO_PASSPHRASES = {
+    "elena.park": "premium-governance-demo",
+    "dana.whitfield": "credit-release-demo",
+}
+
+#: user id -> (name, roles)
+PEOPLE: dict[str, tuple[str, list[str]]] = {
+    "quire.admin": ("Quire Administrator", ["admin"]),
+    "ada.auditor": ("Ada Auditor, Audit and Retention", ["auditor"]),
+    # seed 003: premium support escalation and entitlement clarification
+    "elena.park": ("Elena Park, Director of Premium Support Escalation Governance", []),
+    "priya.nair": ("Priya Nair, Premium Support Escalation Manager", []),
+    "tomas.berg": ("Tomas Berg, Entitlement Operations Analyst", []),
+    "amara.osei": ("Amara Osei, Advanced Diagnostics Duty Lead", []),
+    "lena.fischer": ("Lena Fischer, Sovereign-Support Compliance Reviewer", []),
+    "entitlement-reconciler": ("Entitlement reconciliation agent", ["agent"]),
+    "kenji.sato": ("Kenji Sato, Advanced Diagnostics Specialist", []),
+    "ines.duarte": ("Ines Duarte, Advanced Diagnostics Specialist", []),
+    # seed 002: contractual service-credit calculation clarification
+    "dana.whitfield": ("Dana Whitfield, Support Release Owner", []),
+    "marcus.lee": ("Marcus Lee, Strategic Support Renewal Manager", []),
+    "sofia.ramirez": ("Sofia Ramirez, Billing Operations Analyst", []),
+    "hannah.kim": ("Hannah Kim, Account-Governance Partner", []),
+    "timeline-reconciler": ("Case timeline reconciliation agent", ["agent"]),
+    "oliver.grant": ("Oliver Grant, Account-Governance Reviewer", []),
+    "mei.chen": ("Mei Chen, Account-Governance Reviewer", []),
+}
+
+DIAGNOSTICS_LANE = "restricted-advanced-diagnostics-intake"
+GOVERNANCE_LANE = "restricted-account-governance-review"
+
+ENTITLEMENT_KIND = "entitlement-clarification"
+CREDIT_KIND = "service-credit-clarification"
+
+ENTITLEMENT_TITLE = "Premium support escalation and entitlement clarification packet"
+CREDIT_TITLE = "Contractual service-credit calculation clarification packet"
+
+
+def add_people(app: ReleaseApp) -> dict[str, str]:
+    """Creates whoever is missing; returns the new users' bearer tokens."""
+    tokens: dict[str, str] = {}
+    for user_id, (name, roles) in PEOPLE.items():
+        if not app.user_exists(user_id):
+            tokens[user_id] = app.add_user(
+                user_id,
+                name,
+                roles=roles,
+                passphrase=DEMO_PASSPHRASES.get(user_id),
+                actor="demo",
+            )
+    return tokens
+
+
+def add_lanes(app: ReleaseApp) -> None:
+    admin = app.get_user("quire.admin").principal()
+    if app.find_lane(DIAGNOSTICS_LANE) is None:
+        app.create_lane(
+            admin,
+            lane_id=DIAGNOSTICS_LANE,
+            title="Restricted advanced diagnostics specialist intake",
+            members=["kenji.sato", "ines.duarte"],
+            accepts_kinds=[ENTITLEMENT_KIND],
+        )
+    if app.find_lane(GOVERNANCE_LANE) is None:
+        app.create_lane(
+            admin,
+            lane_id=GOVERNANCE_LANE,
+            title="Restricted account-governance review intake",
+            members=["oliver.grant", "mei.chen"],
+            accepts_kinds=[CREDIT_KIND],
+        )
+
+
+@dataclass
+class Story:
+    """Shared plumbing of the two stories."""
+
+    app: ReleaseApp
+    packet_id: str = ""
+    ids: dict[str, str] = field(default_factory=dict)
+
+    def who(self, user_id: str) -> Principal:
+        return self.app.get_user(user_id).principal()
+
+    def packet(self) -> Packet:
+        return self.app.get_packet(self.packet_id)
+
+    def now(self) -> datetime:
+        return self.app.clock()
+
+    def section(self, user_id: str, name: str, heading: str, text: str) -> None:
+        self.ids[name], _ = self.app.add_section(
+            self.packet_id, self.who(user_id), heading=heading, text=text
+        )
+
+    def rewrite(self, user_id: str, name: str, text: str) -> None:
+        self.app.edit_section(
+            self.packet_id,
+            self.who(user_id),
+            self.ids[name],
+            base_version=self.packet().version,
+            text=text,
+        )
+
+    def source(
+        self,
+        user_id: str,
+        name: str,
+        *,
+        kind: str,
+        title: str,
+        digest: str,
+        precedence: int,
+        valid_until: datetime | None = None,
+    ) -> None:
+        self.ids[name], _ = self.app.cite_source(
+            self.packet_id,
+            self.who(user_id),
+            kind=kind,
+            title=title,
+            reference=f"{kind}://{name}",
+            digest=digest,
+            precedence=precedence,
+            valid_until=valid_until,
+        )
+
+    def prerequisite(
+        self,
+        user_id: str,
+        name: str,
+        title: str,
+        *,
+        satisfied: bool,
+        valid_until: datetime | None = None,
+    ) -> None:
+        self.ids[name], _ = self.app.declare_prerequisite(
+            self.packet_id,
+            self.who(user_id),
+            title=title,
+            satisfied=satisfied,
+            valid_until=valid_until,
+        )
+
+    def satisfy(
+        self, user_id: str, name: str, evidence: str, valid_until: datetime | None
+    ) -> None:
+        self.app.satisfy_prerequisite(
+            self.packet_id,
+            self.who(user_id),
+            self.ids[name],
+            evidence=evidence,
+            valid_until=valid_until,
+        )
+
+    def object(self, user_id: str, name: str, target: str, text: str) -> None:
+        self.ids[name], _ = self.app.raise_objection(
+            self.packet_id,
+            self.who(user_id),
+            target={"section_id": self.ids[target]},
+            text=text,
+        )
+
+    def cut(self, user_id: str, label: str) -> dict[str, Any]:
+        revision, _ = self.app.cut_revision(self.packet_id, self.who(user_id), label)
+        return revision
+
+    def request(self, user_id: str, revision: int, lane_id: str) -> dict[str, Any]:
+        return self.app.request_release(
+            self.packet_id, self.who(user_id), revision=revision, lane_id=lane_id
+        )
+
+    def accept_residual(
+        self, owner: str, release_id: str, objection: str, rationale: str
+    ) -> dict[str, Any]:
+        return self.app.accept_residual(
+            self.packet_id, self.who(owner), release_id, self.ids[objection], rationale
+        )
+
+    def sign(
+        self, owner: str, release_id: str, meaning: str, scope: str
+    ) -> dict[str, Any]:
+        packet = self.packet()
+        revision = packet.revision(packet.release(release_id)["revision"])
+        return self.app.approve_release(
+            self.packet_id,
+            self.who(owner),
+            release_id,
+            content_hash=revision["content_hash"],
+            meaning=meaning,
+            passphrase=DEMO_PASSPHRASES[owner],
+            scope=scope,
+        )
+
+
+class EntitlementStory(Story):
+    """Seed 003: held at v1, revised to v2 and v3, v3 approved by Elena Park
+    for the restricted advanced diagnostics specialist intake lane."""
+
+    def open(self) -> None:
+        packet = self.app.open_packet(
+            self.who("priya.nair"),
+            kind=ENTITLEMENT_KIND,
+            title=ENTITLEMENT_TITLE,
+            release_owner="elena.park",
+            authors=[
+                "priya.nair",
+                "tomas.berg",
+                "amara.osei",
+                "entitlement-reconciler",
+            ],
+            reviewers=["lena.fischer"],
+        )
+        self.packet_id = str(packet.id)
+        now = self.now()
+        self.section(
+            "priya.nair",
+            "request",
+            "Escalation request and case chronology",
+            "The customer asked for entry into the restricted advanced diagnostics "
+            "specialist lane after three severity-2 escalations in nine days.",
+        )
+        self.section(
+            "tomas.berg",
+            "scope",
+            "Entitlement scope by source precedence",
+            "Signed order form and premium support addendum define premium scope. "
+            "The renewal amendment is approved but not yet ingested.",
+        )
+        self.section(
+            "amara.osei",
+            "environments",
+            "Attached environments and diagnostic inventory",
+            "Production EU-1 and EU-2 are in the approved diagnostic inventory; "
+            "the sovereign-region environment is listed but its rider is unclear.",
+        )
+        self.source(
+            "tomas.berg",
+            "order_form",
+            kind="order-form",
+            title="Signed enterprise order form",
+            digest="sha256:order-form-2024-03",
+            precedence=1,
+        )
+        self.source(
+            "tomas.berg",
+            "addendum",
+            kind="addendum",
+            title="Premium support addendum (current)",
+            digest="sha256:premium-addendum-v4",
+            precedence=1,
+        )
+        self.source(
+            "amara.osei",
+            "sop",
+            kind="policy",
+            title="Advanced-diagnostics intake SOP, version 7",
+            digest="sha256:intake-sop-v7",
+            precedence=2,
+        )
+        self.source(
+            "tomas.berg",
+            "ledger",
+            kind="entitlement-snapshot",
+            title="Entitlement ledger snapshot",
+            digest="sha256:ledger-snapshot-0611",
+            precedence=3,
+        )
+        self.source(
+            "priya.nair",
+            "crm",
+            kind="crm-note",
+            title="CRM account notes",
+            digest="sha256:crm-notes-0611",
+            precedence=4,
+        )
+        self.prerequisite(
+            "tomas.berg",
+            "addendum_in_force",
+            "Premium addendum in force",
+            satisfied=True,
+        )
+        self.prerequisite(
+            "tomas.berg",
+            "renewal_ingested",
+            "Approved renewal amendment ingested",
+            satisfied=False,
+        )
+        self.prerequisite(
+            "priya.nair",
+            "named_contacts",
+            "Named-contact register current (re-attested)",
+            satisfied=True,
+            valid_until=now - timedelta(days=3),
+        )
+        self.prerequisite(
+            "amara.osei",
+            "secure_upload",
+            "Secure-upload authorization valid",
+            satisfied=True,
+            valid_until=now - timedelta(hours=1),
+        )
+        self.prerequisite(
+            "amara.osei",
+            "sop_attached",
+            "Active intake SOP version attached",
+            satisfied=True,
+        )
+        self.object(
+            "lena.fischer",
+            "rider",
+            "scope",
+            "The sovereign-support rider mapping is disputed: the rider limits "
+            "sovereign-region environments, yet the ledger maps them as entitled.",
+        )
+
+    def cut_v1(self) -> dict[str, Any]:
+        return self.cut("priya.nair", "PSE-Entitlement-Clarification-Packet-v1")
+
+    def revise_to_v2(self) -> dict[str, Any]:
+        now = self.now()
+        self.source(
+            "tomas.berg",
+            "renewal",
+            kind="amendment",
+            title="Approved renewal amendment",
+            digest="sha256:renewal-amendment-2025",
+            precedence=1,
+        )
+        self.satisfy(
+            "tomas.berg",
+            "renewal_ingested",
+            "Renewal amendment ingested into the entitlement system",
+            None,
+        )
+        self.satisfy(
+            "priya.nair",
+            "named_contacts",
+            "Named contacts re-attested by the customer's admin",
+            now + timedelta(days=90),
+        )
+        self.satisfy(
+            "amara.osei",
+            "secure_upload",
+            "Secure-upload authorization renewed for this escalation",
+            now + timedelta(days=3),
+        )
+        self.rewrite(
+            "tomas.berg",
+            "scope",
+            "Signed order form, premium support addendum and the ingested renewal "
+            "amendment define premium scope; CRM notes are commentary only.",
+        )
+        return self.cut("priya.nair", "PSE-Entitlement-Clarification-Packet-v2")
+
+    def correct_ledger(self) -> None:
+        """The reconciliation agent finds the ledger snapshot out of date."""
+        self.app.refresh_source(
+            self.packet_id,
+            self.who("entitlement-reconciler"),
+            self.ids["ledger"],
+            digest="sha256:ledger-snapshot-0614",
+            material=True,
+            reason="ledger re-snapshotted after the renewal ingestion",
+        )
+
+    def revise_to_v3(self) -> dict[str, Any]:
+        self.rewrite(
+            "amara.osei",
+            "environments",
+            "Production EU-1 and EU-2 are entitled per the 0614 ledger snapshot; "
+            "the sovereign-region environment stays a visible caveat.",
+        )
+        return self.cut("priya.nair", "PSE-Entitlement-Clarification-Packet-v3")
+
+    def accept_rider(self, release_id: str) -> dict[str, Any]:
+        return self.accept_residual(
+            "elena.park",
+            release_id,
+            "rider",
+            "The rider dispute stays visible to specialists; intake may narrow scope "
+            "to EU-1 and EU-2. This is not an entitlement adjudication.",
+        )
+
+    def approve(self, release_id: str) -> dict[str, Any]:
+        return self.sign(
+            "elena.park",
+            release_id,
+            "Approved for restricted advanced diagnostics specialist intake review; "
+            "not an entitlement decision, staffing promise or customer commitment",
+            "Production EU-1 and EU-2; sovereign-region environment as caveat",
+        )
+
+    def tell(self) -> None:
+        self.open()
+        self.request("priya.nair", self.cut_v1()["number"], DIAGNOSTICS_LANE)
+        second = self.revise_to_v2()
+        self.correct_ledger()
+        self.request("priya.nair", second["number"], DIAGNOSTICS_LANE)
+        release = self.request(
+            "priya.nair", self.revise_to_v3()["number"], DIAGNOSTICS_LANE
+        )
+        self.accept_rider(release["release_id"])
+        self.approve(release["release_id"])
+
+
+class CreditStory(Story):
+    """Seed 002: released to account-governance review, superseded by a
+    telemetry correction, revised and released again (lineage on both)."""
+
+    def open(self) -> None:
+        packet = self.app.open_packet(
+            self.who("marcus.lee"),
+            kind=CREDIT_KIND,
+            title=CREDIT_TITLE,
+            release_owner="dana.whitfield",
+            authors=["marcus.lee", "sofia.ramirez", "timeline-reconciler"],
+            reviewers=["hannah.kim"],
+        )
+        self.packet_id = str(packet.id)
+        self.section(
+            "marcus.lee",
+            "dispute",
+            "Disputed interpretation",
+            "The customer disputes how outage windows, excluded maintenance and the "
+            "entitlement cap combine for the March service period.",
+        )
+        self.section(
+            "sofia.ramirez",
+            "calculation",
+            "Calculation worksheet summary",
+            "Outage minutes: 412. Excluded maintenance: 120. Cap: 10% of monthly fee.",
+        )
+        self.source(
+            "sofia.ramirez",
+            "clause",
+            kind="contract-clause",
+            title="Service-level obligation clause 7.2",
+            digest="sha256:clause-7-2",
+            precedence=1,
+        )
+        self.source(
+            "marcus.lee",
+            "maintenance",
+            kind="maintenance-calendar",
+            title="Maintenance calendar annotations, March",
+            digest="sha256:maint-march",
+            precedence=2,
+        )
+        self.source(
+            "sofia.ramirez",
+            "telemetry",
+            kind="telemetry-extract",
+            title="Uptime telemetry extract, March",
+            digest="sha256:telemetry-march-a",
+            precedence=3,
+        )
+        self.source(
+            "sofia.ramirez",
+            "worksheet",
+            kind="billing-worksheet",
+            title="Credit calculation worksheet",
+            digest="sha256:worksheet-r1",
+            precedence=3,
+        )
+        self.prerequisite(
+            "marcus.lee", "severity", "Severity classification closed", satisfied=True
+        )
+        self.prerequisite(
+            "marcus.lee", "period", "Covered service period agreed", satisfied=True
+        )
+        self.object(
+            "hannah.kim",
+            "maintenance_notice",
+            "calculation",
+            "The 14 March maintenance window had 36 hours' notice, not the 72 the "
+            "clause requires; excluding it may be wrong.",
+        )
+
+    def cut_v1(self) -> dict[str, Any]:
+        return self.cut("sofia.ramirez", "Service-Credit-Clarification-v1")
+
+    def accept_notice(self, release_id: str) -> dict[str, Any]:
+        return self.accept_residual(
+            "dana.whitfield",
+            release_id,
+            "maintenance_notice",
+            "The notice question stays open for governance reviewers to weigh.",
+        )
+
+    def approve(self, release_id: str) -> dict[str, Any]:
+        return self.sign(
+            "dana.whitfield",
+            release_id,
+            "Approved for restricted account-governance review intake; not a credit "
+            "decision, concession or billing change",
+            "March service period",
+        )
+
+    def correct_telemetry(self) -> Packet:
+        return self.app.refresh_source(
+            self.packet_id,
+            self.who("timeline-reconciler"),
+            self.ids["telemetry"],
+            digest="sha256:telemetry-march-b",
+            material=True,
+            reason="telemetry correction: 37 outage minutes were double counted",
+        )
+
+    def revise_to_v2(self) -> dict[str, Any]:
+        self.rewrite(
+            "sofia.ramirez",
+            "calculation",
+            "Outage minutes: 375 (corrected telemetry). Excluded maintenance: 120. "
+            "Cap: 10% of monthly fee.",
+        )
+        return self.cut("sofia.ramirez", "Service-Credit-Clarification-v2")
+
+    def tell(self) -> None:
+        self.open()
+        first = self.request("marcus.lee", self.cut_v1()["number"], GOVERNANCE_LANE)
+        self.accept_notice(first["release_id"])
+        self.approve(first["release_id"])
+        self.correct_telemetry()
+        second = self.request(
+            "marcus.lee", self.revise_to_v2()["number"], GOVERNANCE_LANE
+        )
+        self.accept_notice(second["release_id"])
+        self.approve(second["release_id"])
+
+
+def _told(app: ReleaseApp, title: str) -> bool:
+    return any(app.get_packet(pid).title == title for pid in app.packet_ids())
+
+
+def load_demo(app: ReleaseApp) -> dict[str, str]:
+    """Loads both stories once; returns bearer tokens of users created now
+    (empty when the demo was already loaded)."""
+    tokens = add_people(app)
+    add_lanes(app)
+    if not _told(app, CREDIT_TITLE):
+        CreditStory(app).tell()
+        log.info("demo: seed 002 loaded")
+    if not _told(app, ENTITLEMENT_TITLE):
+        EntitlementStory(app).tell()
+        log.info("demo: seed 003 loaded")
+    return tokens

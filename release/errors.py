@@ -1,0 +1,29 @@
+"""Errors of the release layer (stable codes; api/errors.py maps them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workspace.errors import QuireError, StateError
+
+
+class ReleaseHeldError(StateError):
+    """The gate holds the release; `details.hold_reasons` lists every reason
+    (HTTP 409)."""
+
+    code = "RELEASE_HELD"
+
+    def __init__(self, release_id: str, hold_reasons: list[dict[str, Any]]) -> None:
+        codes = ", ".join(sorted({h["code"] for h in hold_reasons}))
+        super().__init__(
+            "RELEASE_HELD",
+            f"{release_id} is held: {codes}",
+            {"release_id": release_id, "hold_reasons": hold_reasons},
+        )
+
+
+class ReleaseIntegrityError(QuireError):
+    """Stored released content no longer matches the hash its approval bound.
+    Never expected; reported rather than serving the wrong content (HTTP 500)."""
+
+    code = "RELEASE_CONTENT_CORRUPT"

@@ -1,0 +1,317 @@
+"""The release gate: pure functions over packet state, a lane and the clock.
+
+`evaluate` returns every hold reason at once, each with a stable code from
+DESIGN.md and a detail naming the objection, source or prerequisite. It reads
+only the event-sourced packet and lane it is given, never a read model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from release.lanes import DEFAULT_POLICY, Lane
+from workspace.domain import Packet, parse_time
+
+#: Bound into every manifest: which rules the gate applied.
+GATE_POLICY_VERSION = "quire.gate/1"
+
+REVISION_UNKNOWN = "REVISION_UNKNOWN"
+CONTENT_HASH_MISMATCH = "CONTENT_HASH_MISMATCH"
+SIGNER_NOT_RELEASE_OWNER = "SIGNER_NOT_RELEASE_OWNER"
+SIGNER_IS_AGENT = "SIGNER_IS_AGENT"
+SIGNER_AUTHORED_REVISION = "SIGNER_AUTHORED_REVISION"
+REAUTHENTICATION_FAILED = "REAUTHENTICATION_FAILED"
+OBJECTION_OPEN = "OBJECTION_OPEN"
+SOURCE_DRIFTED_SINCE_CUT = "SOURCE_DRIFTED_SINCE_CUT"
+SOURCE_EXPIRED = "SOURCE_EXPIRED"
+PREREQUISITE_UNMET = "PREREQUISITE_UNMET"
+PREREQUISITE_LAPSED = "PREREQUISITE_LAPSED"
+LANE_UNKNOWN = "LANE_UNKNOWN"
+LANE_REJECTS_KIND = "LANE_REJECTS_KIND"
+RELEASE_ALREADY_ACTIVE = "RELEASE_ALREADY_ACTIVE"
+
+HOLD_CODES = (
+    REVISION_UNKNOWN,
+    CONTENT_HASH_MISMATCH,
+    SIGNER_NOT_RELEASE_OWNER,
+    SIGNER_IS_AGENT,
+    SIGNER_AUTHORED_REVISION,
+    REAUTHENTICATION_FAILED,
+    OBJECTION_OPEN,
+    SOURCE_DRIFTED_SINCE_CUT,
+    SOURCE_EXPIRED,
+    PREREQUISITE_UNMET,
+    PREREQUISITE_LAPSED,
+    LANE_UNKNOWN,
+    LANE_REJECTS_KIND,
+    RELEASE_ALREADY_ACTIVE,
+)
+
+
+@dataclass(frozen=True)
+class Hold:
+    code: str
+    detail: str
+    subject: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "detail": self.detail, **self.subject}
+
+
+@dataclass(frozen=True)
+class Signer:
+    """Who is signing, and whether they re-authenticated at this moment."""
+
+    user_id: str
+    is_agent: bool
+    reauthenticated: bool
+    signing_locked: bool = False
+
+
+def is_past(valid_until: str | None, now: datetime) -> bool:
+    moment = parse_time(valid_until)
+    return moment is not None and moment <= now
+
+
+def objection_is_open_for(objection: dict[str, Any], release_id: str | None) -> bool:
+    """Open, or accepted as residual for some other release than this one."""
+    if objection["state"] == "open":
+        return True
+    return objection["state"] == "residual" and (
+        release_id is None or release_id not in objection.get("residual_for", [])
+    )
+
+
+def accepted_residuals(packet: Packet, release_id: str) -> list[dict[str, Any]]:
+    """The residual acceptances that still stand for this release."""
+    release = packet.release(release_id)
+    return [
+        release["residuals"][oid]
+        for oid in sorted(release["residuals"])
+        if not objection_is_open_for(packet.objections[oid], release_id)
+    ]
+
+
+def evaluate(
+    packet: Packet,
+    *,
+    revision: int,
+    lane: Lane | None,
+    lane_id: str,
+    now: datetime,
+    release_id: str | None = None,
+    content_hash: str | None = None,
+    signer: Signer | None = None,
+) -> list[Hold]:
+    """Every reason the release of `revision` to `lane` is held, in a stable order.
+
+    Without a signer (at request) the signer checks are made for the packet's
+    named release owner, so a separation-of-duties clash shows up early.
+    """
+    holds: list[Hold] = []
+    record = revision_record(packet, revision)
+    if record is None:
+        holds.append(
+            Hold(
+                REVISION_UNKNOWN,
+                f"packet has no revision {revision!r} (it has {len(packet.revisions)})",
+                {"revision": revision},
+            )
+        )
+    elif content_hash is not None and content_hash != record["content_hash"]:
+        holds.append(
+            Hold(
+                CONTENT_HASH_MISMATCH,
+                f"revision {revision} is {record['content_hash']}, "
+                f"not the {content_hash} shown",
+                {"revision": revision, "expected": record["content_hash"]},
+            )
+        )
+    holds.extend(_signer_holds(packet, record, lane, signer))
+    holds.extend(_objection_holds(packet, release_id))
+    if record is not None:
+        holds.extend(_source_holds(packet, record, now))
+    holds.extend(_prerequisite_holds(packet, now))
+    holds.extend(_lane_holds(packet, lane, lane_id))
+    if record is not None:
+        holds.extend(_active_holds(packet, revision, lane_id, release_id))
+    return holds
+
+
+def revision_record(packet: Packet, number: int) -> dict[str, Any] | None:
+    if isinstance(number, bool) or not isinstance(number, int):
+        return None
+    if 1 <= number <= len(packet.revisions):
+        return packet.revisions[number - 1]
+    return None
+
+
+def _signer_holds(
+    packet: Packet,
+    record: dict[str, Any] | None,
+    lane: Lane | None,
+    signer: Signer | None,
+) -> list[Hold]:
+    holds: list[Hold] = []
+    user_id = signer.user_id if signer else packet.release_owner
+    if signer is not None:
+        if signer.user_id != packet.release_owner:
+            holds.append(
+                Hold(
+                    SIGNER_NOT_RELEASE_OWNER,
+                    f"{signer.user_id} is not the named release owner "
+                    f"({packet.release_owner})",
+                    {"signer": signer.user_id, "release_owner": packet.release_owner},
+                )
+            )
+        if signer.is_agent:
+            holds.append(
+                Hold(
+                    SIGNER_IS_AGENT, f"{signer.user_id} is an agent; agents never sign"
+                )
+            )
+    policy = lane.policy if lane is not None else DEFAULT_POLICY
+    if (
+        record is not None
+        and not policy.get("signer_may_have_authored", False)
+        and user_id in record["authors"]
+    ):
+        holds.append(
+            Hold(
+                SIGNER_AUTHORED_REVISION,
+                f"{user_id} authored revision {record['number']}; the lane's "
+                "policy forbids signing one's own revision",
+                {"signer": user_id, "revision": record["number"]},
+            )
+        )
+    if (
+        signer is not None
+        and signer.user_id == packet.release_owner
+        and not signer.is_agent
+        and not signer.reauthenticated
+    ):
+        detail = (
+            "signing is locked after five failed re-authentications; "
+            "an admin must unlock it"
+            if signer.signing_locked
+            else "the signing passphrase did not match"
+        )
+        holds.append(Hold(REAUTHENTICATION_FAILED, detail, {"signer": signer.user_id}))
+    return holds
+
+
+def _objection_holds(packet: Packet, release_id: str | None) -> list[Hold]:
+    return [
+        Hold(
+            OBJECTION_OPEN,
+            f"objection {oid} is open: {_excerpt(objection['text'])}",
+            {"objection_id": oid},
+        )
+        for oid, objection in packet.objections.items()
+        if objection_is_open_for(objection, release_id)
+    ]
+
+
+def _source_holds(packet: Packet, record: dict[str, Any], now: datetime) -> list[Hold]:
+    holds: list[Hold] = []
+    for source_id, digest in record["source_digests"].items():
+        source = packet.sources[source_id]
+        title = source["title"]
+        if source["status"] == "withdrawn":
+            holds.append(
+                Hold(
+                    SOURCE_DRIFTED_SINCE_CUT,
+                    f"source {source_id} ({title}) was withdrawn after "
+                    f"revision {record['number']} was cut",
+                    {"source_id": source_id},
+                )
+            )
+        elif source.get("material_version", 0) > record["version"]:
+            holds.append(
+                Hold(
+                    SOURCE_DRIFTED_SINCE_CUT,
+                    f"source {source_id} ({title}) was materially refreshed after "
+                    f"revision {record['number']} was cut ({digest} -> "
+                    f"{source['digest']})",
+                    {"source_id": source_id},
+                )
+            )
+        if source["status"] == "expired" or (
+            source["status"] == "current" and is_past(source["valid_until"], now)
+        ):
+            holds.append(
+                Hold(
+                    SOURCE_EXPIRED,
+                    f"source {source_id} ({title}) was valid until "
+                    f"{source['valid_until']}",
+                    {"source_id": source_id, "valid_until": source["valid_until"]},
+                )
+            )
+    return holds
+
+
+def _prerequisite_holds(packet: Packet, now: datetime) -> list[Hold]:
+    holds: list[Hold] = []
+    for pid, prerequisite in packet.prerequisites.items():
+        title = prerequisite["title"]
+        if prerequisite["state"] == "unmet":
+            holds.append(
+                Hold(
+                    PREREQUISITE_UNMET,
+                    f"prerequisite {pid} ({title}) is not met",
+                    {"prerequisite_id": pid},
+                )
+            )
+        elif prerequisite["state"] == "lapsed" or is_past(
+            prerequisite["valid_until"], now
+        ):
+            holds.append(
+                Hold(
+                    PREREQUISITE_LAPSED,
+                    f"prerequisite {pid} ({title}) lapsed at "
+                    f"{prerequisite['valid_until']}",
+                    {
+                        "prerequisite_id": pid,
+                        "valid_until": prerequisite["valid_until"],
+                    },
+                )
+            )
+    return holds
+
+
+def _lane_holds(packet: Packet, lane: Lane | None, lane_id: str) -> list[Hold]:
+    if lane is None:
+        return [Hold(LANE_UNKNOWN, f"no intake lane {lane_id!r}", {"lane_id": lane_id})]
+    if packet.kind not in lane.accepts_kinds:
+        return [
+            Hold(
+                LANE_REJECTS_KIND,
+                f"lane {lane.lane_id} accepts {', '.join(lane.accepts_kinds)}, "
+                f"not {packet.kind}",
+                {"lane_id": lane.lane_id, "kind": packet.kind},
+            )
+        ]
+    return []
+
+
+def _active_holds(
+    packet: Packet, revision: int, lane_id: str, release_id: str | None
+) -> list[Hold]:
+    return [
+        Hold(
+            RELEASE_ALREADY_ACTIVE,
+            f"revision {revision} is already released to {lane_id} as {other['id']}",
+            {"release_id": other["id"]},
+        )
+        for other in packet.active_releases()
+        if other["id"] != release_id
+        and other["revision"] == revision
+        and other["lane_id"] == lane_id
+    ]
+
+
+def _excerpt(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
