@@ -301,19 +301,20 @@ def verify_inclusion(
         return False
     fn, sn = index, tree_size - 1
     computed = leaf
+    sha256 = hashlib.sha256  # node_hash inlined: verifiers run once per event
     for sibling in path:
         if sn == 0:
             # The path is longer than the tree is deep.
             return False
         if fn & 1 or fn == sn:
-            computed = node_hash(sibling, computed)
+            computed = sha256(_NODE_PREFIX + sibling + computed).digest()
             # Skip levels where this node is the lone right-edge node that was
             # promoted without a sibling.
             while not fn & 1 and fn != 0:
                 fn >>= 1
                 sn >>= 1
         else:
-            computed = node_hash(computed, sibling)
+            computed = sha256(_NODE_PREFIX + computed + sibling).digest()
         fn >>= 1
         sn >>= 1
     # Roots are public values, but compare_digest costs nothing and keeps the
@@ -405,8 +406,32 @@ class MerkleLog:
     def __init__(self, leaf_hashes: Iterable[bytes] = ()) -> None:
         self._levels: list[list[bytes]] = [[]]
         self._root: bytes | None = EMPTY_ROOT
-        for value in leaf_hashes:
-            self.append(value)
+        self.extend(leaf_hashes)
+
+    def extend(self, leaf_hashes: Iterable[bytes]) -> None:
+        """Append many leaf hashes: the same tree as appending one by one,
+        built a level at a time (much faster for a whole log)."""
+        new = list(leaf_hashes)
+        if not new:
+            return
+        _require_hashes(new)
+        sha256 = hashlib.sha256
+        levels = self._levels
+        levels[0].extend(new)
+        height = 0
+        # At each level, pair every node not yet paired with its left sibling.
+        while len(levels[height]) > 1:
+            below = levels[height]
+            if height + 1 == len(levels):
+                levels.append([])
+            above = levels[height + 1]
+            first = 2 * len(above)
+            above.extend(
+                sha256(_NODE_PREFIX + below[i] + below[i + 1]).digest()
+                for i in range(first, len(below) - 1, 2)
+            )
+            height += 1
+        self._root = None
 
     @property
     def size(self) -> int:
@@ -454,6 +479,39 @@ class MerkleLog:
         if not _is_count(index) or index >= size:
             raise IndexError(f"leaf index {index!r} not in a tree of {size}")
         return _audit_path(self._subtree_root, index, size)
+
+    def proofs(
+        self, indexes: Iterable[int], tree_size: int | None = None
+    ) -> list[list[bytes]]:
+        """Audit paths for many leaves of the tree of the first ``tree_size``.
+
+        Same result as :meth:`proof` for each index, in O(log n) per path
+        instead of O(log² n): walking up from the leaf, a sibling is either a
+        stored complete subtree or the root of the tree's ragged right edge at
+        that height, computed once and shared by every path.
+        """
+        size = self.size if tree_size is None else self._checked_size(tree_size)
+        edge: dict[int, bytes] = {}
+        paths: list[list[bytes]] = []
+        for index in indexes:
+            if not _is_count(index) or index >= size:
+                raise IndexError(f"leaf index {index!r} not in a tree of {size}")
+            path: list[bytes] = []
+            node, height = index, 0
+            while (1 << height) < size:
+                sibling = node ^ 1
+                start = sibling << height
+                if start < size:  # otherwise this node is promoted unpaired
+                    if start + (1 << height) <= size:
+                        path.append(self._levels[height][sibling])
+                    else:
+                        if height not in edge:
+                            edge[height] = self._subtree_root(start, size)
+                        path.append(edge[height])
+                node >>= 1
+                height += 1
+            paths.append(path)
+        return paths
 
     def consistency_proof(
         self, old_size: int, new_size: int | None = None
