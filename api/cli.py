@@ -10,8 +10,10 @@ from typing import Annotated, NoReturn
 import typer
 from eventsourcing.persistence import PersistenceError
 
+from api import cli_projections
 from api.services import build_services
-from workspace.config import backend_of, get_settings
+from workspace.accounts import Principal
+from workspace.config import Settings, backend_of, get_settings
 from workspace.errors import QuireError
 
 app = typer.Typer(
@@ -58,6 +60,8 @@ def init_database() -> None:
 
 #: Other layers add their schema/key set-up here (read models, signing key).
 INIT_HOOKS: list = []  # type: ignore[type-arg]
+INIT_HOOKS.append(cli_projections.init_read_models)
+cli_projections.register(app)
 
 
 @db_app.command("init")
@@ -127,11 +131,68 @@ def serve(
     if demo:
         for loader in DEMO_LOADERS:
             loader(settings)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        ws_max_size=settings.request_max_bytes,
+        # Live messages are small JSON: compressing each costs more CPU than
+        # it saves, once per socket per event.
+        ws_per_message_deflate=False,
+    )
 
 
 #: The release layer registers the seed-story loader here.
 DEMO_LOADERS: list = []  # type: ignore[type-arg]
+
+
+def load_seed_stories(settings: Settings) -> None:
+    """Seeds 002 and 003 (once); prints the demo users' tokens."""
+    from release.demo import DEMO_PASSPHRASES, load_demo
+
+    services = build_services(settings)
+    with database_errors():
+        try:
+            tokens = load_demo(services.app)  # type: ignore[arg-type]
+        finally:
+            services.close()
+    if not tokens:
+        typer.echo("demo already loaded; `quire users token USER_ID` issues a token")
+        return
+    typer.echo("demo users (bearer tokens, shown once):")
+    for user_id, token in tokens.items():
+        typer.echo(f"  {user_id:24} {token}")
+    for user_id, passphrase in DEMO_PASSPHRASES.items():
+        typer.echo(f"  signing passphrase of {user_id}: {passphrase}")
+
+
+DEMO_LOADERS.append(load_seed_stories)
+
+
+@users_app.command("token")
+def users_token(user_id: Annotated[str, typer.Argument()]) -> None:
+    """Issues a new bearer token for an existing user (last line of stdout)."""
+    with database_errors():
+        services = build_services()
+        try:
+            token = services.app.issue_token(user_id, actor="cli")
+        finally:
+            services.close()
+    typer.echo(token)
+
+
+@users_app.command("unlock-signing")
+def users_unlock_signing(user_id: Annotated[str, typer.Argument()]) -> None:
+    """Unlocks signing after five failed re-authentications."""
+    with database_errors():
+        services = build_services()
+        try:
+            admin = Principal("cli", "Command line", frozenset({"admin"}))
+            services.app.unlock_signing(admin, user_id)
+        finally:
+            services.close()
+    typer.echo(f"signing unlocked for {user_id}")
 
 
 def main() -> None:

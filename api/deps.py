@@ -22,11 +22,16 @@ ServicesDep = Annotated[Services, Depends(services)]
 
 
 def current_user(
+    request: Request,
     svc: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     token = credentials.credentials if credentials else None
-    return svc.app.authenticate(token)
+    principal = svc.app.authenticate(token)
+    # Kept on the request so that the one place recording refused writes
+    # (api.errors) can name who was refused.
+    request.state.principal = principal
+    return principal
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]

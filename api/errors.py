@@ -1,17 +1,34 @@
-"""Domain error codes to HTTP status, in one place, and the error body shape.
+"""Domain error codes to HTTP status, and refused writes to the audit log.
 
-Every error body is `{"error": {"code", "message", "details"}}` (shared/API.md).
+Both in one place. Every error body is `{"error": {"code", "message",
+"details"}}` (shared/API.md).
+
+Refused writes: every write (POST, PUT, PATCH, DELETE, or an `op` sent over
+the live socket) that is answered with an error is recorded in the audit log
+through `Workspace.record_refusal`, naming the caller, the request, the code
+and the packet. Two exceptions:
+
+- an `EDIT_CONFLICT` is not a refusal: the edit is kept as a conflict event
+  in the packet itself;
+- a write refused before the caller is known (no token, a bad token, or a
+  body over the size limit, which is refused before it is read) cannot name
+  a user. Writing such refusals to the event log would let anyone without a
+  token append to it, so they go to the process log instead (logger
+  `quire.audit`, WARNING, with the client address).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from workspace.accounts import Principal
 from workspace.errors import (
     AuthenticationError,
     EditConflictError,
@@ -24,6 +41,12 @@ from workspace.errors import (
     TooLargeError,
     VersionClashError,
 )
+
+if TYPE_CHECKING:
+    from api.services import Services
+
+log = logging.getLogger(__name__)
+audit_log = logging.getLogger("quire.audit")
 
 STATUS_BY_ERROR: list[tuple[type[QuireError], int]] = [
     (InvalidInputError, 400),
@@ -38,7 +61,12 @@ STATUS_BY_ERROR: list[tuple[type[QuireError], int]] = [
 ]
 
 #: Codes whose status differs from their class's (e.g. a held release is 409).
-STATUS_BY_CODE: dict[str, int] = {"RELEASE_HELD": 409}
+STATUS_BY_CODE: dict[str, int] = {"RELEASE_HELD": 409, "RELEASE_CONTENT_CORRUPT": 500}
+
+#: Errors that are not refusals: the attempt is kept in the packet itself.
+NOT_REFUSALS = frozenset({"EDIT_CONFLICT"})
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def status_for(error: QuireError) -> int:
@@ -54,13 +82,84 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None) -
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
+def record_refusal(
+    services: Services,
+    principal: Principal | None,
+    request: str,
+    code: str,
+    message: str,
+    *,
+    packet_id: str | None = None,
+    client: str | None = None,
+) -> None:
+    """Records one refused write (synchronous: call it from a thread).
+
+    The one place HTTP handlers and the live socket record refusals.
+    """
+    if code in NOT_REFUSALS:
+        return
+    if principal is None:
+        audit_log.warning(
+            "refused unauthenticated write %s from %s: %s %s",
+            request,
+            client or "?",
+            code,
+            message,
+        )
+        return
+    try:
+        services.app.record_refusal(
+            principal, request, code, message, packet_id=packet_id
+        )
+    except Exception:
+        # The caller still gets the refusal; a failed audit write is an
+        # operational fault that must be visible, so it is logged loudly.
+        log.exception("could not record the refusal of %s by %s", request, principal)
+
+
+async def _refused(request: Request, code: str, message: str) -> None:
+    if request.method not in WRITE_METHODS:
+        return
+    services: Services | None = getattr(request.app.state, "services", None)
+    if services is None:
+        return
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is None:
+        # A malformed body is refused before the user dependency runs.
+        principal = await run_in_threadpool(_caller, services, request)
+    packet_id = request.path_params.get("packet_id")
+    client = request.client.host if request.client else None
+    await run_in_threadpool(
+        record_refusal,
+        services,
+        principal,
+        f"{request.method} {request.url.path}",
+        code,
+        message,
+        packet_id=str(packet_id) if packet_id else None,
+        client=client,
+    )
+
+
+def _caller(services: Services, request: Request) -> Principal | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return None
+    try:
+        return services.app.authenticate(token.strip())
+    except QuireError:
+        return None
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(QuireError)
     async def quire_error(request: Request, exc: QuireError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if status_for(exc) == 401 else None
+        status = status_for(exc)
+        await _refused(request, exc.code, exc.message)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return JSONResponse(
             error_body(exc.code, exc.message, exc.details),
-            status_code=status_for(exc),
+            status_code=status,
             headers=headers,
         )
 
@@ -77,14 +176,19 @@ def install(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         malformed = any(e["type"] == "json_invalid" for e in errors)
+        code = "MALFORMED_JSON" if malformed else "INVALID_BODY"
+        message = (
+            "the body is not valid JSON"
+            if malformed
+            else "the body does not match the schema: "
+            + "; ".join(
+                f"{'.'.join(str(part) for part in e['loc'])}: {e['msg']}"
+                for e in errors[:5]
+            )
+        )
+        await _refused(request, code, message)
         return JSONResponse(
-            error_body(
-                "MALFORMED_JSON" if malformed else "INVALID_BODY",
-                "the body is not valid JSON"
-                if malformed
-                else "the body does not match the schema",
-                {"errors": errors},
-            ),
+            error_body(code, message, {"errors": errors}),
             status_code=400 if malformed else 422,
         )
 
@@ -94,4 +198,5 @@ def install(app: FastAPI) -> None:
         return JSONResponse(
             error_body(codes.get(exc.status_code, "HTTP_ERROR"), str(exc.detail)),
             status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
         )

@@ -1,4 +1,9 @@
-"""Assembles the FastAPI app: routers, error mapping, lifespan wiring."""
+"""Assembles the FastAPI app: routers, error mapping, middleware, lifespan.
+
+Middleware, outermost first: the body size limit (413 before anything is
+read), idempotent POSTs (a retried Idempotency-Key returns the first
+result), and the live-feed nudge after writes.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,44 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
-from api.routers import health, packets
+from api.limits import BodyLimitMiddleware
+from api.live.hub import WakeOnWrite
+from api.middleware import IdempotencyMiddleware
+from api.routers import (
+    conflicts,
+    health,
+    history,
+    lanes,
+    live,
+    objections,
+    packets,
+    prerequisites,
+    releases,
+    revisions,
+    sections,
+    sources,
+    suggestions,
+    ui,
+)
 from api.services import Services, build_services
-from workspace.config import Settings
+from workspace.config import Settings, get_settings
 
-ROUTERS = [health.router, packets.router]
+ROUTERS = [
+    health.router,
+    packets.router,
+    sections.router,
+    sources.router,
+    prerequisites.router,
+    objections.router,
+    revisions.router,
+    suggestions.router,
+    conflicts.router,
+    lanes.router,
+    releases.router,
+    live.router,
+    ui.router,
+    history.router,
+]
 
 
 def create_app(
@@ -35,4 +73,11 @@ def create_app(
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    limit = (
+        settings or (services.settings if services else get_settings())
+    ).request_max_bytes
+    # add_middleware puts each one outside the previous: the last is outermost.
+    app.add_middleware(WakeOnWrite)
+    app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(BodyLimitMiddleware, limit=limit)
     return app

@@ -11,8 +11,12 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+import api.idempotency  # noqa: F401  (registers its event topics in every process)
+from projections.runner import projection_background
+from release.application import ReleaseApp
+from release.sweeper import ExpirySweeper
 from workspace.application import Workspace
-from workspace.config import Settings, get_settings
+from workspace.config import Settings, backend_of, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +53,8 @@ class Services:
 
 
 def build_application(settings: Settings, env: dict[str, str]) -> Workspace:
-    """The command-side application (the release layer's subclass, once landed)."""
-    return Workspace(env, settings=settings)
+    """The command-side application: the workspace with the release layer."""
+    return ReleaseApp(env, settings=settings)
 
 
 def build_background(services: Services) -> list[Background]:
@@ -60,7 +64,20 @@ def build_background(services: Services) -> list[Background]:
     - serve on PostgreSQL: only the live fan-out (a `quire worker` runs the rest);
     - worker: projections and the sweeper.
     """
-    return []
+    items: list[Background] = []
+    items.extend(projection_background(services, services.role))
+    embedded = backend_of(services.settings.database_url) == "sqlite"
+    if services.role == "worker" or (services.role == "serve" and embedded):
+        interval = services.settings.sweep_interval_seconds
+        items.append(ExpirySweeper(services.app, interval))
+    if services.role == "serve":
+        # Imported here: the hub needs `Services` from this module.
+        from api.live.hub import LiveHub
+
+        hub = LiveHub(services)
+        services.extras["live"] = hub
+        items.append(hub)
+    return items
 
 
 def build_services(

@@ -43,6 +43,7 @@ from workspace.errors import (
     InvalidInputError,
     NotAllowedError,
     NotFoundError,
+    QuireError,
     StateError,
     VersionClashError,
 )
@@ -84,6 +85,19 @@ class EditOutcome:
     conflict_id: str | None = None
     suggestion_id: str | None = None
     replayed: bool = False
+
+
+@dataclass(frozen=True)
+class EditRequest:
+    """One edit of a batch (`Workspace.edit_sections`)."""
+
+    principal: Principal
+    section_id: str
+    base_version: int
+    ops: object = None
+    text: object = None
+    client_id: str | None = None
+    client_seq: int | None = None
 
 
 class Workspace(Application[UUID]):
@@ -379,70 +393,120 @@ class Workspace(Application[UUID]):
         sequence) returns its first result. A true overlap is saved as a
         conflict event and raised as EditConflictError.
         """
-        _check_client(client_id, client_seq)
-        if isinstance(base_version, bool) or not isinstance(base_version, int):
-            raise InvalidInputError("BASE_VERSION_INVALID", "base_version is an int")
-        if (ops is None) == (text is None):
-            raise InvalidInputError(
-                "EDIT_MALFORMED", "send exactly one of 'ops' or 'text'"
-            )
+        request = EditRequest(
+            principal, section_id, base_version, ops, text, client_id, client_seq
+        )
+        result = self.edit_sections(packet_id, [request])[0]
+        if isinstance(result, QuireError):
+            raise result
+        return result
+
+    def edit_sections(
+        self, packet_id: UUID | str, requests: list[EditRequest]
+    ) -> list[EditOutcome | QuireError]:
+        """Applies several edits of one packet with one load and one atomic save
+        (live co-authoring coalesces concurrent keystrokes this way).
+
+        Each is decided exactly as `edit_section` decides one, in order, seeing
+        the ones before it; one refused does not stop the others. On a version
+        clash the whole batch is decided again on fresh state.
+        """
         for _ in range(MAX_ATTEMPTS):
             packet = self.get_packet(packet_id)
-            replay = packet.client_result(client_id, client_seq)
-            if replay is not None:
-                return self._replayed(packet, section_id, replay)
-            action = "suggest" if principal.is_agent else "edit"
-            policy.require(principal, action, packet)
-            if not 1 <= base_version <= packet.version:
-                raise InvalidInputError(
-                    "BASE_VERSION_INVALID",
-                    f"base_version must be between 1 and {packet.version}",
-                    {"current_version": packet.version},
-                )
-            section = packet.section(section_id)
-            base_text, later = self._history_since(packet, section_id, base_version)
-            new_ops = self._parse_ops(base_text, ops, text)
-            meta = self.meta(principal, client_id=client_id, client_seq=client_seq)
-            outcome_conflict: str | None = None
-            suggestion_id: str | None = None
-            if principal.is_agent:
-                suggestion_id = packet.propose_suggestion(
-                    meta, section_id=section_id, base_version=base_version, ops=new_ops
-                )
-            else:
-                rebased, against = _rebase(new_ops, later)
-                if rebased is None:
-                    outcome_conflict = packet.record_conflict(
-                        meta,
-                        section_id=section_id,
-                        base_version=base_version,
-                        ops=new_ops,
-                        against_version=against,
-                    )
-                elif rebased or client_id is not None:
-                    packet.edit_section(
-                        meta,
-                        section_id=section_id,
-                        base_version=base_version,
-                        ops=rebased,
-                        max_bytes=self.settings.section_max_bytes,
-                    )
+            decided: list[EditOutcome | QuireError] = []
+            for request in requests:
+                try:
+                    decided.append(self._decide_edit(packet, request, decided))
+                except QuireError as e:
+                    decided.append(e)
             if not packet.pending_events:
-                return EditOutcome(packet.version, section["text"], section_id)
-            others = self.consequences(packet, principal)
+                return decided
+            others = self.consequences(packet, requests[0].principal)
             try:
                 self.save(packet, *others)
             except IntegrityError:
                 continue  # another process saved first: rebase again
-            if outcome_conflict is not None:
-                raise _conflict_error(outcome_conflict, section_id, packet.version)
-            return EditOutcome(
-                packet.version,
-                packet.sections[section_id]["text"],
-                section_id,
-                suggestion_id=suggestion_id,
-            )
+            return [
+                _conflict_error(r.conflict_id, r.section_id, r.version)
+                if isinstance(r, EditOutcome) and r.conflict_id and not r.replayed
+                else r
+                for r in decided
+            ]
         raise VersionClashError("VERSION_CLASH", "too many concurrent writers")
+
+    def _decide_edit(
+        self,
+        packet: Packet,
+        request: EditRequest,
+        earlier: list[EditOutcome | QuireError],
+    ) -> EditOutcome:
+        """Triggers one edit's event on `packet` (not saved) and says what it did."""
+        principal, section_id, base_version = (
+            request.principal,
+            request.section_id,
+            request.base_version,
+        )
+        client_id, client_seq = request.client_id, request.client_seq
+        _check_client(client_id, client_seq)
+        if isinstance(base_version, bool) or not isinstance(base_version, int):
+            raise InvalidInputError("BASE_VERSION_INVALID", "base_version is an int")
+        if (request.ops is None) == (request.text is None):
+            raise InvalidInputError(
+                "EDIT_MALFORMED", "send exactly one of 'ops' or 'text'"
+            )
+        replay = packet.client_result(client_id, client_seq)
+        if replay is not None:
+            if packet.pending_events and replay["version"] >= _loaded(packet) + 1:
+                # Resent within this batch: the same answer as the first send.
+                for r in earlier:
+                    if isinstance(r, EditOutcome) and r.version == replay["version"]:
+                        return EditOutcome(
+                            **{**vars(r), "replayed": r.conflict_id is None}
+                        )
+            return self._replayed(packet, section_id, replay)
+        action = "suggest" if principal.is_agent else "edit"
+        policy.require(principal, action, packet)
+        if not 1 <= base_version <= _loaded(packet):
+            raise InvalidInputError(
+                "BASE_VERSION_INVALID",
+                f"base_version must be between 1 and {_loaded(packet)}",
+                {"current_version": _loaded(packet)},
+            )
+        section = packet.section(section_id)
+        base_text, later = self._history_since(packet, section_id, base_version)
+        new_ops = self._parse_ops(base_text, request.ops, request.text)
+        meta = self.meta(principal, client_id=client_id, client_seq=client_seq)
+        conflict_id: str | None = None
+        suggestion_id: str | None = None
+        if principal.is_agent:
+            suggestion_id = packet.propose_suggestion(
+                meta, section_id=section_id, base_version=base_version, ops=new_ops
+            )
+        else:
+            rebased, against = _rebase(new_ops, later)
+            if rebased is None:
+                conflict_id = packet.record_conflict(
+                    meta,
+                    section_id=section_id,
+                    base_version=base_version,
+                    ops=new_ops,
+                    against_version=against,
+                )
+            elif rebased or client_id is not None:
+                packet.edit_section(
+                    meta,
+                    section_id=section_id,
+                    base_version=base_version,
+                    ops=rebased,
+                    max_bytes=self.settings.section_max_bytes,
+                )
+        return EditOutcome(
+            packet.version,
+            section["text"],
+            section_id,
+            conflict_id=conflict_id,
+            suggestion_id=suggestion_id,
+        )
 
     def accept_suggestion(
         self, packet_id: UUID | str, principal: Principal, suggestion_id: str
@@ -526,7 +590,14 @@ class Workspace(Application[UUID]):
         if section["last_edit_version"] <= base_version:
             return section["text"], []
         later: list[tuple[int, list[Op]]] = []
-        for event in self.events.get(packet.id, gt=base_version):
+        # Bounded by the loaded version: another process may have saved since,
+        # and those edits are not in `packet` (its save will clash and retry);
+        # then the edits decided earlier in this batch, not yet saved.
+        stored = self.events.get(packet.id, gt=base_version, lte=_loaded(packet))
+        pending = [
+            e for e in packet.pending_events if e.originator_version > base_version
+        ]
+        for event in [*stored, *pending]:
             if (
                 isinstance(event, Packet.SectionTextEdited)
                 and event.section_id == section_id
@@ -1000,6 +1071,12 @@ def _uuid(value: UUID | str, code: str, what: str) -> UUID:
         return UUID(str(value))
     except ValueError:
         raise NotFoundError(code, f"no {what} {value!r}") from None
+
+
+def _loaded(packet: Packet) -> int:
+    """The packet's stored version (before the events pending in this batch)."""
+    pending = packet.pending_events
+    return pending[0].originator_version - 1 if pending else packet.version
 
 
 def _check_client(client_id: object, client_seq: object) -> None:

@@ -1,30 +1,127 @@
-"""Packets: list, open, read."""
+"""Packets: list, open, read (now, at a version, or at a moment), members."""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from api.deps import CurrentUser, ServicesDep
+from api.routers.history import ReadModelsDep
+from api.schemas import (
+    MembersChange,
+    PacketCreate,
+    PacketCreated,
+    PacketList,
+    PacketPublic,
+    VersionPublic,
+)
+from projections import packets as packet_list
+from projections.runner import bring_up_to_date
 from workspace import policy
+from workspace.domain import Packet
+from workspace.errors import InvalidInputError
 
 router = APIRouter(prefix="/v1/packets", tags=["packets"])
 
 
-@router.get("")
-def list_packets(user: CurrentUser, svc: ServicesDep) -> dict[str, Any]:
-    items = []
-    for packet_id in svc.app.packet_ids():
-        packet = svc.app.get_packet(packet_id)
-        if policy.can_read(user, packet):
-            items.append(
-                {
-                    "id": str(packet.id),
-                    "kind": packet.kind,
-                    "title": packet.title,
-                    "release_owner": packet.release_owner,
-                    "version": packet.version,
-                }
+@router.get("", response_model=PacketList)
+def list_packets(user: CurrentUser, store: ReadModelsDep) -> dict[str, Any]:
+    """From the packet-list read model: members' packets; auditors see all."""
+    bring_up_to_date(store, [packet_list.PacketList.name])
+    return {"items": packet_list.visible_to(store, user)}
+
+
+@router.post("", status_code=201)
+def open_packet(
+    body: PacketCreate, user: CurrentUser, svc: ServicesDep
+) -> PacketCreated:
+    packet = svc.app.open_packet(
+        user,
+        kind=body.kind,
+        title=body.title,
+        release_owner=body.release_owner,
+        authors=body.authors,
+        reviewers=body.reviewers,
+    )
+    return PacketCreated(id=str(packet.id), version=packet.version)
+
+
+@router.get("/{packet_id}")
+def read_packet(
+    packet_id: str,
+    user: CurrentUser,
+    svc: ServicesDep,
+    version: Annotated[int | None, Query(ge=1)] = None,
+    at: Annotated[datetime | None, Query()] = None,
+) -> PacketPublic:
+    """The packet as it stands; `?version=N` or `?at=ISO-8601` for the past."""
+    if version is not None and at is not None:
+        raise InvalidInputError(
+            "QUERY_INVALID", "ask for a version or a moment, not both"
+        )
+    if at is not None:
+        if at.tzinfo is None:
+            raise InvalidInputError(
+                "TIME_INVALID", "at needs a time zone, e.g. 2025-03-01T09:00:00Z"
             )
-    return {"items": items}
+        packet = svc.app.packet_at_time(user, packet_id, at)
+    else:
+        packet = svc.app.read_packet(user, packet_id, version)
+    if user.is_auditor and not policy.is_member(user, packet):
+        svc.app.record_view(
+            user,
+            "packet",
+            packet_id=str(packet.id),
+            detail={"version": packet.version},
+        )
+    return packet_public(packet)
+
+
+@router.post("/{packet_id}/members")
+def change_members(
+    packet_id: str, body: MembersChange, user: CurrentUser, svc: ServicesDep
+) -> VersionPublic:
+    version = svc.app.change_members(
+        packet_id,
+        user,
+        release_owner=body.release_owner,
+        authors=body.authors,
+        reviewers=body.reviewers,
+        expected_version=body.expected_version,
+    )
+    return VersionPublic(version=version)
+
+
+def packet_public(packet: Packet) -> PacketPublic:
+    """The shape of shared/API.md, from the folded packet."""
+    return PacketPublic.model_validate(
+        {
+            "id": str(packet.id),
+            "kind": packet.kind,
+            "title": packet.title,
+            "version": packet.version,
+            "release_owner": packet.release_owner,
+            "authors": list(packet.authors),
+            "reviewers": list(packet.reviewers),
+            "sections": [
+                {
+                    "id": sid,
+                    "heading": packet.sections[sid]["heading"],
+                    "text": packet.sections[sid]["text"],
+                }
+                for sid in packet.section_order
+            ],
+            "sources": [packet.sources[sid] for sid in packet.source_order],
+            "prerequisites": list(packet.prerequisites.values()),
+            "objections": list(packet.objections.values()),
+            "revisions": [{"revision": r["number"], **r} for r in packet.revisions],
+            "releases": [
+                {"release_id": rid, **r} if "release_id" not in r else r
+                for rid, r in packet.releases.items()
+            ],
+            "conflicts": list(packet.conflicts.values()),
+            "suggestions": list(packet.suggestions.values()),
+        }
+    )

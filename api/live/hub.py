@@ -1,0 +1,430 @@
+"""The hub: fans the process's one event-log subscription out to its sockets,
+and keeps presence (who views or edits which section) beside it.
+
+Threading: the feed runs in a thread and hands decoded events to the event
+loop with `call_soon_threadsafe`; every subscriber and presence structure is
+touched only on the loop. Each socket has a bounded queue: a socket that
+falls behind is disconnected (close code 4008) instead of slowing the others
+or growing memory without bound.
+
+Presence is not stored as events. On PostgreSQL it crosses processes as
+NOTIFY messages on a channel of its own (`quire_presence_<schema>`), so a
+co-author on one server sees who is in a section through another; each
+entry lapses `presence_ttl_seconds` after its socket last said anything, and
+every process expires the entries it knows of on its own clock. On SQLite
+and memory there is one process, so presence stays in it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, cast
+from urllib.parse import parse_qs, urlparse
+
+from psycopg.conninfo import make_conninfo
+from psycopg_pool import ConnectionPool
+
+from api.limits import LiveSettings
+from api.live.feed import EventFeed, ListenFeed
+from api.live.protocol import ENCODED, encode
+from api.live.writer import PacketWriter
+from api.services import Services
+from workspace.accounts import Principal
+from workspace.config import backend_of, postgres_conninfo
+
+log = logging.getLogger(__name__)
+
+PRESENCE_STATES = frozenset({"viewing", "editing", "idle"})
+
+#: Connections for per-packet advisory locks (packets edited at once, per process).
+LOCK_CONNECTIONS = 8
+
+
+@dataclass(eq=False)
+class Subscriber:
+    """One socket's place in the fan-out: a bounded queue of messages."""
+
+    packet_id: str
+    principal: Principal
+    queue: asyncio.Queue[dict[str, Any]]
+    on_overflow: Callable[[Subscriber], None]
+    conn_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    overflowed: bool = False
+
+    def offer(self, message: dict[str, Any]) -> None:
+        if self.overflowed:
+            return
+        try:
+            self.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            self.overflowed = True
+            self.on_overflow(self)
+
+
+@dataclass
+class PresenceEntry:
+    packet_id: str
+    conn: str
+    user: str
+    name: str
+    section_id: str | None
+    state: str
+    expires: float
+    origin: str
+    published: float = 0.0
+
+    def message(self) -> dict[str, Any]:
+        return {
+            "type": "presence",
+            "user": self.user,
+            "name": self.name,
+            "conn": self.conn,
+            "section_id": self.section_id,
+            "state": self.state,
+        }
+
+
+#: The first key of Quire's advisory locks ("QUIR"), so that they cannot
+#: collide with another user of advisory locks in the same database.
+ADVISORY_NAMESPACE = 0x51554952
+
+
+def advisory_key(packet_id: str) -> tuple[int, int]:
+    digest = hashlib.blake2b(packet_id.encode(), digest_size=4).digest()
+    return ADVISORY_NAMESPACE, int.from_bytes(digest, "big", signed=True)
+
+
+def presence_channel(database_url: str) -> str:
+    schema = parse_qs(urlparse(database_url).query).get("schema", ["public"])[0]
+    return f"quire_presence_{schema}"[:63]
+
+
+class LiveHub:
+    """A Background (start/stop) that serves every live socket of a process."""
+
+    def __init__(self, services: Services, limits: LiveSettings | None = None) -> None:
+        self.services = services
+        self.limits = limits or LiveSettings()
+        self.origin = uuid.uuid4().hex
+        self.subscribers: dict[str, set[Subscriber]] = {}
+        self.presence: dict[str, dict[str, PresenceEntry]] = {}
+        self._interested: frozenset[str] = frozenset()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.feed: EventFeed | None = None
+        self.backend = backend_of(services.settings.database_url)
+        self.channel = presence_channel(services.settings.database_url)
+        self._expiry: asyncio.Task[None] | None = None
+        self._publisher: ThreadPoolExecutor | None = None
+        self._lock_pool: ConnectionPool[Any] | None = None
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+        self.writers: dict[str, PacketWriter] = {}
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        if self.feed is not None:
+            return
+        self.loop = asyncio.get_running_loop()
+        app = self.services.app
+        if self.backend == "postgres":
+            self._publisher = ThreadPoolExecutor(1, thread_name_prefix="presence")
+            conninfo = postgres_conninfo(self.services.settings.database_url)
+            self._lock_pool = ConnectionPool(
+                make_conninfo("", **conninfo, application_name="quire-locks"),
+                min_size=1,
+                max_size=LOCK_CONNECTIONS,
+                kwargs={"autocommit": True},
+                name="quire-locks",
+                open=True,
+            )
+            self.feed = ListenFeed(
+                app.recorder,
+                app.mapper,
+                conninfo=postgres_conninfo(self.services.settings.database_url),
+                deliver=self._deliver,
+                interested=self.is_interested,
+                poll_seconds=self.limits.feed_idle_poll_seconds,
+                notice_channels=[self.channel],
+                on_notice=self._on_notice,
+            )
+        else:
+            self.feed = EventFeed(
+                app.recorder,
+                app.mapper,
+                deliver=self._deliver,
+                interested=self.is_interested,
+                poll_seconds=self.limits.feed_poll_seconds,
+            )
+        self.feed.start()
+        self._expiry = self.loop.create_task(self._expire_presence())
+
+    def stop(self) -> None:
+        if self.feed is not None:
+            self.feed.stop()
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+        if self._publisher is not None:
+            self._publisher.shutdown(wait=True, cancel_futures=False)
+            self._publisher = None
+        if self._lock_pool is not None:
+            self._lock_pool.close()
+            self._lock_pool = None
+
+    def wake(self) -> None:
+        """Something was written through this process: read the log now
+        (PostgreSQL needs no nudge: the write's NOTIFY wakes the feed)."""
+        if self.feed is not None and self.backend != "postgres":
+            self.feed.wake()
+
+    @contextlib.contextmanager
+    def packet_lock(self, packet_id: str) -> Iterator[None]:
+        """Serializes edits of one packet: in this process with a thread lock,
+        and across processes (PostgreSQL) with an advisory lock.
+
+        Optimistic concurrency alone stays correct (a clash is rebased and
+        retried), but two busy processes then keep loading, deciding and
+        losing to each other, and a writer can lose many times in a row.
+        Queueing on the lock costs two round trips instead. The lock is a
+        session lock on a pooled connection: a process that dies releases
+        it with its connection. Writes that do not take it (other routes,
+        the CLI, the worker) still clash and retry as before.
+
+        Lock connections come from a small pool of their own: a holder also
+        needs application connections to load and save, so sharing one pool
+        could leave every holder waiting for a connection another holds.
+        """
+        with contextlib.suppress(ValueError):
+            packet_id = str(uuid.UUID(packet_id))
+        with self._locks_guard:
+            lock = self._locks.get(packet_id)
+            if lock is None:
+                lock = self._locks[packet_id] = threading.Lock()
+        with lock:
+            pool = self._lock_pool
+            if pool is None:
+                yield
+                return
+            key = advisory_key(packet_id)
+            with pool.connection() as conn:
+                conn.execute("SELECT pg_advisory_lock(%s, %s)", key)
+                try:
+                    yield
+                finally:
+                    conn.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+
+    def writer(self, packet_id: str) -> PacketWriter:
+        """The group-commit queue of a packet's live edits in this process."""
+        writer = self.writers.get(packet_id)
+        if writer is None:
+            writer = self.writers[packet_id] = PacketWriter(self, packet_id)
+        return writer
+
+    def writer_idle(self, writer: PacketWriter) -> None:
+        if not writer.pending and self.writers.get(writer.packet_id) is writer:
+            del self.writers[writer.packet_id]
+
+    # ----------------------------------------------------------- fan-out
+    def is_interested(self, packet_id: str) -> bool:
+        return packet_id in self._interested
+
+    def subscribe(
+        self,
+        packet_id: str,
+        principal: Principal,
+        on_overflow: Callable[[Subscriber], None],
+    ) -> Subscriber:
+        subscriber = Subscriber(
+            packet_id=packet_id,
+            principal=principal,
+            queue=asyncio.Queue(maxsize=self.limits.ws_queue_max),
+            on_overflow=on_overflow,
+        )
+        self.subscribers.setdefault(packet_id, set()).add(subscriber)
+        self._interested = frozenset(self.subscribers)
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        group = self.subscribers.get(subscriber.packet_id)
+        if group is not None:
+            group.discard(subscriber)
+            if not group:
+                del self.subscribers[subscriber.packet_id]
+        self._interested = frozenset(self.subscribers)
+        self.leave(subscriber)
+
+    def _deliver(self, messages: list[dict[str, Any]]) -> None:
+        loop = self.loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop is shutting down
+                loop.call_soon_threadsafe(self.dispatch, messages)
+
+    def dispatch(self, messages: list[dict[str, Any]]) -> None:
+        for message in messages:
+            subscribers = list(self.subscribers.get(message["packet_id"], ()))
+            if len(subscribers) > 1:  # encoded once, sent to each as is
+                message[ENCODED] = encode(message)
+            for subscriber in subscribers:
+                subscriber.offer(message)
+
+    def broadcast(self, packet_id: str, message: dict[str, Any]) -> None:
+        for subscriber in list(self.subscribers.get(packet_id, ())):
+            subscriber.offer(message)
+
+    # ----------------------------------------------------------- presence
+    def presence_of(self, packet_id: str) -> list[dict[str, Any]]:
+        return [e.message() for e in self.presence.get(packet_id, {}).values()]
+
+    def set_presence(
+        self, subscriber: Subscriber, section_id: str | None, state: str
+    ) -> None:
+        now = time.monotonic()
+        entry = PresenceEntry(
+            packet_id=subscriber.packet_id,
+            conn=subscriber.conn_id,
+            user=subscriber.principal.user_id,
+            name=subscriber.principal.name,
+            section_id=section_id,
+            state=state,
+            expires=now + self.limits.presence_ttl_seconds,
+            origin=self.origin,
+            published=now,
+        )
+        self.presence.setdefault(subscriber.packet_id, {})[subscriber.conn_id] = entry
+        self.broadcast(subscriber.packet_id, entry.message())
+        self._publish("set", entry)
+
+    def touch(self, subscriber: Subscriber) -> None:
+        """Any message from a socket is a heartbeat for its presence."""
+        entry = self.presence.get(subscriber.packet_id, {}).get(subscriber.conn_id)
+        if entry is None:
+            return
+        now = time.monotonic()
+        entry.expires = now + self.limits.presence_ttl_seconds
+        if now - entry.published >= self.limits.presence_ttl_seconds / 3:
+            entry.published = now
+            self._publish("set", entry)
+
+    def leave(self, subscriber: Subscriber) -> None:
+        entries = self.presence.get(subscriber.packet_id, {})
+        entry = entries.pop(subscriber.conn_id, None)
+        if not entries:
+            self.presence.pop(subscriber.packet_id, None)
+        if entry is not None:
+            self.broadcast(subscriber.packet_id, _leave_message(entry))
+            self._publish("leave", entry)
+
+    async def _expire_presence(self) -> None:
+        period = max(0.05, min(1.0, self.limits.presence_ttl_seconds / 4))
+        while True:
+            await asyncio.sleep(period)
+            self.expire_presence(time.monotonic())
+
+    def expire_presence(self, now: float) -> None:
+        for packet_id, entries in list(self.presence.items()):
+            for conn, entry in list(entries.items()):
+                if entry.expires <= now:
+                    del entries[conn]
+                    self.broadcast(packet_id, _leave_message(entry))
+            if not entries:
+                del self.presence[packet_id]
+
+    def _publish(self, op: str, entry: PresenceEntry) -> None:
+        if self._publisher is None:
+            return
+        payload = json.dumps(
+            {
+                "op": op,
+                "origin": self.origin,
+                "packet_id": entry.packet_id,
+                "conn": entry.conn,
+                "user": entry.user,
+                "name": entry.name,
+                "section_id": entry.section_id,
+                "state": entry.state,
+            }
+        )
+        self._publisher.submit(self._notify, payload)
+
+    def _notify(self, payload: str) -> None:
+        try:
+            datastore = cast(Any, self.services.app.recorder).datastore
+            with datastore.get_connection() as conn:
+                conn.execute("SELECT pg_notify(%s, %s)", (self.channel, payload))
+        except Exception:
+            log.warning("could not publish presence", exc_info=True)
+
+    def _on_notice(self, channel: str, payload: str) -> None:
+        loop = self.loop
+        if channel != self.channel or loop is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(self.apply_remote_presence, payload)
+
+    def apply_remote_presence(self, payload: str) -> None:
+        try:
+            note = json.loads(payload)
+            if note["origin"] == self.origin:
+                return
+            packet_id = str(note["packet_id"])
+            conn = str(note["conn"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignoring a malformed presence notice")
+            return
+        entries = self.presence.setdefault(packet_id, {})
+        if note.get("op") == "leave":
+            entry = entries.pop(conn, None)
+            if not entries:
+                self.presence.pop(packet_id, None)
+            if entry is not None:
+                self.broadcast(packet_id, _leave_message(entry))
+            return
+        entry = PresenceEntry(
+            packet_id=packet_id,
+            conn=conn,
+            user=str(note.get("user")),
+            name=str(note.get("name")),
+            section_id=note.get("section_id"),
+            state=str(note.get("state")),
+            expires=time.monotonic() + self.limits.presence_ttl_seconds,
+            origin=str(note["origin"]),
+        )
+        previous = entries.get(conn)
+        entries[conn] = entry
+        if previous is None or previous.message() != entry.message():
+            self.broadcast(packet_id, entry.message())
+
+
+def _leave_message(entry: PresenceEntry) -> dict[str, Any]:
+    return {"type": "presence_leave", "user": entry.user, "conn": entry.conn}
+
+
+def hub_of(services: Services) -> LiveHub | None:
+    hub = services.extras.get("live")
+    return hub if isinstance(hub, LiveHub) else None
+
+
+class WakeOnWrite:
+    """ASGI middleware: after each write request, nudges the live feed so that
+    sockets on the embedded backends (which poll) see it at once."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+        if scope["type"] == "http" and scope["method"] != "GET":
+            services = getattr(scope["app"].state, "services", None)
+            hub = hub_of(services) if services is not None else None
+            if hub is not None:
+                hub.wake()

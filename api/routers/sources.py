@@ -1,0 +1,73 @@
+"""Sources: cite, refresh (material refreshes supersede releases), withdraw."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import CurrentUser, ServicesDep
+from api.outcomes import superseded_between
+from api.schemas import (
+    SourceCreate,
+    SourceCreated,
+    SourceRefresh,
+    SourceWithdraw,
+    SupersedingResult,
+    VersionPublic,
+)
+
+router = APIRouter(prefix="/v1/packets/{packet_id}/sources", tags=["sources"])
+
+
+@router.post("", status_code=201)
+def cite_source(
+    packet_id: str, body: SourceCreate, user: CurrentUser, svc: ServicesDep
+) -> SourceCreated:
+    source_id, version = svc.app.cite_source(
+        packet_id,
+        user,
+        kind=body.kind,
+        title=body.title,
+        reference=body.reference,
+        digest=body.digest,
+        precedence=body.precedence,
+        valid_until=body.valid_until,
+        expected_version=body.expected_version,
+    )
+    return SourceCreated(source_id=source_id, version=version)
+
+
+@router.post("/{source_id}/refresh")
+def refresh_source(
+    packet_id: str,
+    source_id: str,
+    body: SourceRefresh,
+    user: CurrentUser,
+    svc: ServicesDep,
+) -> SupersedingResult:
+    """A new digest; a material refresh supersedes the releases relying on it."""
+    before = svc.app.get_packet(packet_id)
+    after = svc.app.refresh_source(
+        packet_id,
+        user,
+        source_id,
+        digest=body.digest,
+        material=body.material,
+        reason=body.reason,
+        valid_until=body.valid_until,
+        expected_version=body.expected_version,
+    )
+    return SupersedingResult(
+        version=after.version, superseded_releases=superseded_between(before, after)
+    )
+
+
+@router.post("/{source_id}/withdraw")
+def withdraw_source(
+    packet_id: str,
+    source_id: str,
+    body: SourceWithdraw,
+    user: CurrentUser,
+    svc: ServicesDep,
+) -> VersionPublic:
+    version = svc.app.withdraw_source(packet_id, user, source_id, body.reason)
+    return VersionPublic(version=version)

@@ -1,0 +1,270 @@
+"""Request and response bodies, named by role (`PacketCreate`, `PacketPublic`...).
+
+Inputs forbid unknown fields, so a misspelt field is a 422 that names it rather
+than a silently ignored value. Shapes follow shared/API.md; the domain still
+validates every value (these schemas only check types).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+
+
+class Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Output(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+# ----------------------------------------------------------------- packets
+class PacketCreate(Input):
+    kind: str
+    title: str
+    release_owner: str
+    authors: list[str] = Field(default_factory=list)
+    reviewers: list[str] = Field(default_factory=list)
+
+
+class PacketCreated(Output):
+    id: str
+    version: int
+
+
+class MembersChange(Input):
+    release_owner: str
+    authors: list[str]
+    reviewers: list[str]
+    expected_version: StrictInt | None = None
+
+
+class PacketSummary(Output):
+    id: str
+    kind: str
+    title: str
+    release_owner: str
+    version: int
+
+
+class PacketList(Output):
+    items: list[PacketSummary]
+
+
+class SectionPublic(Output):
+    id: str
+    heading: str
+    text: str
+
+
+class PacketPublic(Output):
+    """One packet as it stands (or stood, with `?version=` or `?at=`)."""
+
+    id: str
+    kind: str
+    title: str
+    version: int
+    release_owner: str
+    authors: list[str]
+    reviewers: list[str]
+    sections: list[SectionPublic]
+    sources: list[dict[str, Any]]
+    prerequisites: list[dict[str, Any]]
+    objections: list[dict[str, Any]]
+    revisions: list[dict[str, Any]]
+    releases: list[dict[str, Any]]
+    conflicts: list[dict[str, Any]]
+    suggestions: list[dict[str, Any]]
+
+
+class VersionPublic(Output):
+    """The packet's version after a command."""
+
+    version: int
+
+
+# ----------------------------------------------------------------- sections
+class SectionCreate(Input):
+    heading: str
+    text: str = ""
+    position: StrictInt | None = None
+    expected_version: StrictInt | None = None
+
+
+class SectionCreated(Output):
+    section_id: str
+    version: int
+
+
+class SectionRetitle(Input):
+    heading: str
+    expected_version: StrictInt | None = None
+
+
+class SectionMove(Input):
+    position: StrictInt
+    expected_version: StrictInt | None = None
+
+
+class SectionRemove(Input):
+    expected_version: StrictInt | None = None
+
+
+class OpIn(Input):
+    """Replace `delete` characters at offset `at` with `insert`."""
+
+    at: StrictInt
+    delete: StrictInt
+    insert: str
+
+
+class EditCreate(Input):
+    """A range edit (`ops`) or a whole new text (`text`), based on a version."""
+
+    base_version: StrictInt
+    ops: list[OpIn] | None = None
+    text: str | None = None
+    client_id: str | None = None
+    client_seq: StrictInt | None = None
+
+
+class EditResult(Output):
+    version: int
+    text: str
+    suggestion_id: str | None = None
+
+
+# ------------------------------------------------------------------ sources
+class SourceCreate(Input):
+    kind: str
+    title: str
+    reference: str
+    digest: str
+    precedence: StrictInt
+    valid_until: datetime | None = None
+    expected_version: StrictInt | None = None
+
+
+class SourceCreated(Output):
+    source_id: str
+    version: int
+
+
+class SourceRefresh(Input):
+    digest: str
+    material: StrictBool
+    reason: str | None = None
+    valid_until: datetime | None = None
+    expected_version: StrictInt | None = None
+
+
+class SourceWithdraw(Input):
+    reason: str | None = None
+
+
+class SupersedingResult(Output):
+    """A change that may have superseded releases (in the same atomic save)."""
+
+    version: int
+    superseded_releases: list[str]
+
+
+# ------------------------------------------------------------ prerequisites
+class PrerequisiteCreate(Input):
+    title: str
+    satisfied: StrictBool = False
+    valid_until: datetime | None = None
+    expected_version: StrictInt | None = None
+
+
+class PrerequisiteCreated(Output):
+    prerequisite_id: str
+    version: int
+
+
+class PrerequisiteSatisfy(Input):
+    evidence: str
+    valid_until: datetime | None = None
+    expected_version: StrictInt | None = None
+
+
+# --------------------------------------------------------------- objections
+class ObjectionCreate(Input):
+    target: dict[str, str] = Field(default_factory=dict)
+    text: str
+    expected_version: StrictInt | None = None
+
+
+class ObjectionCreated(Output):
+    objection_id: str
+    version: int
+
+
+class ObjectionAnswer(Input):
+    answer: str
+
+
+class ObjectionResolve(Input):
+    resolution: str
+
+
+class ObjectionReopen(Input):
+    reason: str
+
+
+class ObjectionWithdraw(Input):
+    pass
+
+
+# ---------------------------------------------------------------- revisions
+class RevisionCreate(Input):
+    label: str | None = None
+    expected_version: StrictInt | None = None
+
+
+class RevisionCreated(Output):
+    revision: int
+    label: str | None
+    content_hash: str
+    version: int
+
+
+# ------------------------------------------------- suggestions and conflicts
+class ConflictResolve(Input):
+    resolution: str
+
+
+# --------------------------------------------------------------------- live
+class LiveOp(Input):
+    """A client's edit over the websocket (`type: "op"`)."""
+
+    type: str
+    section_id: str
+    base_version: StrictInt
+    ops: list[OpIn] | None = None
+    text: str | None = None
+    client_id: str | None = None
+    client_seq: StrictInt | None = None
+
+
+class LivePresence(Input):
+    """Who views or edits which section (`type: "presence"`); not stored."""
+
+    type: str
+    section_id: str | None = None
+    state: str = "viewing"
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ErrorPublic(BaseModel):
+    """Every error: `{"error": {"code", "message", "details"}}`."""
+
+    error: ErrorBody

@@ -1,0 +1,410 @@
+"""Benchmark: live co-authoring across two `quire serve` processes on PostgreSQL.
+
+Twenty co-authors (ten on each process) edit one packet over websockets, each
+in a section of their own. Measured, in one run:
+
+1. edit-to-peer latency across processes: from a keystroke of a co-author
+   on one process to each co-author on the *other* process receiving the
+   `event` that carries it (p50, p99), at 50 and at 200 edits/s offered
+   (open loop, spread over the co-authors). Each client behaves like a real
+   co-editing client: one edit in flight, keystrokes typed meanwhile are
+   composed into the next edit (sent on the ack), and their latency counts
+   from the first of them;
+2. acknowledged edits/s at saturation (closed loop: each co-author keeps
+   `--in-flight` edits outstanding);
+3. beside each, a raw LISTEN/NOTIFY round trip (psycopg, one connection
+   NOTIFYs, another LISTENs) at the same rate, and raw round trips/s flat out.
+
+Run: `.venv/bin/python bench/bench_live.py` (QUIRE_BENCH_POSTGRES_URL picks the
+server; default postgresql://postgres@127.0.0.1:5432/test). A fresh schema is
+created and dropped. Target: p99 <= 50 ms at 200 edits/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.e2e.live_client import LiveClient, op  # noqa: E402
+
+PG_URL = os.environ.get(
+    "QUIRE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+QUIRE = Path(sys.executable).with_name("quire")
+
+
+# ------------------------------------------------------------------ set-up
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class Stack:
+    url: str
+    schema: str
+    home: Path
+    env: dict[str, str]
+    servers: list[tuple[subprocess.Popen[bytes], int]] = field(default_factory=list)
+    tokens: dict[str, str] = field(default_factory=dict)
+    packet_id: str = ""
+
+    def close(self) -> None:
+        for process, _ in self.servers:
+            process.kill()
+            process.wait()
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+
+
+def set_up(coauthors: int, servers: int, home: Path) -> Stack:
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    url = f"{PG_URL}?schema={schema}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUIRE_")}
+    env.update(
+        QUIRE_DATABASE_URL=url,
+        QUIRE_SIGNING_KEY_PATH=str(home / "key.pem"),
+        QUIRE_WS_MAX_MESSAGES_PER_SECOND="10000",
+        QUIRE_POOL_SIZE="10",
+    )
+    stack = Stack(url=url, schema=schema, home=home, env=env)
+    subprocess.run(
+        [str(QUIRE), "db", "init"], env=env, cwd=home, check=True, capture_output=True
+    )
+
+    from api.services import build_services
+    from workspace.config import Settings
+
+    services = build_services(Settings(database_url=url, signing_key_path=home / "k"))
+    try:
+        app = services.app
+        users = [f"author{i:02d}" for i in range(coauthors)]
+        for user in users:
+            stack.tokens[user] = app.add_user(user, user.title(), roles=[])
+        owner = app.get_user(users[0]).principal()
+        packet = app.open_packet(
+            owner,
+            kind="recovery-plan",
+            title="Maintenance-window recovery plan",
+            release_owner=users[0],
+            authors=users,
+            reviewers=[],
+        )
+        for user in users:
+            app.add_section(packet.id, owner, heading=f"Notes of {user}", text="")
+        stack.packet_id = str(packet.id)
+    finally:
+        services.close()
+
+    for _ in range(servers):
+        port = free_port()
+        log = (home / f"serve-{port}.log").open("wb")
+        process = subprocess.Popen(
+            [str(QUIRE), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            cwd=home,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        stack.servers.append((process, port))
+    for process, port in stack.servers:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise SystemExit(f"quire serve on {port} exited; see {home}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit(f"quire serve on {port} never became ready")
+            time.sleep(0.1)
+    return stack
+
+
+# ------------------------------------------------------------ raw baseline
+def raw_notify(rate: float | None, count: int) -> tuple[list[float], float]:
+    """LISTEN/NOTIFY round trips: (latencies in seconds, round trips/s)."""
+    channel = f"bench_{uuid.uuid4().hex[:8]}"
+    received: dict[str, float] = {}
+    ready = threading.Event()
+    done = threading.Event()
+    got = threading.Condition()
+
+    def listen() -> None:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f"LISTEN {channel}")
+            ready.set()
+            while not done.is_set():
+                for note in conn.notifies(timeout=0.2, stop_after=1):
+                    with got:
+                        received[note.payload] = time.perf_counter()
+                        got.notify_all()
+
+    thread = threading.Thread(target=listen, daemon=True)
+    thread.start()
+    ready.wait(10)
+    sent: dict[str, float] = {}
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        start = time.perf_counter()
+        for n in range(count):
+            if rate is not None:
+                pause = start + n / rate - time.perf_counter()
+                if pause > 0:
+                    time.sleep(pause)
+            key = str(n)
+            sent[key] = time.perf_counter()
+            conn.execute("SELECT pg_notify(%s, %s)", (channel, key))
+            if rate is None:  # flat out: one round trip at a time
+                with got:
+                    got.wait_for(lambda k=key: k in received, timeout=5)  # type: ignore[misc]
+        with got:
+            got.wait_for(lambda: len(received) >= count, timeout=10)
+        elapsed = time.perf_counter() - start
+    done.set()
+    thread.join(2)
+    latencies = [received[k] - sent[k] for k in sent if k in received]
+    return latencies, len(latencies) / elapsed
+
+
+# ------------------------------------------------------------------- live
+@dataclass
+class Author:
+    user: str
+    section: str
+    server: int
+    client: LiveClient
+    seq: int = 0
+    latest: int = 0
+    acked: int = 0
+    in_flight: int = 0
+    #: Keystrokes typed while an edit was in flight, and when the first was.
+    buffered: int = 0
+    buffered_since: float = 0.0
+
+
+class Run:
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.authors: list[Author] = []
+        self.sent: dict[tuple[str, int], tuple[float, int]] = {}
+        self.peer_latency: list[float] = []
+        self.ack_latency: list[float] = []
+        self.recording = False
+        self.acks = asyncio.Condition()
+        self.errors: list[dict[str, Any]] = []
+        self.readers: list[asyncio.Task[None]] = []
+
+    async def connect(self) -> None:
+        users = sorted(self.stack.tokens)
+        for i, user in enumerate(users):
+            server = i % len(self.stack.servers)
+            port = self.stack.servers[server][1]
+            client = await LiveClient.open(
+                f"ws://127.0.0.1:{port}", self.stack.packet_id, self.stack.tokens[user]
+            )
+            author = Author(user, f"sec-{i + 1}", server, client)
+            author.latest = client.subscribed_version
+            self.authors.append(author)
+            self.readers.append(asyncio.create_task(self.consume(author)))
+
+    async def consume(self, author: Author) -> None:
+        while True:
+            message = await author.client.inbox.get()
+            now = time.perf_counter()
+            kind = message["type"]
+            if kind == "event":
+                author.latest = max(author.latest, message["version"])
+                key = (message.get("client_id"), message.get("client_seq"))
+                sent = self.sent.get(key)  # type: ignore[arg-type]
+                if sent is not None and self.recording and sent[1] != author.server:
+                    self.peer_latency.append(now - sent[0])
+            elif kind == "ack":
+                author.latest = max(author.latest, message["version"])
+                sent = self.sent.get((author.user, message["client_seq"]))
+                if sent is not None and self.recording:
+                    self.ack_latency.append(now - sent[0])
+                author.acked += 1
+                author.in_flight -= 1
+                if author.buffered:
+                    await self.flush(author)
+                async with self.acks:
+                    self.acks.notify_all()
+            elif kind in ("error", "conflict"):
+                self.errors.append(message)
+                author.in_flight -= 1
+                async with self.acks:
+                    self.acks.notify_all()
+
+    async def send(
+        self, author: Author, keystrokes: int = 1, typed_at: float | None = None
+    ) -> None:
+        author.seq += 1
+        author.in_flight += 1
+        typed = typed_at if typed_at is not None else time.perf_counter()
+        self.sent[(author.user, author.seq)] = (typed, author.server)
+        await author.client.send(
+            op(
+                author.section,
+                author.latest,
+                [{"at": 0, "delete": 0, "insert": "ab" * keystrokes}],
+                client_id=author.user,
+                client_seq=author.seq,
+            )
+        )
+
+    async def keystroke(self, author: Author) -> None:
+        """Like a real co-editing client (ShareDB-style): one edit in flight;
+        what is typed meanwhile is composed into the next edit, sent on the
+        ack. Latency counts from the first keystroke an edit carries."""
+        if author.in_flight == 0:
+            await self.send(author)
+        else:
+            if not author.buffered:
+                author.buffered_since = time.perf_counter()
+            author.buffered += 1
+
+    async def flush(self, author: Author) -> None:
+        keystrokes, author.buffered = author.buffered, 0
+        await self.send(author, keystrokes, author.buffered_since)
+
+    async def settle(self, timeout: float = 30.0) -> None:
+        try:
+            async with self.acks:
+                await asyncio.wait_for(
+                    self.acks.wait_for(
+                        lambda: all(
+                            a.in_flight <= 0 and not a.buffered for a in self.authors
+                        )
+                    ),
+                    timeout,
+                )
+        except TimeoutError:
+            stuck = {a.user: a.in_flight for a in self.authors if a.in_flight > 0}
+            raise SystemExit(f"edits never acknowledged: {stuck}") from None
+        await asyncio.sleep(0.3)  # let the last events reach the peers
+
+    async def open_loop(self, rate: float, seconds: float) -> None:
+        self.peer_latency.clear()
+        self.ack_latency.clear()
+        self.recording = True
+        total = int(rate * seconds)
+        start = time.perf_counter()
+        for n in range(total):
+            pause = start + n / rate - time.perf_counter()
+            if pause > 0:
+                await asyncio.sleep(pause)
+            await self.keystroke(self.authors[n % len(self.authors)])
+        await self.settle()
+        self.recording = False
+
+    async def saturate(self, seconds: float, in_flight: int) -> float:
+        before = sum(a.acked for a in self.authors)
+        stop = time.perf_counter() + seconds
+
+        async def keep_busy(author: Author) -> None:
+            while time.perf_counter() < stop:
+                while author.in_flight < in_flight:
+                    await self.send(author)
+                async with self.acks:
+                    await self.acks.wait_for(lambda: author.in_flight < in_flight)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(keep_busy(a) for a in self.authors))
+        await self.settle()
+        elapsed = time.perf_counter() - start
+        return (sum(a.acked for a in self.authors) - before) / elapsed
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+async def main_async(stack: Stack, args: argparse.Namespace) -> None:
+    run = Run(stack)
+    await run.connect()
+    await run.open_loop(20, 1.0)  # warm-up
+    print(
+        f"{len(run.authors)} co-authors on {len(stack.servers)} processes, "
+        f"one packet, {args.seconds:.0f} s per rate\n"
+    )
+    header = (
+        f"{'rate':>10} | {'peer p50':>9} {'peer p99':>9} {'ack p50':>8} "
+        f"{'ack p99':>8} | {'raw p50':>8} {'raw p99':>8} | {'p99/raw p99':>11}"
+    )
+    print(header)
+    print("-" * len(header))
+    for rate in args.rates:
+        await run.open_loop(rate, args.seconds)
+        raw, _ = await asyncio.to_thread(raw_notify, rate, int(rate * 2))
+        peer99, raw99 = pct(run.peer_latency, 0.99), pct(raw, 0.99)
+        print(
+            f"{rate:>6.0f} e/s | {pct(run.peer_latency, 0.5):>7.1f}ms "
+            f"{peer99:>7.1f}ms {pct(run.ack_latency, 0.5):>6.1f}ms "
+            f"{pct(run.ack_latency, 0.99):>6.1f}ms | {pct(raw, 0.5):>6.2f}ms "
+            f"{raw99:>6.2f}ms | {peer99 / raw99:>10.0f}x"
+        )
+        print(
+            f"{'':>10}   samples: {len(run.peer_latency)} peer deliveries, "
+            f"{len(run.ack_latency)} acks; target p99 <= 50 ms: "
+            f"{'met' if peer99 <= 50 else 'NOT met'}"
+        )
+    rate = await run.saturate(args.seconds, args.in_flight)
+    _, raw_rate = await asyncio.to_thread(raw_notify, None, 2000)
+    print(
+        f"\nsaturation ({args.in_flight} in flight per co-author): "
+        f"{rate:.0f} acknowledged edits/s; raw NOTIFY round trips: "
+        f"{raw_rate:.0f}/s (ratio {rate / raw_rate:.3f})"
+    )
+    if run.errors:
+        codes = statistics.multimode([e.get("code", e["type"]) for e in run.errors])
+        print(f"errors/conflicts: {len(run.errors)} (most common: {codes})")
+    for author in run.authors:
+        await author.client.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--coauthors", type=int, default=20)
+    parser.add_argument("--servers", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--rates", type=float, nargs="+", default=[50.0, 200.0])
+    parser.add_argument("--in-flight", type=int, default=1)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="quire-bench-") as tmp:
+        stack = set_up(args.coauthors, args.servers, Path(tmp))
+        try:
+            asyncio.run(main_async(stack, args))
+        finally:
+            stack.close()
+
+
+if __name__ == "__main__":
+    main()
