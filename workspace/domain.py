@@ -33,7 +33,9 @@ ActorKind = Literal["human", "agent"]
 
 #: How many recent (client_id, client_seq) results a packet remembers per client,
 #: so that a resent edit is applied once and answered with its first result.
-CLIENT_RESULTS_KEPT = 200
+CLIENT_RESULTS_KEPT = 64
+#: ...and how many client ids it remembers (the least recently used go first).
+CLIENTS_KEPT = 256
 
 TITLE_MAX = 300
 
@@ -1408,24 +1410,31 @@ class Packet(Aggregate):
 
     # helpers ---------------------------------------------------------------
     def remember_client(self, event: Packet.Event, result: dict[str, Any]) -> None:
-        """Keeps the result of a client's edit so a resend is answered, not redone."""
+        """Keeps the result of a client's edit so a resend is answered, not redone.
+
+        Kept compact (a plain edit is just its version) because every command
+        copies the packet's state: this map must stay small.
+        """
         if event.client_id is None or event.client_seq is None:
             return
-        entry = self.clients.setdefault(event.client_id, {"results": {}})
-        entry["results"][str(event.client_seq)] = result
-        while len(entry["results"]) > CLIENT_RESULTS_KEPT:
-            del entry["results"][next(iter(entry["results"]))]
+        results = self.clients.pop(event.client_id, {})
+        self.clients[event.client_id] = results  # most recently used last
+        compact = result["version"] if set(result) == {"version"} else result
+        results[str(event.client_seq)] = compact
+        while len(results) > CLIENT_RESULTS_KEPT:
+            del results[next(iter(results))]
+        while len(self.clients) > CLIENTS_KEPT:
+            del self.clients[next(iter(self.clients))]
 
     def client_result(
         self, client_id: str | None, client_seq: int | None
     ) -> dict[str, Any] | None:
         if client_id is None or client_seq is None:
             return None
-        entry = self.clients.get(client_id)
-        if entry is None:
+        found = self.clients.get(client_id, {}).get(str(client_seq))
+        if found is None:
             return None
-        result: dict[str, Any] | None = entry["results"].get(str(client_seq))
-        return result
+        return {"version": found} if isinstance(found, int) else dict(found)
 
     def state(self) -> dict[str, Any]:
         """The whole folded state as plain JSON, for comparisons and reads."""
