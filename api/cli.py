@@ -52,15 +52,12 @@ def init_database() -> None:
     """Creates every table once: the event store, then each layer's schema."""
     services = build_services(create_table=True)
     try:
-        for hook in INIT_HOOKS:
-            hook(services)
+        # The event store exists now; then the read models and the signing key.
+        cli_projections.init_read_models(services)
     finally:
         services.close()
 
 
-#: Other layers add their schema/key set-up here (read models, signing key).
-INIT_HOOKS: list = []  # type: ignore[type-arg]
-INIT_HOOKS.append(cli_projections.init_read_models)
 cli_projections.register(app)
 
 
@@ -129,8 +126,7 @@ def serve(
         # The embedded default is one process: it may create its own schema.
         init_database()
     if demo:
-        for loader in DEMO_LOADERS:
-            loader(settings)
+        load_seed_stories(settings, f"http://{host}:{port}/")
     uvicorn.run(
         create_app(settings),
         host=host,
@@ -143,13 +139,9 @@ def serve(
     )
 
 
-#: The release layer registers the seed-story loader here.
-DEMO_LOADERS: list = []  # type: ignore[type-arg]
-
-
-def load_seed_stories(settings: Settings) -> None:
+def load_seed_stories(settings: Settings, url: str) -> None:
     """Seeds 002 and 003 (once); prints the demo users' tokens."""
-    from release.demo import DEMO_PASSPHRASES, load_demo
+    from release.demo import DEMO_PASSPHRASES, PEOPLE, load_demo
 
     services = build_services(settings)
     with database_errors():
@@ -160,14 +152,11 @@ def load_seed_stories(settings: Settings) -> None:
     if not tokens:
         typer.echo("demo already loaded; `quire users token USER_ID` issues a token")
         return
-    typer.echo("demo users (bearer tokens, shown once):")
+    typer.echo(f"Open {url} and paste one of these tokens (shown once):")
     for user_id, token in tokens.items():
-        typer.echo(f"  {user_id:24} {token}")
+        typer.echo(f"  {token}  {user_id}: {PEOPLE[user_id][0]}")
     for user_id, passphrase in DEMO_PASSPHRASES.items():
         typer.echo(f"  signing passphrase of {user_id}: {passphrase}")
-
-
-DEMO_LOADERS.append(load_seed_stories)
 
 
 @users_app.command("token")
