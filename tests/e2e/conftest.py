@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,16 +28,9 @@ import httpx
 import pytest
 
 from tests.conftest import database_url_for, drop_pg_schema
+from tests.processes import free_port, start_serve
 
 QUIRE = Path(sys.executable).with_name("quire")
-START_DEADLINE_S = 45.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -133,17 +124,14 @@ class QuireDatabase:
         """Starts one more `quire serve` on this database; waits until ready."""
         port = free_port()
         log = self.home / f"serve-{port}.log"
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                [str(QUIRE), "serve", "--host", "127.0.0.1", "--port", str(port)],
-                env={**self.env, **env},
-                cwd=self.home,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+        process = start_serve(
+            [str(QUIRE), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env={**self.env, **env},
+            cwd=self.home,
+            log=log,
+        )
         server = QuireServer(database=self, port=port, process=process, log=log)
         self.servers.append(server)
-        wait_ready(server)
         return server
 
     def close(self) -> None:
@@ -151,20 +139,6 @@ class QuireDatabase:
             server.kill()
         if self.schema:
             drop_pg_schema(self.schema)
-
-
-def wait_ready(server: QuireServer) -> None:
-    deadline = time.monotonic() + START_DEADLINE_S
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise AssertionError(f"quire serve exited early:\n{server.log_tail()}")
-        try:
-            if httpx.get(f"{server.url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)  # a starting process: polled within the deadline
-    raise AssertionError(f"quire serve not ready in time:\n{server.log_tail()}")
 
 
 def make_database(backend: str, home: Path, **extra_env: str) -> QuireDatabase:

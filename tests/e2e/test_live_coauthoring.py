@@ -199,6 +199,8 @@ def test_a_client_resumes_on_the_other_process_without_gaps_or_duplicates(
     packet_id, base = new_packet(pair, text="")
     edits = 40
 
+    a_third_acked = asyncio.Event()
+
     async def writer(server: QuireServer, user: str, n: int, acked: list[int]) -> None:
         client = await LiveClient.open(ws_base(server), packet_id, pair.token(user))
         for seq in range(1, n + 1):
@@ -214,6 +216,8 @@ def test_a_client_resumes_on_the_other_process_without_gaps_or_duplicates(
             answer = (await client.until(answer_to(seq)))[-1]
             assert answer["type"] == "ack", answer
             acked.append(answer["version"])
+            if len(acked) >= edits // 3:
+                a_third_acked.set()
         await client.close()
 
     async def scenario() -> tuple[LiveClient, LiveClient, list[int]]:
@@ -222,13 +226,13 @@ def test_a_client_resumes_on_the_other_process_without_gaps_or_duplicates(
         )
         await watcher.close()  # gone before the first of the 40 edits
         acked: list[int] = []
+        a_third_acked.clear()
         writers = asyncio.gather(
             writer(pair.one, "ana", edits // 2, acked),
             writer(pair.two, "maya", edits // 2, acked),
         )
         # Reconnect to the other process while the edits are still landing.
-        while len(acked) < edits // 3:
-            await asyncio.sleep(0.005)
+        await asyncio.wait_for(a_third_acked.wait(), timeout=60)
         resumed = await LiveClient.open(
             ws_base(pair.two), packet_id, pair.token("ben"), since=base
         )

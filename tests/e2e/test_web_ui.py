@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import random
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from uuid import UUID
 import httpx
 import pytest
 
+from tests.processes import free_port, start_serve
 from workspace.rebase import Op, RebaseConflict, apply_ops, transform, validate_ops
 
 pytestmark = pytest.mark.e2e
@@ -41,7 +41,6 @@ CHROMIUM_ARGS = [
 ]
 QUIRE = Path(sys.executable).with_name("quire")
 SCREENSHOTS = Path(os.environ.get("QUIRE_E2E_SCREENSHOTS", "/tmp/quire-e2e"))
-START_DEADLINE_S = 45.0
 UI_TIMEOUT_MS = 15_000
 
 
@@ -55,13 +54,6 @@ def require_chromium() -> None:
     if in_ci():
         pytest.fail(f"CI=true but {CHROMIUM} is missing (apt-get install chromium)")
     pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 # ------------------------------------------------------------------ server
@@ -102,22 +94,6 @@ def quire(env: dict[str, str], cwd: Path, *args: str, stdin: str = "") -> str:
 def add_user(env: dict[str, str], cwd: Path, user: str, name: str, *flags: str) -> str:
     out = quire(env, cwd, "users", "add", user, "--name", name, *flags, stdin="pw\n")
     return out.strip().splitlines()[-1]
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + START_DEADLINE_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(
-                f"quire serve exited early:\n{log.read_text()[-4000:]}"
-            )
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)  # polling a starting process: bounded by the deadline
-    raise AssertionError(f"quire serve not ready in time:\n{log.read_text()[-4000:]}")
 
 
 def route_missing(response: httpx.Response) -> bool:
@@ -173,17 +149,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     }
     port = free_port()
     log = home / "serve.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(QUIRE), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            cwd=home,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    process = start_serve(
+        [str(QUIRE), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        cwd=home,
+        log=log,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_ready(url, process, log)
         srv = Server(url=url, tokens=tokens, log=log, process=process)
         srv.missing = missing_routes(srv)
         yield srv
