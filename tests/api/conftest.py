@@ -8,8 +8,7 @@ agent listed as an author, an auditor, an outsider and an admin.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -152,14 +151,3 @@ def packet_id(api: Api) -> str:
     )
     assert response.status_code == 201, response.text
     return packet_id
-
-
-def wait_until(
-    check: Callable[[], bool], *, deadline_s: float = 5.0, what: str = "condition"
-) -> None:
-    """Polls a condition with a bounded deadline (for effects of background work)."""
-    end = time.monotonic() + deadline_s
-    while not check():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)

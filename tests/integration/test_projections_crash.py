@@ -7,8 +7,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from projections.runner import (
     read_model_tables,
 )
 from projections.store import ReadStore
-from tests.conftest import database_url_for, drop_pg_schema
+from tests.conftest import database_url_for, drop_pg_schema, wait_until
 from workspace.application import Workspace
 from workspace.config import Settings
 
@@ -91,14 +90,6 @@ def positions(store: ReadStore) -> dict[str, int]:
     return {name: int(position) for name, position in rows}
 
 
-def wait_until(check: Callable[[], bool], what: str, deadline_s: float = 60) -> None:
-    end = time.monotonic() + deadline_s
-    while not check():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
-
-
 def dump(store: ReadStore) -> dict[str, list[tuple[Any, ...]]]:
     tables = [t for t in read_model_tables() if t != "audit_checkpoints"]
     with store.read() as tx:
@@ -114,7 +105,9 @@ def test_a_worker_killed_mid_catch_up_resumes_without_losing_or_repeating_rows(
     worker = start_worker(cfg, tmp_path, "--batch-size", "20")
     try:
         wait_until(
-            lambda: positions(store).get("audit_log", 0) >= 400, "the first batches"
+            lambda: positions(store).get("audit_log", 0) >= 400,
+            "the first batches",
+            deadline_s=60,
         )
     finally:
         worker.send_signal(signal.SIGKILL)
@@ -127,6 +120,7 @@ def test_a_worker_killed_mid_catch_up_resumes_without_losing_or_repeating_rows(
         wait_until(
             lambda: all(positions(store).get(n, 0) >= head for n in PROJECTION_NAMES),
             "the restarted worker to reach the head",
+            deadline_s=60,
         )
     finally:
         restarted.send_signal(signal.SIGTERM)

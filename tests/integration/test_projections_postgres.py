@@ -4,7 +4,7 @@ projection (advisory lock), reconnects after its connection is killed."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -14,7 +14,7 @@ from projections.driver import Driver
 from projections.packets import PacketList
 from projections.runner import create_read_models
 from projections.store import ReadStore
-from tests.conftest import PG_URL, database_url_for, drop_pg_schema
+from tests.conftest import PG_URL, database_url_for, drop_pg_schema, wait_until
 from workspace.accounts import Principal
 from workspace.application import Workspace
 from workspace.config import Settings
@@ -57,14 +57,6 @@ def open_packet(app: Workspace, ben: Principal) -> str:
             ben, kind="k", title="T", release_owner="ben", authors=[], reviewers=[]
         ).id
     )
-
-
-def wait_until(check: Callable[[], bool], what: str, deadline_s: float = 10.0) -> None:
-    end = time.monotonic() + deadline_s
-    while not check():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def test_a_notify_wakes_the_driver_long_before_its_poll_interval(
