@@ -1,7 +1,7 @@
 """Starting real `quire serve` processes and waiting on their acknowledgement.
 
 The server's output is copied to a log file by a thread that sets an event when
-uvicorn says "Application startup complete" (or when the process exits), so a
+uvicorn says "Uvicorn running on" (or when the process exits), so a
 test waits on the server's own word, never on sleep().
 """
 
@@ -12,7 +12,8 @@ import subprocess
 import threading
 from pathlib import Path
 
-READY_LINE = b"Application startup complete"
+# uvicorn says this once its socket listens (after the lifespan startup).
+READY_LINE = b"Uvicorn running on"
 START_DEADLINE_S = 45.0
 
 

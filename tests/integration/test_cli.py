@@ -86,7 +86,7 @@ def test_users_add_prints_a_token_that_authenticates_against_serve(
         # Wait on uvicorn's own acknowledgement rather than sleeping.
         assert server.stderr is not None
         for line in server.stderr:
-            if "Application startup complete" in line:
+            if "Uvicorn running on" in line:  # the socket listens
                 break
         else:
             pytest.fail("quire serve exited before starting")
