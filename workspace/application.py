@@ -9,6 +9,7 @@ that caused it.
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -16,7 +17,11 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    ProcessingEvent,
+)
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import register_topic
 
@@ -138,6 +143,34 @@ class Workspace(Application[UUID]):
         merged.update(env or {})
         return Environment(name, merged)
 
+    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
+        """Snapshots a packet from the state just saved, at its new version,
+        when a saved event reached a multiple of the interval. The library
+        would rebuild it from the store at that event's version (a snapshot
+        load plus up to an interval of events, folded) while live edits wait
+        on the packet's lock; the state in hand is the recorded state."""
+        interval = self.snapshotting_intervals.get(Packet)
+        others: ProcessingEvent[UUID] = ProcessingEvent()
+        others.aggregates = processing_event.aggregates
+        taken: set[UUID] = set()
+        for event in processing_event.events:
+            aggregate = processing_event.aggregates.get(event.originator_id)
+            if (
+                self.snapshots is None
+                or not interval
+                or not isinstance(aggregate, Packet)
+                or aggregate.pending_events
+            ):
+                others.events.append(event)
+            elif event.originator_version % interval == 0 and aggregate.id not in taken:
+                taken.add(aggregate.id)
+                snapshot_class: Any = getattr(
+                    type(aggregate), "Snapshot", type(self).snapshot_class
+                )
+                self.snapshots.put([snapshot_class.take(aggregate)])
+        if others.events:
+            super()._take_snapshots(others)
+
     # ------------------------------------------------------------- plumbing
     def meta(self, principal: Principal, **kwargs: Any) -> Meta:
         return principal.meta(at=self.clock(), **kwargs)
@@ -145,7 +178,15 @@ class Workspace(Application[UUID]):
     def get_packet(self, packet_id: UUID | str, version: int | None = None) -> Packet:
         pid = _uuid(packet_id, "PACKET_NOT_FOUND", "packet")
         try:
-            packet: Any = self.repository.get(pid, version=version)
+            # The cached aggregate is copied here (commands mutate what they
+            # load), by `_state_copy` rather than the library's generic deepcopy:
+            # a packet's state is plain data, and copying it is on the path of
+            # every live edit.
+            packet: Any = self.repository.get(
+                pid, version=version, deepcopy_from_cache=False
+            )
+            if version is None and self.repository.cache is not None:
+                packet = _state_copy(packet, {})
         except AggregateNotFoundError:
             raise NotFoundError(
                 "PACKET_NOT_FOUND", f"no packet {packet_id}", {"packet_id": str(pid)}
@@ -426,6 +467,11 @@ class Workspace(Application[UUID]):
                 self.save(packet, *others)
             except IntegrityError:
                 continue  # another process saved first: rebase again
+            if self.repository.cache is not None:
+                # What was just saved is the recorded state (and is not used
+                # again here): the next load fast-forwards from it instead of
+                # reading and folding this batch's events again.
+                self.repository.cache.put(packet.id, packet)
             return [
                 _conflict_error(r.conflict_id, r.section_id, r.version)
                 if isinstance(r, EditOutcome) and r.conflict_id and not r.replayed
@@ -1071,6 +1117,38 @@ def _uuid(value: UUID | str, code: str, what: str) -> UUID:
         return UUID(str(value))
     except ValueError:
         raise NotFoundError(code, f"no {what} {value!r}") from None
+
+
+#: Values shared, not copied, by `_state_copy` (immutable; deepcopy shares them too).
+_ATOMS = frozenset({str, int, float, bool, type(None), UUID, datetime, bytes})
+
+
+def _state_copy(value: Any, memo: dict[int, Any]) -> Any:
+    """`copy.deepcopy` for an aggregate's state, fast for plain data: dicts
+    and lists are copied directly (aliases stay aliases, through `memo`),
+    immutable values are shared, anything else goes to `copy.deepcopy`."""
+    kind = type(value)
+    if kind in _ATOMS:
+        return value
+    found = memo.get(id(value))
+    if found is not None:
+        return found
+    result: Any
+    if kind is dict:
+        result = memo[id(value)] = {}
+        for key, item in value.items():
+            result[key] = item if type(item) in _ATOMS else _state_copy(item, memo)
+    elif kind is list:
+        result = memo[id(value)] = []
+        result.extend(
+            item if type(item) in _ATOMS else _state_copy(item, memo) for item in value
+        )
+    elif kind is Packet:
+        result = memo[id(value)] = object.__new__(Packet)
+        result.__dict__.update(_state_copy(vars(value), memo))
+    else:
+        return copy.deepcopy(value, memo)
+    return result
 
 
 def _loaded(packet: Packet) -> int:

@@ -22,6 +22,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import sys
 import threading
 import time
 import uuid
@@ -48,6 +49,11 @@ PRESENCE_STATES = frozenset({"viewing", "editing", "idle"})
 
 #: Connections for per-packet advisory locks (packets edited at once, per process).
 LOCK_CONNECTIONS = 8
+
+#: How long a thread may hold the GIL while another waits for it (seconds).
+#: The default 5 ms is added to every hand-over between the event loop and
+#: the threads that save edits and read the feed: live edits need it short.
+GIL_SWITCH_INTERVAL = 0.001
 
 
 @dataclass(eq=False)
@@ -135,6 +141,7 @@ class LiveHub:
         if self.feed is not None:
             return
         self.loop = asyncio.get_running_loop()
+        sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_INTERVAL))
         app = self.services.app
         if self.backend == "postgres":
             self._publisher = ThreadPoolExecutor(1, thread_name_prefix="presence")
