@@ -225,22 +225,7 @@ def save_members(tx: Tx, rows: Sequence[dict[str, Any]]) -> None:
 
 
 # ------------------------------------------------------------------ queries
-PUBLIC = (
-    "packet_id",
-    "kind",
-    "title",
-    "release_owner",
-    "authors",
-    "reviewers",
-    "status",
-    "open_objections",
-    "revisions",
-    "version",
-    "opened_by",
-    "opened_at",
-    "last_activity",
-    "last_actor",
-)
+PUBLIC = tuple(c for c in COLUMNS if c not in ("seq", "state"))
 
 
 def _public(row: dict[str, Any]) -> dict[str, Any]:

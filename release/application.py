@@ -99,18 +99,10 @@ class ReleaseApp(Workspace):
 
     def lanes(self) -> list[Lane]:
         """Every lane, in order of creation."""
-        found: list[Lane] = []
-        start = 1
-        while True:
-            batch = self.recorder.select_notifications(
-                start=start, limit=500, topics=[Lane.Created.TOPIC]
-            )
-            for notification in batch:
-                lane: Any = self.repository.get(UUID(str(notification.originator_id)))
-                found.append(lane)
-            if len(batch) < 500:
-                return found
-            start = batch[-1].id + 1
+        return [
+            self.repository.get(lane_id)
+            for lane_id in self.originator_ids(Lane.Created.TOPIC)
+        ]
 
     def create_lane(
         self,

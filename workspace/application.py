@@ -926,10 +926,14 @@ class Workspace(Application[UUID]):
     # ------------------------------------------------------------- listing
     def packet_ids(self) -> Iterator[UUID]:
         """Every packet id, in order of opening (read models do this faster)."""
+        return self.originator_ids(Packet.Opened.TOPIC)
+
+    def originator_ids(self, created_topic: str) -> Iterator[UUID]:
+        """Ids of every aggregate whose creation event has this topic, in order."""
         start = 1
         while True:
             batch = self.recorder.select_notifications(
-                start=start, limit=500, topics=[Packet.Opened.TOPIC]
+                start=start, limit=500, topics=[created_topic]
             )
             for notification in batch:
                 yield UUID(str(notification.originator_id))
