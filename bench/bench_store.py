@@ -34,6 +34,7 @@ REPLAY_EVENTS = int(os.environ.get("QUIRE_BENCH_REPLAY_EVENTS", "10000"))
 
 def raw_sqlite_rate(path: Path, n: int) -> float:
     conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode=WAL")  # as the event store sets it
     conn.execute("CREATE TABLE raw (id INTEGER PRIMARY KEY, body BLOB)")
     conn.commit()
     start = time.perf_counter()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -40,7 +41,7 @@ from workspace.accounts import (
     user_event_classes,
     validate_user_id,
 )
-from workspace.config import Settings, get_settings, persistence_env
+from workspace.config import Settings, backend_of, get_settings, persistence_env
 from workspace.domain import Meta, Packet, all_event_classes
 from workspace.errors import (
     AuthenticationError,
@@ -125,7 +126,29 @@ class Workspace(Application[UUID]):
         if env:
             base.update(env)
         type(self).snapshotting_intervals = {Packet: self.settings.snapshot_interval}
+        # On PostgreSQL a snapshot is written by a thread of its own, after
+        # the save that reached it: writers of the packet (holding its lock,
+        # in live editing) do not wait for it. A snapshot only shortens
+        # loads; one lost with its process is taken again 100 events later.
+        # On the embedded SQLite file, a second writer would only queue for
+        # the file's one write lock, so it is written in the save's thread.
+        self._snapshot_writer: ThreadPoolExecutor | None = None
+        if backend_of(self.settings.database_url) == "postgres":
+            self._snapshot_writer = ThreadPoolExecutor(
+                1, thread_name_prefix="quire-snapshots"
+            )
         super().__init__(env=base)
+
+    def flush_snapshots(self) -> None:
+        """Returns once every snapshot queued so far is written (or failed)."""
+        if self._snapshot_writer is not None:
+            self._snapshot_writer.submit(lambda: None).result()
+
+    def close(self) -> None:
+        """Writes the snapshots still queued, then closes the store."""
+        if self._snapshot_writer is not None:
+            self._snapshot_writer.shutdown(wait=True)
+        super().close()
 
     def construct_env(self, name: str, env: Any = None) -> Any:
         # The library merges os.environ into its settings; Quire is configured
@@ -167,9 +190,27 @@ class Workspace(Application[UUID]):
                 snapshot_class: Any = getattr(
                     type(aggregate), "Snapshot", type(self).snapshot_class
                 )
-                self.snapshots.put([snapshot_class.take(aggregate)])
+                if self._snapshot_writer is None:
+                    self.snapshots.put([snapshot_class.take(aggregate)])
+                else:
+                    # A copy: the saved packet goes on to the cache, where
+                    # the next load fast-forwards it in place.
+                    snapshot = snapshot_class.take(_state_copy(aggregate, {}))
+                    self._snapshot_writer.submit(self._put_snapshot, snapshot)
         if others.events:
             super()._take_snapshots(others)
+
+    def _put_snapshot(self, snapshot: Any) -> None:
+        assert self.snapshots is not None
+        try:
+            self.snapshots.put([snapshot])
+        except Exception:  # loads stay correct without it, only longer
+            log.warning(
+                "snapshot of packet %s at version %s not written",
+                snapshot.originator_id,
+                snapshot.originator_version,
+                exc_info=True,
+            )
 
     # ------------------------------------------------------------- plumbing
     def meta(self, principal: Principal, **kwargs: Any) -> Meta:

@@ -4,12 +4,17 @@ atomic save (`Workspace.edit_sections`), so a busy packet costs one load and
 one insert per batch rather than per keystroke. Each edit is still decided
 on its own, in arrival order, and answered on its own (ack, conflict, error).
 At low rates a batch holds one edit and nothing waits.
+
+A batch is taken once the packet's lock is held, not before: edits that
+arrive while this process waits for another process's save join the save
+that follows it, instead of waiting for one more round.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from typing import TYPE_CHECKING
 
 from starlette.concurrency import run_in_threadpool
@@ -34,7 +39,9 @@ class PacketWriter:
     def __init__(self, hub: LiveHub, packet_id: str) -> None:
         self.hub = hub
         self.packet_id = packet_id
+        #: Appended on the event loop, taken by the saving thread: guarded.
         self.pending: list[tuple[EditRequest, asyncio.Future[Result]]] = []
+        self.guard = threading.Lock()
         self.draining = False
         self.task: asyncio.Task[None] | None = None
 
@@ -42,24 +49,27 @@ class PacketWriter:
         """Queues an edit; the future holds its outcome (never raises)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Result] = loop.create_future()
-        self.pending.append((request, future))
+        with self.guard:
+            self.pending.append((request, future))
         if not self.draining:
             self.draining = True
             self.task = loop.create_task(self._drain())
         return future
 
+    def _take(self) -> list[tuple[EditRequest, asyncio.Future[Result]]]:
+        with self.guard:
+            batch = self.pending[:MAX_BATCH]
+            del self.pending[:MAX_BATCH]
+        return batch
+
     async def _drain(self) -> None:
         try:
             while self.pending:
-                batch = self.pending[:MAX_BATCH]
-                del self.pending[:MAX_BATCH]
-                requests = [request for request, _ in batch]
-                results: list[Result]
                 try:
-                    results = list(await run_in_threadpool(self._save, requests))
-                except Exception as e:  # the whole batch failed (e.g. database)
-                    if not isinstance(e, QuireError):
-                        log.exception("saving %d live edits failed", len(batch))
+                    batch, results = await run_in_threadpool(self._save_next)
+                except Exception as e:  # e.g. the lock's database is down
+                    log.exception("taking the lock of packet %s failed", self.packet_id)
+                    batch = self._take()
                     results = [e] * len(batch)
                 self.hub.wake()  # the embedded backends poll: read it now
                 for (_, future), result in zip(batch, results, strict=True):
@@ -69,6 +79,34 @@ class PacketWriter:
             self.draining = False
             self.hub.writer_idle(self)
 
-    def _save(self, requests: list[EditRequest]) -> list[EditOutcome | QuireError]:
-        with self.hub.packet_lock(self.packet_id):
-            return self.hub.services.app.edit_sections(self.packet_id, requests)
+    def _save_next(
+        self,
+    ) -> tuple[list[tuple[EditRequest, asyncio.Future[Result]]], list[Result]]:
+        """Under the packet's lock: takes what is pending and saves it.
+
+        Raises only when the lock could not be taken (nothing was taken);
+        once a batch is taken, its outcomes are returned whatever happens
+        when the lock is released.
+        """
+        batch: list[tuple[EditRequest, asyncio.Future[Result]]] = []
+        results: list[Result] = []
+        try:
+            with self.hub.packet_lock(self.packet_id):
+                batch = self._take()
+                results = self._save(batch)
+        except Exception:
+            if not batch:
+                raise
+            log.warning("releasing the lock of packet %s failed", self.packet_id)
+        return batch, results
+
+    def _save(
+        self, batch: list[tuple[EditRequest, asyncio.Future[Result]]]
+    ) -> list[Result]:
+        try:
+            requests = [request for request, _ in batch]
+            return list(self.hub.services.app.edit_sections(self.packet_id, requests))
+        except Exception as e:  # the whole batch failed (e.g. database)
+            if not isinstance(e, QuireError):
+                log.exception("saving %d live edits failed", len(batch))
+            return [e] * len(batch)

@@ -15,12 +15,13 @@ Message = dict[str, Any]
 
 
 class LiveClient:
-    """One socket: every message it received is kept, in arrival order."""
+    """One socket: every message it received is kept, in arrival order
+    (unless `keep` is false: the benchmark's clients only read `inbox`)."""
 
-    def __init__(self, ws: ClientConnection) -> None:
+    def __init__(self, ws: ClientConnection, keep: bool = True) -> None:
         self.ws = ws
+        self.keep = keep
         self.history: list[Message] = []
-        self.arrivals: list[float] = []
         self.inbox: asyncio.Queue[Message] = asyncio.Queue()
         self.closed: asyncio.Future[tuple[int | None, str]] = (
             asyncio.get_running_loop().create_future()
@@ -36,6 +37,7 @@ class LiveClient:
         token: str,
         since: int | None = None,
         timeout: float = 10.0,
+        keep: bool = True,
     ) -> LiveClient:
         query = f"token={token}" + (f"&since={since}" if since is not None else "")
         ws = await connect(
@@ -44,7 +46,7 @@ class LiveClient:
             max_queue=None,
             compression=None,
         )
-        client = cls(ws)
+        client = cls(ws, keep)
         first = await client.next(timeout)
         if first["type"] != "subscribed":
             raise AssertionError(f"expected 'subscribed', got {first}")
@@ -55,8 +57,8 @@ class LiveClient:
         try:
             async for raw in self.ws:
                 message = json.loads(raw)
-                self.arrivals.append(time.perf_counter())
-                self.history.append(message)
+                if self.keep:
+                    self.history.append(message)
                 self.inbox.put_nowait(message)
         except Exception:  # a dropped connection ends the reader
             pass

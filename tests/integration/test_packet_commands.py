@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 import pytest
+from eventsourcing.application import project_aggregate
 
 from workspace.accounts import Principal
 from workspace.application import Workspace
+from workspace.domain import Packet
 from workspace.errors import (
     EditConflictError,
     InvalidInputError,
@@ -384,19 +387,26 @@ def test_only_the_raiser_or_release_owner_resolves_and_agents_never_do(
     assert app.get_packet(packet_id).objections[oid]["state"] == "resolved"
 
 
+def type_digits(
+    app: Workspace, who: Principal, packet_id: str, sid: str, count: int
+) -> None:
+    """`count` one-character edits of a section, each on the latest version."""
+    for i in range(count):
+        app.edit_section(
+            packet_id,
+            who,
+            sid,
+            base_version=app.get_packet(packet_id).version,
+            ops=[{"at": 0, "delete": 0, "insert": str(i)}],
+        )
+
+
 def test_any_past_version_loads_and_revisions_keep_their_hash(
     app: Workspace, people: dict[str, Principal], packet_id: str
 ) -> None:
     sid, _ = app.add_section(packet_id, people["ben"], heading="H", text="v1 text")
     rev1, _ = app.cut_revision(packet_id, people["ben"], "PSE-v1")
-    for i in range(12):  # crosses several snapshots (interval 5 in tests)
-        app.edit_section(
-            packet_id,
-            people["ben"],
-            sid,
-            base_version=app.get_packet(packet_id).version,
-            ops=[{"at": 0, "delete": 0, "insert": str(i)}],
-        )
+    type_digits(app, people["ben"], packet_id, sid, 12)  # snapshots every 5
     old = app.get_packet(packet_id, version=rev1["version"])
     assert old.sections[sid]["text"] == "v1 text"
     from workspace.hashing import content_hash
@@ -405,3 +415,24 @@ def test_any_past_version_loads_and_revisions_keep_their_hash(
     packet = app.get_packet(packet_id)
     _, content = app.revision_content(packet, 1)
     assert content_hash(content) == rev1["content_hash"]
+
+
+def test_snapshots_are_taken_at_each_interval_and_equal_the_replayed_state(
+    app: Workspace, people: dict[str, Principal], packet_id: str
+) -> None:
+    """On PostgreSQL snapshots are written by a thread of their own after the
+    save that reaches them. Each one must equal the packet folded from its
+    events up to that version."""
+    sid, _ = app.add_section(packet_id, people["ben"], heading="H", text="")
+    type_digits(app, people["ben"], packet_id, sid, 12)  # snapshots every 5
+    version = app.get_packet(packet_id).version
+    app.flush_snapshots()
+
+    assert app.snapshots is not None
+    taken = list(app.snapshots.get(UUID(packet_id)))
+    assert [s.originator_version for s in taken] == list(range(5, version + 1, 5))
+    for snapshot in taken:
+        events = app.events.get(UUID(packet_id), lte=snapshot.originator_version)
+        replayed = project_aggregate(None, events)
+        assert isinstance(replayed, Packet)
+        assert snapshot.mutate(None).state() == replayed.state()
