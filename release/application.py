@@ -26,7 +26,7 @@ from release.sweeper import sweep_packet
 from workspace import policy
 from workspace.accounts import Principal
 from workspace.application import MAX_ATTEMPTS, Workspace
-from workspace.domain import Packet
+from workspace.domain import TEXT_FIELD_MAX, Meta, Packet, require_text
 from workspace.errors import (
     InvalidInputError,
     NotAllowedError,
@@ -242,19 +242,69 @@ class ReleaseApp(Workspace):
         def decide(p: Packet) -> None:
             meta = self.meta(principal)
             p.accept_residual(meta, release_id, objection_id, rationale)
-            release = p.release(release_id)
-            holds = gate.evaluate(
-                p,
-                revision=release["revision"],
-                lane=self.find_lane(release["lane_id"]),
-                lane_id=release["lane_id"],
-                now=self.clock(),
-                release_id=release_id,
-            )
-            p.record_gate(meta, release_id, [h.as_dict() for h in holds])
+            self._regate(p, meta, release_id)
 
         packet, _ = self.update_packet(packet_id, principal, "release_owner", decide)
         return self.release_view(packet, release_id)
+
+    def hold_release(
+        self,
+        packet_id: UUID | str,
+        principal: Principal,
+        release_id: str,
+        reason: str,
+    ) -> dict[str, Any]:
+        """The named release owner holds a release, with a reason.
+
+        An open release (pending or held) stays open but cannot be approved
+        until the owner lifts the hold; a released one is superseded (cause
+        `HELD_BY_RELEASE_OWNER`) in the same save, so its lane sees it
+        withdrawn. A superseded release is refused (`RELEASE_NOT_OPEN`).
+        """
+
+        why = require_text("REASON_EMPTY", "reason", reason, TEXT_FIELD_MAX)
+
+        def decide(p: Packet) -> None:
+            meta = self.meta(principal, reason=why)
+            if p.release(release_id)["status"] == "released":
+                p.supersede_release(
+                    meta,
+                    release_id,
+                    cause="HELD_BY_RELEASE_OWNER",
+                    trigger={"reason": why},
+                )
+                return
+            p.place_owner_hold(meta, release_id)
+            self._regate(p, meta, release_id)
+
+        packet, _ = self.update_packet(packet_id, principal, "release_owner", decide)
+        return self.release_view(packet, release_id)
+
+    def lift_release_hold(
+        self, packet_id: UUID | str, principal: Principal, release_id: str
+    ) -> dict[str, Any]:
+        """The release owner lifts their hold; the gate decides again."""
+
+        def decide(p: Packet) -> None:
+            meta = self.meta(principal)
+            p.lift_owner_hold(meta, release_id)
+            self._regate(p, meta, release_id)
+
+        packet, _ = self.update_packet(packet_id, principal, "release_owner", decide)
+        return self.release_view(packet, release_id)
+
+    def _regate(self, packet: Packet, meta: Meta, release_id: str) -> None:
+        """Re-evaluates an open release and records what holds it, if anything."""
+        release = packet.release(release_id)
+        holds = gate.evaluate(
+            packet,
+            revision=release["revision"],
+            lane=self.find_lane(release["lane_id"]),
+            lane_id=release["lane_id"],
+            now=self.clock(),
+            release_id=release_id,
+        )
+        packet.record_gate(meta, release_id, [h.as_dict() for h in holds])
 
     def approve_release(
         self,
@@ -415,6 +465,7 @@ class ReleaseApp(Workspace):
             "lane_id": release["lane_id"],
             "status": release["status"],
             "hold_reasons": list(release["hold_reasons"]),
+            "owner_hold": release.get("owner_hold"),
             "residuals": list(release["residuals"].values()),
             "manifest_hash": release["manifest_hash"],
             "approved_by": release["approved_by"],

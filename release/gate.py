@@ -31,6 +31,7 @@ PREREQUISITE_LAPSED = "PREREQUISITE_LAPSED"
 LANE_UNKNOWN = "LANE_UNKNOWN"
 LANE_REJECTS_KIND = "LANE_REJECTS_KIND"
 RELEASE_ALREADY_ACTIVE = "RELEASE_ALREADY_ACTIVE"
+HELD_BY_RELEASE_OWNER = "HELD_BY_RELEASE_OWNER"
 
 HOLD_CODES = (
     REVISION_UNKNOWN,
@@ -47,6 +48,7 @@ HOLD_CODES = (
     LANE_UNKNOWN,
     LANE_REJECTS_KIND,
     RELEASE_ALREADY_ACTIVE,
+    HELD_BY_RELEASE_OWNER,
 )
 
 
@@ -137,7 +139,22 @@ def evaluate(
     holds.extend(_lane_holds(packet, lane, lane_id))
     if record is not None:
         holds.extend(_active_holds(packet, revision, lane_id, release_id))
+    holds.extend(_owner_holds(packet, release_id))
     return holds
+
+
+def _owner_holds(packet: Packet, release_id: str | None) -> list[Hold]:
+    """The release owner's own hold on this release, until they lift it."""
+    hold = packet.release(release_id).get("owner_hold") if release_id else None
+    if not hold:
+        return []
+    return [
+        Hold(
+            HELD_BY_RELEASE_OWNER,
+            f"held by {hold['by']}: {hold['reason']}",
+            {"held_by": hold["by"], "held_at": hold["at"]},
+        )
+    ]
 
 
 def revision_record(packet: Packet, number: int) -> dict[str, Any] | None:

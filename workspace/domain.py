@@ -47,6 +47,7 @@ SUPERSESSION_CAUSES = (
     "RESIDUAL_REOPENED",
     "LANE_AUDIENCE_CHANGED",
     "REPLACED_BY_NEW_RELEASE",
+    "HELD_BY_RELEASE_OWNER",
 )
 TEXT_FIELD_MAX = 20_000
 
@@ -602,6 +603,7 @@ class Packet(Aggregate):
                 "successor_release_id": None,
                 "predecessor_release_id": None,
                 "acknowledgements": [],
+                "owner_hold": None,  # absent from releases requested before it
             }
 
     class ReleaseHeld(Event):
@@ -632,6 +634,33 @@ class Packet(Aggregate):
             release = packet.releases[self.release_id]
             release["status"] = "pending"
             release["hold_reasons"] = []
+
+    class ReleaseHoldPlaced(Event):
+        """The release owner holds an open release, with a reason; the gate
+        then holds it (`HELD_BY_RELEASE_OWNER`) until the owner lifts it."""
+
+        TOPIC = "quire.packet.ReleaseHoldPlaced"
+        class_version = 1
+        release_id: str  # the reason is the event's own (Meta.reason)
+
+        counts_as_work = False
+
+        def fold(self, packet: Packet) -> None:
+            packet.releases[self.release_id]["owner_hold"] = {
+                "reason": self.reason,
+                "by": self.actor,
+                "at": iso(self.timestamp),
+            }
+
+    class ReleaseHoldLifted(Event):
+        TOPIC = "quire.packet.ReleaseHoldLifted"
+        class_version = 1
+        release_id: str
+
+        counts_as_work = False
+
+        def fold(self, packet: Packet) -> None:
+            packet.releases[self.release_id]["owner_hold"] = None
 
     class ResidualAccepted(Event):
         TOPIC = "quire.packet.ResidualAccepted"
@@ -1273,6 +1302,28 @@ class Packet(Aggregate):
             )
         elif release["status"] == "held":
             self._trigger(self.ReleaseCleared, meta, release_id=release_id)
+
+    def place_owner_hold(self, meta: Meta, release_id: str) -> None:
+        """Holds an open release; `meta.reason` says why (required)."""
+        require_text("REASON_EMPTY", "reason", meta.reason, TEXT_FIELD_MAX)
+        release = self._open_release(release_id)
+        if release.get("owner_hold"):
+            raise StateError(
+                "RELEASE_ALREADY_HELD_BY_OWNER",
+                f"{release_id} is already held by its release owner",
+                {"release_id": release_id},
+            )
+        self._trigger(self.ReleaseHoldPlaced, meta, release_id=release_id)
+
+    def lift_owner_hold(self, meta: Meta, release_id: str) -> None:
+        release = self._open_release(release_id)
+        if not release.get("owner_hold"):
+            raise StateError(
+                "RELEASE_NOT_HELD_BY_OWNER",
+                f"{release_id} is not held by its release owner",
+                {"release_id": release_id},
+            )
+        self._trigger(self.ReleaseHoldLifted, meta, release_id=release_id)
 
     def accept_residual(
         self, meta: Meta, release_id: str, objection_id: str, rationale: str

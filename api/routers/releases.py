@@ -1,5 +1,5 @@
-"""Releases of a packet: request, accept residuals, approve, read the manifest,
-acknowledge receipt; the impact query; refusals of out-of-scope actions."""
+"""Releases of a packet: request, accept residuals, approve, hold, read the
+manifest, acknowledge receipt; the impact query; refusals of out-of-scope actions."""
 
 from __future__ import annotations
 
@@ -31,6 +31,10 @@ class ReleaseApprove(Input):
     meaning: str
     passphrase: str
     scope: str | None = None
+
+
+class ReleaseHold(Input):
+    reason: str
 
 
 class ActionRequest(Input):
@@ -99,6 +103,27 @@ def approve_release(
         passphrase=body.passphrase,
         scope=body.scope,
     )
+
+
+@router.post("/releases/{release_id}/hold")
+def hold_release(
+    packet_id: str,
+    release_id: str,
+    body: ReleaseHold,
+    user: CurrentUser,
+    app: ReleaseAppDep,
+) -> dict[str, Any]:
+    """The release owner holds an open release (it cannot be approved until
+    lifted) or withdraws a released one (superseded, `HELD_BY_RELEASE_OWNER`)."""
+    return app.hold_release(packet_id, user, release_id, body.reason)
+
+
+@router.post("/releases/{release_id}/hold/lift")
+def lift_release_hold(
+    packet_id: str, release_id: str, user: CurrentUser, app: ReleaseAppDep
+) -> dict[str, Any]:
+    """The release owner lifts their hold; the gate decides the status again."""
+    return app.lift_release_hold(packet_id, user, release_id)
 
 
 @router.get("/releases/{release_id}/manifest")

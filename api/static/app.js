@@ -1699,8 +1699,14 @@ class PacketPage {
                 isOwner && ["pending", "held"].includes(r.status)
                   ? [
                       h("button", { type: "button", class: "ghost small", onclick: () => this.residualDialog(rid) }, "Accept residual"),
+                      r.owner_hold
+                        ? h("button", { type: "button", class: "ghost small", "data-testid": "lift-hold", onclick: () => this.liftHold(rid) }, "Lift hold")
+                        : h("button", { type: "button", class: "ghost small", "data-testid": "hold", onclick: () => this.holdDialog(r) }, "Hold…"),
                       h("button", { type: "button", class: "primary small", "data-testid": "approve", onclick: () => this.approveDialog(r) }, "Approve…"),
                     ]
+                  : null,
+                isOwner && r.status === "released"
+                  ? h("button", { type: "button", class: "ghost small", "data-testid": "hold", onclick: () => this.holdDialog(r) }, "Withdraw…")
                   : null,
                 h("button", { type: "button", class: "ghost small", onclick: () => this.manifestDialog(rid) }, "Manifest"),
               ),
@@ -1753,6 +1759,32 @@ class PacketPage {
         flash(`Release ${rid} is ${r.status}`, "ok");
       },
     });
+  }
+
+  holdDialog(release) {
+    const rid = release.release_id || release.id;
+    const released = release.status === "released";
+    openForm({
+      title: released ? `Withdraw ${rid} from its lane` : `Hold ${rid}`,
+      note: released
+        ? "The release is superseded now (cause HELD_BY_RELEASE_OWNER); its lane sees it withdrawn, with your reason. Request a new release to hand the packet over again."
+        : "Nobody can approve this release until you lift the hold. The reason is recorded with the hold.",
+      submitLabel: released ? "Withdraw" : "Hold",
+      fields: [{ name: "reason", label: "Reason", type: "textarea", required: true }],
+      onSubmit: async (v) => {
+        const r = await this.act("POST", `${this.base}/releases/${encodeURIComponent(rid)}/hold`, v);
+        flash(`Release ${rid} is ${r.status}`, "warn");
+      },
+    });
+  }
+
+  async liftHold(rid) {
+    try {
+      const r = await this.act("POST", `${this.base}/releases/${encodeURIComponent(rid)}/hold/lift`, {});
+      flash(`Hold lifted: release ${rid} is ${r.status}`, "ok");
+    } catch (err) {
+      flashError(err);
+    }
   }
 
   approveDialog(release) {

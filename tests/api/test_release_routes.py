@@ -242,6 +242,87 @@ def test_a_lane_audience_change_supersedes_its_active_releases(
     assert release["supersession"]["cause"] == "LANE_AUDIENCE_CHANGED"
 
 
+def error(response: Any) -> tuple[int, str]:
+    return response.status_code, response.json()["error"]["code"]
+
+
+def test_the_owner_holds_an_open_release_until_lifting_the_hold(
+    api: Api, lanes: dict[str, str], packet_id: str
+) -> None:
+    base = f"/v1/packets/{packet_id}"
+    revision = cut(api, packet_id)
+    requested = api.post(
+        "ben", f"{base}/releases", {"revision": revision["revision"], "lane": "x"}
+    )
+    rid = api.post(
+        "ben",
+        f"{base}/releases",
+        {"revision": revision["revision"], "lane": lanes["lars"]},
+    ).json()["release_id"]
+    assert requested.status_code == 201
+    hold = f"{base}/releases/{rid}/hold"
+    reason = {"reason": "telemetry correction under review"}
+    refusals = len(api.refusals())
+    for user in ("ben", "rita", "bot", "aud", "olga"):
+        assert error(api.post(user, hold, reason))[0] == 403
+    assert len(api.refusals()) == refusals + 5
+
+    held = api.post("maya", hold, reason)
+    assert held.status_code == 200, held.text
+    assert held.json()["status"] == "held"
+    [why] = held.json()["hold_reasons"]
+    assert (why["code"], why["held_by"]) == ("HELD_BY_RELEASE_OWNER", "maya")
+    assert "telemetry correction under review" in why["detail"]
+    assert error(api.post("maya", hold, reason)) == (
+        409,
+        "RELEASE_ALREADY_HELD_BY_OWNER",
+    )
+    approve = f"{base}/releases/{rid}/approve"
+    body = {
+        "content_hash": revision["content_hash"],
+        "meaning": "approved",
+        "passphrase": "correct horse",
+    }
+    refused = api.post("maya", approve, body)
+    assert error(refused) == (409, "RELEASE_HELD")
+    assert [h["code"] for h in refused.json()["error"]["details"]["hold_reasons"]] == [
+        "HELD_BY_RELEASE_OWNER"
+    ]
+
+    assert error(api.post("ben", f"{hold}/lift"))[0] == 403
+    lifted = api.post("maya", f"{hold}/lift")
+    assert lifted.status_code == 200, lifted.text
+    assert (lifted.json()["status"], lifted.json()["hold_reasons"]) == ("pending", [])
+    assert error(api.post("maya", f"{hold}/lift")) == (409, "RELEASE_NOT_HELD_BY_OWNER")
+    assert api.post("maya", approve, body).json()["status"] == "released"
+
+
+def test_holding_a_released_release_withdraws_it_from_its_lane(
+    api: Api, lanes: dict[str, str], packet_id: str
+) -> None:
+    base = f"/v1/packets/{packet_id}"
+    rid, _ = released(api, packet_id, lanes["lars"])
+    hold = f"{base}/releases/{rid}/hold"
+    before = api.packet(packet_id)["version"]
+    assert error(api.post("maya", hold, {"reason": "  "})) == (400, "REASON_EMPTY")
+    assert error(api.post("maya", hold, {}))[0] == 422
+    assert api.packet(packet_id)["version"] == before  # nothing written
+
+    held = api.post("maya", hold, {"reason": "contract amendment pending"})
+    assert held.status_code == 200, held.text
+    assert held.json()["status"] == "superseded"
+    supersession = held.json()["supersession"]
+    assert supersession["cause"] == "HELD_BY_RELEASE_OWNER"
+    assert supersession["trigger"] == {"reason": "contract amendment pending"}
+    shown = api.get("lars", f"/v1/lanes/{lanes['lars']}/releases/{packet_id}:{rid}")
+    assert shown.json()["status"] == "superseded"
+    assert shown.json()["supersession"]["cause"] == "HELD_BY_RELEASE_OWNER"
+    assert error(api.post("maya", hold, {"reason": "again"})) == (
+        409,
+        "RELEASE_NOT_OPEN",
+    )
+
+
 @pytest.mark.parametrize(
     "action",
     ["approve_credit", "contact_customer", "change_billing", "assign_engineer"],

@@ -41,6 +41,8 @@ STORED_TOPICS = {
     "quire.packet.ReleaseAcknowledged": 1,
     "quire.packet.ReleaseApproved": 1,
     "quire.packet.ReleaseCleared": 1,
+    "quire.packet.ReleaseHoldPlaced": 1,
+    "quire.packet.ReleaseHoldLifted": 1,
     "quire.packet.ReleaseHeld": 1,
     "quire.packet.ReleaseRequested": 1,
     "quire.packet.ReleaseSucceeded": 1,
