@@ -534,3 +534,47 @@ def test_an_overlapping_edit_is_shown_as_a_conflict_and_nothing_typed_is_lost(
         return str(next(c["state"] for c in conflicts if c["id"] == recorded))
 
     assert eventually(conflict_state, "resolved") == "resolved"
+
+
+def test_the_release_owner_holds_a_release_and_lifts_the_hold(
+    server: Server, open_page: Callable[[str], Any]
+) -> None:
+    require_routes(server)
+    with server.client("priya.rao") as http:
+        opened = http.post(
+            "/v1/packets",
+            json={
+                "kind": "clarification",
+                "title": "Entitlement clarification packet",
+                "release_owner": "maya.chen",
+                "authors": ["priya.rao"],
+            },
+        )
+        packet_id = opened.json()["id"]
+        base = f"/v1/packets/{packet_id}"
+        http.post(f"{base}/sections", json={"heading": "Scope", "text": "Tier 2."})
+        revision = http.post(f"{base}/revisions", json={}).json()["revision"]
+        requested = http.post(
+            f"{base}/releases", json={"revision": revision, "lane": "no-such-lane"}
+        )
+        assert requested.json()["status"] == "held"  # LANE_UNKNOWN
+
+    maya = open_page("maya.chen")
+    maya.goto(f"{server.url}/#/packets/{packet_id}")
+    release = maya.get_by_test_id("release").first
+    expect(release.get_by_test_id("hold-reasons")).to_contain_text("LANE_UNKNOWN")
+    release.get_by_test_id("hold").click()
+    fill_dialog(maya, {"reason": "contract amendment under review"})
+    reasons = release.get_by_test_id("hold-reasons")
+    expect(reasons).to_contain_text("HELD_BY_RELEASE_OWNER")
+    expect(reasons).to_contain_text("contract amendment under review")
+    screenshot(maya, "release-held-by-owner")
+
+    release.get_by_test_id("lift-hold").click()
+    expect(reasons).not_to_contain_text("HELD_BY_RELEASE_OWNER")
+    expect(reasons).to_contain_text("LANE_UNKNOWN")
+    expect(release.get_by_test_id("hold")).to_be_visible()
+    with server.client("maya.chen") as http:
+        [shown] = http.get(f"/v1/packets/{packet_id}/releases").json()["items"]
+    assert shown["owner_hold"] is None
+    assert [h["code"] for h in shown["hold_reasons"]] == ["LANE_UNKNOWN"]
