@@ -72,7 +72,9 @@ def rebuild(
     """Rebuilds every read model from the event log (with a progress bar).
 
     Each projection is emptied and replayed under its lock, so a running
-    worker must stop (or finish its batch) first. The audit log is replayed
+    worker must stop (or finish its batch) first. On PostgreSQL the whole
+    rebuild commits at once: API processes keep reading the old read models
+    until it is done, and a failed rebuild changes nothing. The audit log is replayed
     against the leaves and checkpoints it recorded: any difference stops the
     rebuild with the event's name.
     """
@@ -103,12 +105,15 @@ def rebuild(
                     )
                 time.sleep(0.5)
             head = store.head()
-            driver.reset(session)
-            with typer.progressbar(
-                length=max(head, 1),
-                label=", ".join(p.name for p in chosen),
-                file=sys.stderr,
-            ) as bar:
+            with (
+                session.atomic(),
+                typer.progressbar(
+                    length=max(head, 1),
+                    label=", ".join(p.name for p in chosen),
+                    file=sys.stderr,
+                ) as bar,
+            ):
+                driver.reset(session)
                 driver.catch_up(
                     session, upto=head, progress=lambda _p, n: bar.update(n)
                 )

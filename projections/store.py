@@ -150,6 +150,20 @@ class Session:
             yield tx
 
     @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """Commits everything inside at once: on PostgreSQL the transactions
+        opened inside become savepoints, so readers on other connections see
+        the read models as they were until the end, never half built, and a
+        failure leaves them as they were. SQLite has no such outer
+        transaction here: its one writer would stall the server for the
+        whole run (and there the server runs the projections itself)."""
+        if self._pg is None:
+            yield
+            return
+        with self._pg.transaction():
+            yield
+
+    @contextmanager
     def snapshot(self) -> Iterator[Tx]:
         """A read-only transaction that sees one consistent state."""
         if self._pg is not None:

@@ -393,3 +393,45 @@ def test_quire_audit_verify_runs_offline_and_exits_non_zero_when_tampered(
     tampered = verify(bad)
     assert tampered.returncode == 1
     assert f"line {at + 1}" in tampered.stderr
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_a_rebuild_that_meets_an_altered_event_leaves_the_read_models_as_they_were(
+    store: ReadStore, settings: Settings, history: dict[str, Any]
+) -> None:
+    """`quire projections rebuild` on PostgreSQL commits at once: stopped by
+    an altered event, it has changed no read model (readers never saw them
+    emptied)."""
+    catch_up(store, settings)
+
+    def rows() -> dict[str, int]:
+        session = store.session()
+        try:
+            with session.read() as tx:
+                return {
+                    table: (tx.one(f"SELECT count(*) FROM {table}") or (0,))[0]
+                    for projection in all_projections(settings)
+                    for table in projection.tables
+                }
+        finally:
+            session.close()
+
+    before = rows()
+    assert before["packet_list"] == 2 and before["audit_log"] > 0
+    _alter_stored_event(settings, history["packet"], 2)
+    env = {
+        **os.environ,
+        "QUIRE_DATABASE_URL": settings.database_url,
+        "QUIRE_SIGNING_KEY_PATH": str(settings.signing_key_path),
+        "PYTHONPATH": str(ROOT),
+    }
+    rebuilt = subprocess.run(
+        [sys.executable, "-m", "api.cli", "projections", "rebuild"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert rebuilt.returncode != 0
+    assert "AUDIT_MISMATCH" in rebuilt.stderr
+    assert rows() == before
