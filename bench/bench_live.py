@@ -20,6 +20,8 @@ keep no message history, and its garbage collector is held off while a
 rate is measured (collected between rates); a full collection over the
 client's objects took 80-160 ms and showed up as the servers' p99.
 
+`--worker` also runs `quire worker` (the projections), as deployed.
+
 Run: `.venv/bin/python bench/bench_live.py` (QUIRE_BENCH_POSTGRES_URL picks the
 server; default postgresql://postgres@127.0.0.1:5432/test). A fresh schema is
 created and dropped. Target: p99 <= 50 ms at 200 edits/s.
@@ -75,18 +77,22 @@ class Stack:
     home: Path
     env: dict[str, str]
     servers: list[tuple[subprocess.Popen[bytes], int]] = field(default_factory=list)
+    worker: subprocess.Popen[bytes] | None = None
     tokens: dict[str, str] = field(default_factory=dict)
     packet_id: str = ""
 
     def close(self) -> None:
-        for process, _ in self.servers:
+        processes = [p for p, _ in self.servers]
+        if self.worker is not None:
+            processes.append(self.worker)
+        for process in processes:
             process.kill()
             process.wait()
         with psycopg.connect(PG_URL, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
 
 
-def set_up(coauthors: int, servers: int, home: Path) -> Stack:
+def set_up(coauthors: int, servers: int, home: Path, worker: bool) -> Stack:
     schema = f"bench_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(PG_URL, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
@@ -127,6 +133,14 @@ def set_up(coauthors: int, servers: int, home: Path) -> Stack:
     finally:
         services.close()
 
+    if worker:  # as deployed: the projections and the sweeper run beside the API
+        stack.worker = subprocess.Popen(
+            [str(QUIRE), "worker"],
+            env=env,
+            cwd=home,
+            stdout=(home / "worker.log").open("wb"),
+            stderr=subprocess.STDOUT,
+        )
     for _ in range(servers):
         port = free_port()
         log = (home / f"serve-{port}.log").open("wb")
@@ -378,7 +392,9 @@ async def main_async(stack: Stack, args: argparse.Namespace) -> None:
     await run.open_loop(20, 1.0)  # warm-up
     print(
         f"{len(run.authors)} co-authors on {len(stack.servers)} processes, "
-        f"one packet, {args.seconds:.0f} s per rate\n"
+        f"one packet, {args.seconds:.0f} s per rate"
+        + (", a projection worker running" if stack.worker else "")
+        + "\n"
     )
     header = (
         f"{'rate':>10} | {'peer p50':>9} {'peer p99':>9} {'ack p50':>8} "
@@ -424,9 +440,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rates", type=float, nargs="+", default=[50.0, 200.0])
     parser.add_argument("--in-flight", type=int, default=1)
+    parser.add_argument(
+        "--worker",
+        action="store_true",
+        help="also run `quire worker` (projections) beside the servers",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="quire-bench-") as tmp:
-        stack = set_up(args.coauthors, args.servers, Path(tmp))
+        stack = set_up(args.coauthors, args.servers, Path(tmp), args.worker)
         try:
             asyncio.run(main_async(stack, args))
         finally:
