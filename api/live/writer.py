@@ -97,7 +97,9 @@ class PacketWriter:
         except Exception:
             if not batch:
                 raise
-            log.warning("releasing the lock of packet %s failed", self.packet_id)
+            log.warning(
+                "releasing the lock of packet %s failed", self.packet_id, exc_info=True
+            )
         return batch, results
 
     def _save(
