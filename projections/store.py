@@ -460,16 +460,7 @@ class ReadStore:
         statement += f" ORDER BY {id_column}"
         with session.read() as tx:
             rows = tx.all(statement, params)
-        return [
-            EventRecord(
-                int(row[0]),
-                _uuid_text(row[1]),
-                int(row[2]),
-                str(row[3]),
-                _state_bytes(row[4]),
-            )
-            for row in rows
-        ]
+        return [_event_record(row) for row in rows]
 
     def originator_events(
         self, session: Session, originator_id: str, ids: dict[int, Any]
@@ -503,16 +494,7 @@ class ReadStore:
                 "ORDER BY originator_version",
                 (key,),
             )
-        return [
-            EventRecord(
-                int(row[0]),
-                _uuid_text(row[1]),
-                int(row[2]),
-                str(row[3]),
-                _state_bytes(row[4]),
-            )
-            for row in rows
-        ]
+        return [_event_record(row) for row in rows]
 
     # progress: who waits for a projection ------------------------------------
     def add_waker(self, waker: Callable[[], None]) -> None:
@@ -570,6 +552,13 @@ class ReadStore:
 def _state_bytes(value: Any) -> bytes:
     # A state rewritten by hand in SQLite may come back as TEXT.
     return value.encode("utf-8") if isinstance(value, str) else bytes(value)
+
+
+def _event_record(row: Sequence[Any]) -> EventRecord:
+    """(id, originator_id, originator_version, topic, state) as stored."""
+    return EventRecord(
+        int(row[0]), _uuid_text(row[1]), int(row[2]), str(row[3]), _state_bytes(row[4])
+    )
 
 
 def _uuid_text(value: Any) -> str:
