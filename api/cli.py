@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from eventsourcing.persistence import PersistenceError
 
 from api import cli_projections
+from api.cli_errors import cli_errors
 from api.services import build_services
 from workspace.accounts import Principal
 from workspace.config import Settings, backend_of, get_settings
-from workspace.errors import QuireError
 
 app = typer.Typer(
     help="Quire: event-sourced collaborative packet workspace.",
@@ -25,27 +22,6 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_app = typer.Typer(help="Users and tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
-
-
-def fail(error: QuireError) -> NoReturn:
-    typer.echo(f"error: {error.code}: {error.message}", err=True)
-    raise typer.Exit(2)
-
-
-@contextmanager
-def database_errors() -> Iterator[None]:
-    """Turns the library's database failures into one clear line and exit 2."""
-    try:
-        yield
-    except QuireError as e:
-        fail(e)
-    except PersistenceError as e:
-        text = str(e)
-        if "does not exist" in text or "no such table" in text:
-            fail(QuireError("SCHEMA_MISSING", "no schema here: run `quire db init`"))
-        fail(QuireError("DATABASE_ERROR", text.splitlines()[0] if text else repr(e)))
-    except OSError as e:
-        fail(QuireError("DATABASE_UNAVAILABLE", str(e)))
 
 
 def init_database() -> None:
@@ -65,7 +41,7 @@ cli_projections.register(app)
 def db_init() -> None:
     """Creates the schema (once per database)."""
     settings = get_settings()
-    with database_errors():
+    with cli_errors():
         init_database()
     typer.echo(f"schema ready on {backend_of(settings.database_url)}")
 
@@ -96,7 +72,7 @@ def users_add(
     roles = [
         r for r, on in (("admin", admin), ("auditor", auditor), ("agent", agent)) if on
     ]
-    with database_errors():
+    with cli_errors():
         services = build_services(
             create_table=backend_of(get_settings().database_url) != "postgres"
         )
@@ -144,7 +120,7 @@ def load_seed_stories(settings: Settings, url: str) -> None:
     from release.demo import DEMO_PASSPHRASES, PEOPLE, load_demo
 
     services = build_services(settings)
-    with database_errors():
+    with cli_errors():
         try:
             tokens = load_demo(services.app)  # type: ignore[arg-type]
         finally:
@@ -162,7 +138,7 @@ def load_seed_stories(settings: Settings, url: str) -> None:
 @users_app.command("token")
 def users_token(user_id: Annotated[str, typer.Argument()]) -> None:
     """Issues a new bearer token for an existing user (last line of stdout)."""
-    with database_errors():
+    with cli_errors():
         services = build_services()
         try:
             token = services.app.issue_token(user_id, actor="cli")
@@ -174,7 +150,7 @@ def users_token(user_id: Annotated[str, typer.Argument()]) -> None:
 @users_app.command("unlock-signing")
 def users_unlock_signing(user_id: Annotated[str, typer.Argument()]) -> None:
     """Unlocks signing after five failed re-authentications."""
-    with database_errors():
+    with cli_errors():
         services = build_services()
         try:
             admin = Principal("cli", "Command line", frozenset({"admin"}))

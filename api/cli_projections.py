@@ -15,7 +15,7 @@ import threading
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from cryptography.hazmat.primitives import serialization
@@ -24,14 +24,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
+from api.cli_errors import cli_errors, fail
 from api.services import Services, build_background, build_services
 from projections.audit import AuditLog, export_packet, verify_export
 from projections.driver import DEFAULT_BATCH, Driver
 from projections.merkle import load_or_create_private_key
 from projections.runner import all_projections, create_read_models
-from projections.store import CONNECTION_ERRORS, read_models_for
+from projections.store import read_models_for
 from workspace.config import backend_of, get_settings
-from workspace.errors import QuireError
 
 projections_app = typer.Typer(help="Read models.", no_args_is_help=True)
 audit_app = typer.Typer(help="Verifiable history.", no_args_is_help=True)
@@ -47,15 +47,6 @@ def init_read_models(services: Services) -> None:
     """`quire db init`: the read-model tables, and the signing key if absent."""
     create_read_models(read_models_for(services))
     load_or_create_private_key(services.settings.signing_key_path)
-
-
-def _fail(code: str, message: str, status: int = 2) -> NoReturn:
-    typer.echo(f"error: {code}: {message}", err=True)
-    raise typer.Exit(status)
-
-
-def _quire_failure(error: QuireError) -> NoReturn:
-    _fail(error.code, error.message)
 
 
 # ----------------------------------------------------------------- rebuild
@@ -80,54 +71,51 @@ def rebuild(
     """
     settings = get_settings()
     if backend_of(settings.database_url) == "memory":
-        _fail("NOTHING_TO_REBUILD", "memory:// keeps no read models between runs")
+        fail("NOTHING_TO_REBUILD", "memory:// keeps no read models between runs")
     services = build_services(settings)
-    try:
-        store = read_models_for(services)
-        create_read_models(store)
-        projections = all_projections(settings)
-        names = {p.name for p in projections}
-        for name in only or []:
-            if name not in names:
-                _fail("PROJECTION_UNKNOWN", f"{name!r}; known: {sorted(names)}")
-        chosen = [p for p in projections if not only or p.name in only]
-        # One driver: each batch is read once and applied to every projection.
-        driver = Driver(store, chosen)
-        session = store.session()
+    with cli_errors():
         try:
-            deadline = time.monotonic() + wait
-            while not driver.acquire(session, wait=False):
-                if time.monotonic() > deadline:
-                    _fail(
-                        "PROJECTION_BUSY",
-                        f"{driver.name} is held by a running worker; "
-                        "stop it and try again",
+            store = read_models_for(services)
+            create_read_models(store)
+            projections = all_projections(settings)
+            names = {p.name for p in projections}
+            for name in only or []:
+                if name not in names:
+                    fail("PROJECTION_UNKNOWN", f"{name!r}; known: {sorted(names)}")
+            chosen = [p for p in projections if not only or p.name in only]
+            # One driver: each batch is read once and applied to every projection.
+            driver = Driver(store, chosen)
+            session = store.session()
+            try:
+                deadline = time.monotonic() + wait
+                while not driver.acquire(session, wait=False):
+                    if time.monotonic() > deadline:
+                        fail(
+                            "PROJECTION_BUSY",
+                            f"{driver.name} is held by a running worker; "
+                            "stop it and try again",
+                        )
+                    time.sleep(0.5)
+                head = store.head()
+                with (
+                    session.atomic(),
+                    typer.progressbar(
+                        length=max(head, 1),
+                        label=", ".join(p.name for p in chosen),
+                        file=sys.stderr,
+                    ) as bar,
+                ):
+                    driver.reset(session)
+                    driver.catch_up(
+                        session, upto=head, progress=lambda _p, n: bar.update(n)
                     )
-                time.sleep(0.5)
-            head = store.head()
-            with (
-                session.atomic(),
-                typer.progressbar(
-                    length=max(head, 1),
-                    label=", ".join(p.name for p in chosen),
-                    file=sys.stderr,
-                ) as bar,
-            ):
-                driver.reset(session)
-                driver.catch_up(
-                    session, upto=head, progress=lambda _p, n: bar.update(n)
-                )
-                driver.catch_up(session)
-                if head == 0:
-                    bar.update(1)
+                    driver.catch_up(session)
+                    if head == 0:
+                        bar.update(1)
+            finally:
+                session.close()
         finally:
-            session.close()
-    except QuireError as e:
-        _quire_failure(e)
-    except CONNECTION_ERRORS as e:
-        _fail("DATABASE_UNAVAILABLE", str(e).splitlines()[0] if str(e) else repr(e))
-    finally:
-        services.close()
+            services.close()
     typer.echo(f"rebuilt {', '.join(only or sorted(names))}")
 
 
@@ -149,16 +137,17 @@ def worker(
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    try:
-        services.background.extend(build_background(services))
-        services.start()
-        typer.echo(f"worker running on {backend_of(settings.database_url)}", err=True)
-        while not stop.wait(1.0):
-            pass
-    except QuireError as e:
-        _quire_failure(e)
-    finally:
-        services.close()
+    with cli_errors():
+        try:
+            services.background.extend(build_background(services))
+            services.start()
+            typer.echo(
+                f"worker running on {backend_of(settings.database_url)}", err=True
+            )
+            while not stop.wait(1.0):
+                pass
+        finally:
+            services.close()
     typer.echo("worker stopped", err=True)
 
 
@@ -189,25 +178,26 @@ def audit_export(
     settings = get_settings()
     services = build_services(settings)
     buffer = io.StringIO()
-    try:
-        store = read_models_for(services)
-        key = load_or_create_private_key(settings.signing_key_path)
-        session = store.session()
+    with cli_errors():
         try:
-            driver = Driver(store, AuditLog(key, settings.checkpoint_interval_seconds))
-            if driver.acquire(session, wait=False):
-                driver.catch_up(session)
-            elif not store.wait_for([AuditLog.name], store.head(), wait):
-                _fail("AUDIT_LOG_BEHIND", "the audit log did not catch up; retry")
-            summary = export_packet(store, session, packet_id, key, buffer, full=full)
+            store = read_models_for(services)
+            key = load_or_create_private_key(settings.signing_key_path)
+            session = store.session()
+            try:
+                driver = Driver(
+                    store, AuditLog(key, settings.checkpoint_interval_seconds)
+                )
+                if driver.acquire(session, wait=False):
+                    driver.catch_up(session)
+                elif not store.wait_for([AuditLog.name], store.head(), wait):
+                    fail("AUDIT_LOG_BEHIND", "the audit log did not catch up; retry")
+                summary = export_packet(
+                    store, session, packet_id, key, buffer, full=full
+                )
+            finally:
+                session.close()
         finally:
-            session.close()
-    except QuireError as e:
-        _quire_failure(e)
-    except CONNECTION_ERRORS as e:
-        _fail("DATABASE_UNAVAILABLE", str(e).splitlines()[0] if str(e) else repr(e))
-    finally:
-        services.close()
+            services.close()
     if output is None:
         sys.stdout.write(buffer.getvalue())
     else:
@@ -266,11 +256,11 @@ def audit_verify(
         try:
             pinned = _pinned_key(public_key)
         except (ValueError, OSError) as e:
-            _fail("KEY_INVALID", str(e))
+            fail("KEY_INVALID", str(e))
     try:
         lines = file.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as e:
-        _fail("EXPORT_UNREADABLE", str(e))
+        fail("EXPORT_UNREADABLE", str(e))
     verdict = verify_export(lines, pinned)
     if not verdict.ok:
         typer.echo(f"NOT INTACT: {verdict.message}", err=True)
