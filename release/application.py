@@ -9,7 +9,6 @@ the change (the workspace's `update_packet` calls it before saving).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
 from uuid import UUID
@@ -357,7 +356,9 @@ class ReleaseApp(Workspace):
             self._approve(p, lane, principal, release_id, meaning, scope, meta.at)
             return [], [lane]
 
-        _, holds = self._write(packet_id, principal, decide)
+        _, (holds, _) = self.update_packet(
+            packet_id, principal, None, decide, others=lambda decided: decided[1]
+        )
         if holds:
             raise ReleaseHeldError(release_id, holds)
         return self.release_view(self.get_packet(packet_id), release_id)
@@ -432,25 +433,6 @@ class ReleaseApp(Workspace):
         )
         locked = not ok and self.get_user(principal.user_id).signing_locked
         return gate.Signer(principal.user_id, False, ok, signing_locked=locked)
-
-    def _write(
-        self,
-        packet_id: UUID | str,
-        principal: Principal,
-        decide: Callable[[Packet], tuple[T, list[Any]]],
-    ) -> tuple[Packet, T]:
-        """Like update_packet, where the decision also returns other
-        aggregates (a lane) that must land in the same save."""
-        for _ in range(MAX_ATTEMPTS):
-            packet = self.get_packet(packet_id)
-            result, others = decide(packet)
-            others = [*others, *self.consequences(packet, principal)]
-            try:
-                self.save(packet, *others)
-            except IntegrityError:
-                continue
-            return packet, result
-        raise VersionClashError("VERSION_CLASH", "too many concurrent writers")
 
     # --------------------------------------------------------------- reads
     def release_view(self, packet: Packet, release_id: str) -> dict[str, Any]:

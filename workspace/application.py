@@ -281,12 +281,14 @@ class Workspace(Application[UUID]):
         decide: Callable[[Packet], T],
         *,
         expected_version: int | None = None,
+        others: Callable[[T], list[Any]] | None = None,
     ) -> tuple[Packet, T]:
         """Loads, checks the role, decides, adds consequences, saves atomically.
 
         With an expected version, a clash is the caller's VersionClashError.
         Without one, the decision is retried on fresh state, since it was not
-        based on anything the caller saw.
+        based on anything the caller saw. `others` names, from a decision,
+        other aggregates (a lane) that must land in the same save.
         """
         for _ in range(MAX_ATTEMPTS):
             packet = self.get_packet(packet_id)
@@ -300,9 +302,10 @@ class Workspace(Application[UUID]):
             if action is not None:
                 policy.require(principal, action, packet)
             result = decide(packet)
-            others = self.consequences(packet, principal)
+            also = [] if others is None else others(result)
+            also.extend(self.consequences(packet, principal))
             try:
-                self.save(packet, *others)
+                self.save(packet, *also)
             except IntegrityError:
                 if expected_version is not None:
                     raise VersionClashError(
