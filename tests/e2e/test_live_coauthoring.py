@@ -94,44 +94,49 @@ def mark(server: QuireServer, packet_id: str) -> int:
         return version
 
 
-def test_edits_to_different_paragraphs_from_two_processes_both_land(
+def edit_at_once(
     pair: Pair,
-) -> None:
-    packet_id, base = new_packet(pair)
+    packet_id: str,
+    base: int,
+    ops_a: list[dict[str, Any]],
+    ops_b: list[dict[str, Any]],
+    marker_on: QuireServer,
+) -> tuple[LiveClient, LiveClient, list[Any]]:
+    """Ben on process one and Maya on process two send one op each, at once,
+    on the same base; returns both clients (having seen a later marker write,
+    made on `marker_on`) and their answers."""
 
     async def scenario() -> tuple[LiveClient, LiveClient, list[Any]]:
         a = await LiveClient.open(ws_base(pair.one), packet_id, pair.token("ben"))
         b = await LiveClient.open(ws_base(pair.two), packet_id, pair.token("maya"))
-        monthly = TEXT.index("monthly")
-        thirty = TEXT.index("30")
         await asyncio.gather(
-            a.send(
-                op(
-                    "sec-1",
-                    base,
-                    [{"at": monthly, "delete": 7, "insert": "weekly"}],
-                    client_id="a",
-                    client_seq=1,
-                )
-            ),
-            b.send(
-                op(
-                    "sec-1",
-                    base,
-                    [{"at": thirty, "delete": 2, "insert": "45"}],
-                    client_id="b",
-                    client_seq=1,
-                )
-            ),
+            a.send(op("sec-1", base, ops_a, client_id="a", client_seq=1)),
+            b.send(op("sec-1", base, ops_b, client_id="b", client_seq=1)),
         )
         answers = await asyncio.gather(a.until(answer_to(1)), b.until(answer_to(1)))
-        marker = await asyncio.to_thread(mark, pair.one, packet_id)
+        marker = await asyncio.to_thread(mark, marker_on, packet_id)
         await asyncio.gather(see_version(a, marker), see_version(b, marker))
         await a.close()
         await b.close()
         return a, b, [x[-1] for x in answers]
 
-    a, b, answers = asyncio.run(scenario())
+    return asyncio.run(scenario())
+
+
+def test_edits_to_different_paragraphs_from_two_processes_both_land(
+    pair: Pair,
+) -> None:
+    packet_id, base = new_packet(pair)
+    monthly = TEXT.index("monthly")
+    thirty = TEXT.index("30")
+    a, b, answers = edit_at_once(
+        pair,
+        packet_id,
+        base,
+        [{"at": monthly, "delete": 7, "insert": "weekly"}],
+        [{"at": thirty, "delete": 2, "insert": "45"}],
+        marker_on=pair.one,
+    )
     assert [x["type"] for x in answers] == ["ack", "ack"]
     assert versions(a) == versions(b) == [base + 1, base + 2, base + 3]
     expected = "Credits accrue weekly.\n\nClaims close after 45 days."
@@ -144,38 +149,14 @@ def test_rewrites_of_the_same_sentence_give_one_ack_and_one_conflict(
 ) -> None:
     packet_id, base = new_packet(pair)
     monthly = TEXT.index("monthly")
-
-    async def scenario() -> tuple[LiveClient, LiveClient, list[Any]]:
-        a = await LiveClient.open(ws_base(pair.one), packet_id, pair.token("ben"))
-        b = await LiveClient.open(ws_base(pair.two), packet_id, pair.token("maya"))
-        await asyncio.gather(
-            a.send(
-                op(
-                    "sec-1",
-                    base,
-                    [{"at": monthly, "delete": 7, "insert": "weekly"}],
-                    client_id="a",
-                    client_seq=1,
-                )
-            ),
-            b.send(
-                op(
-                    "sec-1",
-                    base,
-                    [{"at": monthly, "delete": 7, "insert": "daily"}],
-                    client_id="b",
-                    client_seq=1,
-                )
-            ),
-        )
-        answers = await asyncio.gather(a.until(answer_to(1)), b.until(answer_to(1)))
-        marker = await asyncio.to_thread(mark, pair.two, packet_id)
-        await asyncio.gather(see_version(a, marker), see_version(b, marker))
-        await a.close()
-        await b.close()
-        return a, b, [x[-1] for x in answers]
-
-    a, b, answers = asyncio.run(scenario())
+    a, b, answers = edit_at_once(
+        pair,
+        packet_id,
+        base,
+        [{"at": monthly, "delete": 7, "insert": "weekly"}],
+        [{"at": monthly, "delete": 7, "insert": "daily"}],
+        marker_on=pair.two,
+    )
     assert sorted(x["type"] for x in answers) == ["ack", "conflict"]
     conflict = next(x for x in answers if x["type"] == "conflict")
     assert conflict["section_id"] == "sec-1"
