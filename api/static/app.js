@@ -877,6 +877,7 @@ class PacketPage {
         : "Kept the current text; my overlapping change was dropped.";
       try {
         await api("POST", `${this.base}/conflicts/${encodeURIComponent(conflictId)}/resolve`, { resolution });
+        flash(`Conflict ${conflictId} resolved`, "ok");
       } catch (err) {
         flashError(err);
       }

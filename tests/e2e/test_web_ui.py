@@ -14,7 +14,6 @@ import random
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -231,26 +230,33 @@ def read_packet(server: Server, user: str, packet_id: str) -> dict[str, Any]:
         return packet
 
 
-def eventually(read: Callable[[], Any], wanted: Any) -> Any:
-    """What `read()` returns once it equals `wanted`, or last, after a deadline."""
-    deadline = time.monotonic() + 10
-    value = read()
-    while value != wanted and time.monotonic() < deadline:
-        time.sleep(0.1)  # bounded poll of the read side
-        value = read()
-    return value
+def section_text_on_server(server: Server, packet_id: str, section_id: str) -> str:
+    """The section's text as the API serves it (read once the page says the
+    edit is saved: the server acknowledged it)."""
+    packet = read_packet(server, "maya.chen", packet_id)
+    return str(next(s["text"] for s in packet["sections"] if s["id"] == section_id))
 
 
-def section_text_on_server(
-    server: Server, packet_id: str, section_id: str, wanted: str
-) -> str:
-    """The section's text as the API serves it, once it equals `wanted` (bounded)."""
-
-    def read() -> str:
-        packet = read_packet(server, "maya.chen", packet_id)
-        return str(next(s["text"] for s in packet["sections"] if s["id"] == section_id))
-
-    return str(eventually(read, wanted))
+def entitlement_packet(http: httpx.Client, heading: str, text: str) -> tuple[str, str]:
+    """Opens a packet owned by Maya with Priya as co-author, with one section;
+    (packet id, section id)."""
+    opened = http.post(
+        "/v1/packets",
+        json={
+            "kind": "clarification",
+            "title": "Entitlement clarification packet",
+            "release_owner": "maya.chen",
+            "authors": ["priya.rao"],
+            "reviewers": [],
+        },
+    )
+    assert opened.status_code == 201, opened.text
+    packet_id: str = opened.json()["id"]
+    section = http.post(
+        f"/v1/packets/{packet_id}/sections", json={"heading": heading, "text": text}
+    )
+    assert section.status_code == 201, section.text
+    return packet_id, section.json()["section_id"]
 
 
 def screenshot(page: Any, name: str) -> Path:
@@ -339,7 +345,7 @@ def test_co_authors_edit_a_section_and_see_each_other_live(
     typed = "Windows start at the first customer-visible error."
     section.get_by_test_id("section-text").press_sequentially(typed, delay=5)
     expect(section.get_by_test_id("save-state")).to_have_text("saved")
-    assert section_text_on_server(server, packet_id, section_id, typed) == typed
+    assert section_text_on_server(server, packet_id, section_id) == typed
 
     # Priya, a co-author, opens the same packet in her own browser.
     priya = open_page("priya.rao")
@@ -364,7 +370,7 @@ def test_co_authors_edit_a_section_and_see_each_other_live(
     expect(
         priya.locator(f"[data-section-id='{section_id}']").get_by_test_id("save-state")
     ).to_have_text("saved")
-    assert section_text_on_server(server, packet_id, section_id, final) == final
+    assert section_text_on_server(server, packet_id, section_id) == final
 
     # Presence: Maya sees that Priya is editing the section.
     expect(section.get_by_test_id("presence-chip")).to_contain_text(
@@ -472,23 +478,9 @@ def test_an_overlapping_edit_is_shown_as_a_conflict_and_nothing_typed_is_lost(
     server: Server, open_page: Callable[[str], Any]
 ) -> None:
     require_routes(server)
+    base = "The window starts at the first error."
     with server.client("maya.chen") as http:
-        created = http.post(
-            "/v1/packets",
-            json={
-                "kind": "clarification",
-                "title": "Entitlement clarification packet",
-                "release_owner": "maya.chen",
-                "authors": ["priya.rao"],
-                "reviewers": [],
-            },
-        ).json()
-        packet_id = created["id"]
-        base = "The window starts at the first error."
-        section_id = http.post(
-            f"/v1/packets/{packet_id}/sections",
-            json={"heading": "Outage-duration window", "text": base},
-        ).json()["section_id"]
+        packet_id, section_id = entitlement_packet(http, "Outage-duration window", base)
     maya, priya = open_page("maya.chen"), open_page("priya.rao")
     for page in (maya, priya):
         page.goto(f"{server.url}/#/packets/{packet_id}")
@@ -527,13 +519,12 @@ def test_an_overlapping_edit_is_shown_as_a_conflict_and_nothing_typed_is_lost(
     mine = "The window starts at the earliest error."
     expect(priya_text).to_have_value(mine)
     expect(maya_section.get_by_test_id("save-state")).to_have_text("saved")
-    assert section_text_on_server(server, packet_id, section_id, mine) == mine
+    assert section_text_on_server(server, packet_id, section_id) == mine
 
-    def conflict_state() -> str:
-        conflicts = read_packet(server, "maya.chen", packet_id)["conflicts"]
-        return str(next(c["state"] for c in conflicts if c["id"] == recorded))
-
-    assert eventually(conflict_state, "resolved") == "resolved"
+    # The page says when the server has closed the conflict.
+    expect(maya.locator("#flash")).to_contain_text(f"Conflict {recorded} resolved")
+    conflicts = read_packet(server, "maya.chen", packet_id)["conflicts"]
+    assert next(c["state"] for c in conflicts if c["id"] == recorded) == "resolved"
 
 
 def test_the_release_owner_holds_a_release_and_lifts_the_hold(
@@ -541,18 +532,8 @@ def test_the_release_owner_holds_a_release_and_lifts_the_hold(
 ) -> None:
     require_routes(server)
     with server.client("priya.rao") as http:
-        opened = http.post(
-            "/v1/packets",
-            json={
-                "kind": "clarification",
-                "title": "Entitlement clarification packet",
-                "release_owner": "maya.chen",
-                "authors": ["priya.rao"],
-            },
-        )
-        packet_id = opened.json()["id"]
+        packet_id, _ = entitlement_packet(http, "Scope", "Tier 2.")
         base = f"/v1/packets/{packet_id}"
-        http.post(f"{base}/sections", json={"heading": "Scope", "text": "Tier 2."})
         revision = http.post(f"{base}/revisions", json={}).json()["revision"]
         requested = http.post(
             f"{base}/releases", json={"revision": revision, "lane": "no-such-lane"}
