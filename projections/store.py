@@ -520,16 +520,19 @@ class ReadStore:
             )
         return int(row[0]) if row else 0
 
-    def wait_for(self, names: Sequence[str], position: int, timeout: float) -> bool:
+    def wait_for(
+        self, names: Sequence[str], position: int, timeout: float, *, wake: bool = True
+    ) -> bool:
         """Waits (bounded) until every named projection has reached `position`.
 
-        In-process drivers are woken and report progress through a condition;
+        In-process drivers report progress through a condition (and are woken
+        first, unless `wake` is false: a test of what else wakes them);
         otherwise (a separate `quire worker`) the tracking rows are read again
         every 50 ms. Returns False on timeout: the caller serves what it has.
         """
         deadline = time.monotonic() + timeout
         wakers = list(self._wakers)
-        for waker in wakers:
+        for waker in wakers if wake else ():
             waker()
         if wakers:
             with self._progress:

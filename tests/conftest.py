@@ -7,9 +7,8 @@ Each PostgreSQL test gets a schema of its own, dropped afterwards.
 from __future__ import annotations
 
 import os
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -90,13 +89,3 @@ def app(settings: Settings) -> Iterator[Workspace]:
     application = Workspace({"CREATE_TABLE": "y"}, settings=settings)
     yield application
     application.close()
-
-
-def wait_until(check: Callable[[], bool], what: str, deadline_s: float = 10.0) -> None:
-    """Waits for a tracking position or another effect of background work that
-    has no acknowledgement to wait on; bounded, and named when it times out."""
-    end = time.monotonic() + deadline_s
-    while not check():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)

@@ -21,7 +21,7 @@ from projections.runner import (
     read_model_tables,
 )
 from projections.store import ReadStore
-from tests.conftest import database_url_for, drop_pg_schema, wait_until
+from tests.conftest import database_url_for, drop_pg_schema
 from workspace.application import Workspace
 from workspace.config import Settings
 
@@ -104,11 +104,7 @@ def test_a_worker_killed_mid_catch_up_resumes_without_losing_or_repeating_rows(
 
     worker = start_worker(cfg, tmp_path, "--batch-size", "20")
     try:
-        wait_until(
-            lambda: positions(store).get("audit_log", 0) >= 400,
-            "the first batches",
-            deadline_s=60,
-        )
+        assert store.wait_for(["audit_log"], 400, timeout=60), "the first batches"
     finally:
         worker.send_signal(signal.SIGKILL)
         worker.wait(30)
@@ -117,10 +113,8 @@ def test_a_worker_killed_mid_catch_up_resumes_without_losing_or_repeating_rows(
 
     restarted = start_worker(cfg, tmp_path)
     try:
-        wait_until(
-            lambda: all(positions(store).get(n, 0) >= head for n in PROJECTION_NAMES),
-            "the restarted worker to reach the head",
-            deadline_s=60,
+        assert store.wait_for(PROJECTION_NAMES, head, timeout=60), (
+            "the restarted worker to reach the head"
         )
     finally:
         restarted.send_signal(signal.SIGTERM)

@@ -14,7 +14,7 @@ from projections.driver import Driver
 from projections.packets import PacketList
 from projections.runner import create_read_models
 from projections.store import ReadStore
-from tests.conftest import PG_URL, database_url_for, drop_pg_schema, wait_until
+from tests.conftest import PG_URL, database_url_for, drop_pg_schema
 from workspace.accounts import Principal
 from workspace.application import Workspace
 from workspace.config import Settings
@@ -70,7 +70,8 @@ def test_a_notify_wakes_the_driver_long_before_its_poll_interval(
         started = time.monotonic()
         open_packet(pg_app, ben)
         head = store.head()
-        wait_until(lambda: store.position(PacketList.name) >= head, "the NOTIFY")
+        # Not woken from here: only the NOTIFY can wake it.
+        assert store.wait_for([PacketList.name], head, timeout=10, wake=False)
         assert time.monotonic() - started < 10
     finally:
         driver.stop()
@@ -84,14 +85,14 @@ def test_the_driver_reconnects_and_resumes_after_its_connection_is_killed(
     try:
         first = open_packet(pg_app, ben)
         head = store.head()
-        wait_until(lambda: store.position(PacketList.name) >= head, "catch-up")
+        assert store.wait_for([PacketList.name], head, timeout=10), "catch-up"
         killed = driver.session_pid
         assert killed is not None
         with psycopg.connect(PG_URL, autocommit=True) as admin:
             admin.execute("SELECT pg_terminate_backend(%s)", (killed,))
         second = open_packet(pg_app, ben)
         head = store.head()
-        wait_until(lambda: store.position(PacketList.name) >= head, "resumption")
+        assert store.wait_for([PacketList.name], head, timeout=10, wake=False)
         assert driver.session_pid != killed
         with store.read() as tx:
             rows = tx.all("SELECT packet_id FROM packet_list ORDER BY seq")
@@ -109,16 +110,19 @@ def test_a_second_instance_waits_while_the_first_holds_the_projection(
     try:
         open_packet(pg_app, ben)
         head = store.head()
-        wait_until(lambda: first.position == head, "the first instance")
+        assert store.wait_for([PacketList.name], head, timeout=10)
+        assert first.position == head
         second.start()
         open_packet(pg_app, ben)
         head = store.head()
-        wait_until(lambda: first.position == head, "the first instance again")
+        assert store.wait_for([PacketList.name], head, timeout=10)
+        assert first.position == head
         assert second.position is None  # never loaded: it waits for the lock
         first.stop()
         open_packet(pg_app, ben)
         head = store.head()
-        wait_until(lambda: second.position == head, "the second instance")
+        assert store.wait_for([PacketList.name], head, timeout=10)
+        assert second.position == head
         with store.read() as tx:
             assert tx.one("SELECT COUNT(*) FROM packet_list") == (3,)
     finally:
