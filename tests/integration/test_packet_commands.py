@@ -436,3 +436,19 @@ def test_snapshots_are_taken_at_each_interval_and_equal_the_replayed_state(
         replayed = project_aggregate(None, events)
         assert isinstance(replayed, Packet)
         assert snapshot.mutate(None).state() == replayed.state()
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_the_librarys_own_environment_variables_do_not_leak_in(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """POSTGRES_ENABLE_DB_FUNCTIONS would let projections skip events under
+    concurrent writers (DESIGN.md): a developer's shell must not turn it on."""
+    monkeypatch.setenv("POSTGRES_ENABLE_DB_FUNCTIONS", "y")
+    monkeypatch.setenv("AGGREGATE_CACHE_MAXSIZE", "1")
+    app = Workspace(settings=settings)
+    try:
+        assert app.recorder.datastore.enable_db_functions is False
+        assert app.env.get("AGGREGATE_CACHE_MAXSIZE") == "500"
+    finally:
+        app.close()
