@@ -79,3 +79,10 @@ class StateError(QuireError):
     """The thing exists but is in the wrong state for this (HTTP 409)."""
 
     code = "INVALID_STATE"
+
+
+class UnprocessableError(QuireError):
+    """Well-formed JSON whose content breaks a rule: an unknown component type,
+    a period that does not parse, a negative amount (HTTP 422)."""
+
+    code = "UNPROCESSABLE"
