@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from api import cli_projections
+from api import cli_projections, logging_config
 from api.cli_errors import cli_errors
 from api.services import build_services
 from workspace.accounts import Principal
@@ -108,6 +108,8 @@ def serve(
         host=host,
         port=port,
         log_level="info",
+        # Uvicorn's logging, with bearer tokens redacted from every line.
+        log_config=logging_config.uvicorn_log_config(),
         ws_max_size=settings.request_max_bytes,
         # Live messages are small JSON: compressing each costs more CPU than
         # it saves, once per socket per event.
@@ -158,6 +160,19 @@ def users_unlock_signing(user_id: Annotated[str, typer.Argument()]) -> None:
         finally:
             services.close()
     typer.echo(f"signing unlocked for {user_id}")
+
+
+@users_app.command("revoke-tokens")
+def users_revoke_tokens(user_id: Annotated[str, typer.Argument()]) -> None:
+    """Revokes every bearer token of a user (`quire users token` issues a new one)."""
+    with cli_errors():
+        services = build_services()
+        try:
+            admin = Principal("cli", "Command line", frozenset({"admin"}))
+            count = services.app.revoke_tokens(admin, user_id)
+        finally:
+            services.close()
+    typer.echo(f"revoked {count} token(s) of {user_id}")
 
 
 def main() -> None:

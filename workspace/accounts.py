@@ -172,6 +172,9 @@ class User(Aggregate):
         class_version = 1
         packet_id: str
         release_id: str
+        # Added in wave 2: True when refused because signing was locked
+        # (the passphrase was then not checked).
+        while_locked: bool = False
 
         lock_after: ClassVar[int] = SIGNING_LOCK_AFTER
 
@@ -183,6 +186,10 @@ class User(Aggregate):
     class SigningSucceeded(Event):
         TOPIC = "quire.user.SigningSucceeded"
         class_version = 1
+        # Added in wave 2 (every success is recorded since); older events
+        # load with the defaults.
+        packet_id: str = ""
+        release_id: str = ""
 
         def apply(self, user: Any) -> None:
             user.failed_signings = 0
@@ -194,6 +201,16 @@ class User(Aggregate):
         def apply(self, user: Any) -> None:
             user.failed_signings = 0
             user.signing_locked = False
+
+    class TokensRevoked(Event):
+        """Every token issued so far stops working (`quire users revoke-tokens`)."""
+
+        TOPIC = "quire.user.TokensRevoked"
+        class_version = 1
+        count: int
+
+        def apply(self, user: Any) -> None:
+            user.token_hashes = []
 
     @classmethod
     def register(
@@ -308,6 +325,9 @@ class AuditTrail(Aggregate):
         code: str
         message: str
         packet_id: str | None
+        # Added in wave 2: how many identical refusals this record stands for
+        # (repeats within a window are coalesced; older events count one).
+        count: int = 1
 
         def apply(self, trail: Any) -> None:
             trail.entries += 1

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import copy
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -61,6 +62,7 @@ from workspace.rebase import (
     transform,
     validate_ops,
 )
+from workspace.refusals import RefusalCoalescer
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +72,10 @@ Clock = Callable[[], datetime]
 #: A write with no expected version is re-decided on fresh state this many
 #: times when another process saved first; edits rebase, so they always may.
 MAX_ATTEMPTS = 20
+
+#: A signing attempt re-decided this many times (each time another process
+#: recorded an attempt of the same signer first) gives up with 409.
+SIGNING_ATTEMPTS = 200
 
 for _cls in [*all_event_classes(), *user_event_classes()]:
     register_topic(_cls.TOPIC, _cls)
@@ -137,6 +143,9 @@ class Workspace(Application[UUID]):
             self._snapshot_writer = ThreadPoolExecutor(
                 1, thread_name_prefix="quire-snapshots"
             )
+        self._signing_locks: dict[str, threading.Lock] = {}
+        self._signing_locks_guard = threading.Lock()
+        self._refusals = RefusalCoalescer(self._record_refusals, lambda: self.clock())
         super().__init__(env=base)
 
     def flush_snapshots(self) -> None:
@@ -146,6 +155,7 @@ class Workspace(Application[UUID]):
 
     def close(self) -> None:
         """Writes the snapshots still queued, then closes the store."""
+        self._refusals.close()  # records the refusals still only counted
         if self._snapshot_writer is not None:
             self._snapshot_writer.shutdown(wait=True)
         super().close()
@@ -1035,22 +1045,59 @@ class Workspace(Application[UUID]):
     def _token_for(self, user: User, actor: str) -> tuple[str, TokenIndex]:
         token = new_token()
         digest = hash_token(token)
-        user.trigger_event(User.TokenIssued, actor=actor, token_hash=digest)
+        at = self.clock()  # the token's issue time (expiry counts from it)
+        user.trigger_event(
+            User.TokenIssued, actor=actor, token_hash=digest, timestamp=at
+        )
         index = TokenIndex._create(
             TokenIndex.Issued,
             id=token_aggregate_id(digest),
             user_id=user.user_id,
+            timestamp=at,
         )
         return token, index
 
     def authenticate(self, token: str | None) -> Principal:
+        """The token's user, unless the token is unknown, revoked (every token
+        a user held when `revoke_tokens` ran) or older than the TTL."""
         if not token:
             raise AuthenticationError("TOKEN_MISSING", "send Authorization: Bearer")
+        digest = hash_token(token)
         try:
-            index: Any = self.repository.get(token_aggregate_id(hash_token(token)))
+            index: Any = self.repository.get(token_aggregate_id(digest))
         except AggregateNotFoundError:
             raise AuthenticationError("TOKEN_INVALID", "unknown token") from None
-        return self.get_user(index.user_id).principal()
+        user = self.get_user(index.user_id)
+        if digest not in user.token_hashes:
+            raise AuthenticationError("TOKEN_REVOKED", "this token was revoked")
+        ttl = timedelta(days=self.settings.token_ttl_days)
+        if self.clock() >= index.created_on + ttl:
+            raise AuthenticationError(
+                "TOKEN_EXPIRED",
+                f"this token is older than {self.settings.token_ttl_days} days; "
+                "ask an admin for a new one",
+            )
+        return user.principal()
+
+    def revoke_tokens(self, admin: Principal, user_id: str) -> int:
+        """Revokes every token the user holds; returns how many."""
+        if not admin.is_admin:
+            raise NotAllowedError("ROLE_NOT_ALLOWED", "only admins revoke tokens")
+        for _ in range(MAX_ATTEMPTS):
+            user = self.get_user(user_id)
+            count = len(user.token_hashes)
+            user.trigger_event(
+                User.TokensRevoked,
+                actor=admin.user_id,
+                count=count,
+                timestamp=self.clock(),
+            )
+            try:
+                self.save(user)
+            except IntegrityError:
+                continue
+            return count
+        raise VersionClashError("VERSION_CLASH", "the user changed meanwhile; retry")
 
     def check_signing_passphrase(
         self,
@@ -1060,24 +1107,59 @@ class Workspace(Application[UUID]):
         packet_id: str,
         release_id: str,
     ) -> bool:
-        """Re-authenticates a signer; every failure is recorded, and five in a
-        row lock signing until an admin unlocks it."""
+        """Re-authenticates a signer; five failures in a row lock signing until
+        an admin unlocks it.
+
+        Every attempt is recorded exactly once, whatever the concurrency: a
+        failure (or any attempt on a locked signer) as `SigningFailed`, a
+        success as `SigningSucceeded`. Both are saved against the version of
+        the user they were decided on, so a decision made on a stale version
+        (another process saved first) is re-decided on fresh state, which
+        re-checks the lock. The slow passphrase hash is checked once.
+        """
         user = self.get_user(user_id)
-        if user.signing_locked:
-            return False
-        if check_passphrase(passphrase or "", user.passphrase_hash):
-            if user.failed_signings:
-                user.trigger_event(User.SigningSucceeded, actor=user_id)
-                self.save(user)
-            return True
-        user.trigger_event(
-            User.SigningFailed,
-            actor=user_id,
-            packet_id=packet_id,
-            release_id=release_id,
+        hashed = user.passphrase_hash
+        matched = (
+            False if user.signing_locked else check_passphrase(passphrase or "", hashed)
         )
-        self.save(user)
-        return False
+        with self._signing_lock(user_id):
+            for _ in range(SIGNING_ATTEMPTS):
+                user = self.get_user(user_id)  # fresh: after the lock was taken
+                locked = user.signing_locked
+                if not locked and user.passphrase_hash != hashed:
+                    # The passphrase changed meanwhile (rare): check the new one.
+                    hashed = user.passphrase_hash
+                    matched = check_passphrase(passphrase or "", hashed)
+                ok = matched and not locked
+                if ok:
+                    user.trigger_event(
+                        User.SigningSucceeded,
+                        actor=user_id,
+                        packet_id=packet_id,
+                        release_id=release_id,
+                    )
+                else:
+                    user.trigger_event(
+                        User.SigningFailed,
+                        actor=user_id,
+                        packet_id=packet_id,
+                        release_id=release_id,
+                        while_locked=locked,
+                    )
+                try:
+                    self.save(user)
+                except IntegrityError:
+                    continue  # another process recorded an attempt first
+                return ok
+        raise VersionClashError(
+            "SIGNING_BUSY", "too many simultaneous signing attempts; try again"
+        )
+
+    def _signing_lock(self, user_id: str) -> threading.Lock:
+        """One lock per signer in this process: its attempts queue here rather
+        than clash on the user's version (other processes still may: retried)."""
+        with self._signing_locks_guard:
+            return self._signing_locks.setdefault(user_id, threading.Lock())
 
     def unlock_signing(self, admin: Principal, user_id: str) -> None:
         if not admin.is_admin:
@@ -1113,15 +1195,24 @@ class Workspace(Application[UUID]):
         *,
         packet_id: str | None = None,
     ) -> None:
-        """Records a refused write, so the audit log shows what was attempted."""
-        self._append_trail(
-            principal,
-            AuditTrail.Refused,
-            request=request,
-            code=code,
-            message=message,
-            packet_id=packet_id,
-        )
+        """Records a refused request, so the audit log shows what was attempted.
+
+        Repeats of the same refusal by the same user within a minute are
+        counted and recorded as one event with `count` (workspace/refusals.py).
+        """
+        self._refusals.refused(principal, request, code, message, packet_id)
+
+    def flush_refusals(self) -> None:
+        """Records every refusal counted so far but not yet recorded."""
+        self._refusals.flush(everything=True)
+
+    def pending_refusals(self) -> int:
+        return self._refusals.pending()
+
+    def _record_refusals(
+        self, principal: Principal, fields: dict[str, Any], count: int
+    ) -> None:
+        self._append_trail(principal, AuditTrail.Refused, count=count, **fields)
 
     def _append_trail(
         self, principal: Principal, event_class: type[Any], **fields: Any
@@ -1152,6 +1243,9 @@ class Workspace(Application[UUID]):
             except IntegrityError:
                 continue
             return
+        raise VersionClashError(
+            "VERSION_CLASH", f"could not append to the audit trail of {trail_id}"
+        )
 
     def ping(self) -> None:
         """Raises if the database does not answer (readiness)."""

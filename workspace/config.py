@@ -11,6 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from workspace.errors import InvalidInputError
@@ -35,6 +36,8 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = 30.0
     request_max_bytes: int = 2 * 1024 * 1024
     ws_max_messages_per_second: float = 50.0
+    #: Bearer tokens stop working this many days after they were issued.
+    token_ttl_days: int = Field(default=90, gt=0)
 
 
 @lru_cache(maxsize=1)

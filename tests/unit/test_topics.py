@@ -78,6 +78,7 @@ STORED_TOPICS = {
     "quire.user.SigningSucceeded": 1,
     "quire.user.SigningUnlocked": 1,
     "quire.user.TokenIssued": 1,
+    "quire.user.TokensRevoked": 1,
 }
 
 
