@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = 30.0
     request_max_bytes: int = 2 * 1024 * 1024
     ws_max_messages_per_second: float = 50.0
+    # Single sign-on (api/oidc.py): off while the issuer is empty.
+    oidc_issuer: str = ""
+    oidc_audience: str = ""
+    oidc_jwks_url: str = ""
+    oidc_user_claim: str = "preferred_username"
 
 
 @lru_cache(maxsize=1)
