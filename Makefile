@@ -21,6 +21,7 @@ demo: $(STAMP)
 ## Every test suite; PostgreSQL suites skip without a server unless CI=true.
 test: $(STAMP)
 	.ci/ensure-chromium
+	.ci/ensure-nginx
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 import api.idempotency  # noqa: F401  (registers its event topics in every process)
+from api import oidc
 from projections.runner import projection_background
 from release.application import ReleaseApp
 from release.sweeper import ExpirySweeper
@@ -91,6 +92,7 @@ def build_services(
     services = Services(
         settings=settings, app=build_application(settings, env), role=role
     )
+    oidc.install(services.app, settings)  # provider JWTs, when configured
     if role != "cli":
         services.background.extend(build_background(services))
     return services

@@ -25,9 +25,15 @@ def free_port() -> int:
 
 
 def start_serve(
-    command: list[str], *, env: dict[str, str], cwd: Path, log: Path
+    command: list[str],
+    *,
+    env: dict[str, str],
+    cwd: Path,
+    log: Path,
+    ready_line: bytes = READY_LINE,
 ) -> subprocess.Popen[bytes]:
-    """Starts `command` (a `quire serve`) and returns once it is serving."""
+    """Starts `command` (a `quire serve`, or anything that prints
+    `ready_line` once it serves) and returns once it is serving."""
     process = subprocess.Popen(
         command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
@@ -39,7 +45,7 @@ def start_serve(
             for line in process.stdout:
                 out.write(line)
                 out.flush()
-                if READY_LINE in line:
+                if ready_line in line:
                     ready.set()
         ready.set()  # exited: let the waiter see it
 
@@ -48,5 +54,5 @@ def start_serve(
         process.kill()
         process.wait(timeout=15)
         tail = log.read_text(errors="replace")[-4000:]
-        raise AssertionError(f"quire serve did not start:\n{tail}")
+        raise AssertionError(f"{command[:2]} did not start:\n{tail}")
     return process

@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     ws_max_messages_per_second: float = 50.0
     #: Bearer tokens stop working this many days after they were issued.
     token_ttl_days: int = Field(default=90, gt=0)
+    # Single sign-on (api/oidc.py): off while the issuer is empty.
+    oidc_issuer: str = ""
+    oidc_audience: str = ""
+    oidc_jwks_url: str = ""
+    oidc_user_claim: str = "preferred_username"
 
 
 @lru_cache(maxsize=1)
