@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = 30.0
     request_max_bytes: int = 2 * 1024 * 1024
     ws_max_messages_per_second: float = 50.0
+    calc_max_windows: int = 50_000
 
 
 @lru_cache(maxsize=1)
