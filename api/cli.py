@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from api import cli_projections, logging_config
-from api.cli_errors import cli_errors
+from api.cli_errors import cli_errors, fail
 from api.services import build_services
 from workspace.accounts import Principal
 from workspace.config import Settings, backend_of, get_settings
@@ -22,6 +23,8 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_app = typer.Typer(help="Users and tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
+calc_app = typer.Typer(help="Stateless calculations.", no_args_is_help=True)
+app.add_typer(calc_app, name="calc")
 
 
 def init_database() -> None:
@@ -173,6 +176,22 @@ def users_revoke_tokens(user_id: Annotated[str, typer.Argument()]) -> None:
         finally:
             services.close()
     typer.echo(f"revoked {count} token(s) of {user_id}")
+
+
+@calc_app.command("service-credit")
+def calc_service_credit(
+    file: Annotated[Path, typer.Argument(help="JSON {facts, rules}; - for stdin")],
+) -> None:
+    """Computes a service credit (the same JSON as the API); decides nothing."""
+    from workspace.credit import calculate, from_json, to_json
+
+    with cli_errors():
+        try:
+            raw = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
+        except OSError as e:
+            fail("FILE_UNREADABLE", f"{file}: {e.strerror or e}")
+        result = calculate(from_json(raw), get_settings().calc_max_windows)
+    typer.echo(to_json(result, indent=2))
 
 
 def main() -> None:

@@ -29,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from workspace.accounts import Principal
+from workspace.credit.errors import CalculationInputError
 from workspace.errors import (
     AuthenticationError,
     EditConflictError,
@@ -49,6 +50,7 @@ log = logging.getLogger(__name__)
 audit_log = logging.getLogger("quire.audit")
 
 STATUS_BY_ERROR: list[tuple[type[QuireError], int]] = [
+    (CalculationInputError, 422),
     (InvalidInputError, 400),
     (AuthenticationError, 401),
     (NotAllowedError, 403),
@@ -118,7 +120,7 @@ def record_refusal(
 
 
 async def _refused(request: Request, code: str, message: str) -> None:
-    if request.method not in WRITE_METHODS:
+    if request.method not in WRITE_METHODS or _writes_nothing(request):
         return
     services: Services | None = getattr(request.app.state, "services", None)
     if services is None:
@@ -139,6 +141,13 @@ async def _refused(request: Request, code: str, message: str) -> None:
         packet_id=str(packet_id) if packet_id else None,
         client=client,
     )
+
+
+def _writes_nothing(request: Request) -> bool:
+    """A POST that only computes (its route says `x-writes-nothing`) refuses
+    nothing worth recording: bad input there changes no state."""
+    extra = getattr(request.scope.get("route"), "openapi_extra", None) or {}
+    return bool(extra.get("x-writes-nothing"))
 
 
 def _caller(services: Services, request: Request) -> Principal | None:

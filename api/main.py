@@ -17,6 +17,7 @@ from api.limits import BodyLimitMiddleware
 from api.live.hub import WakeOnWrite
 from api.middleware import IdempotencyMiddleware
 from api.routers import (
+    calculations,
     conflicts,
     health,
     history,
@@ -50,6 +51,7 @@ ROUTERS = [
     live.router,
     ui.router,
     history.router,
+    calculations.router,
 ]
 
 

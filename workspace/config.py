@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     oidc_audience: str = ""
     oidc_jwks_url: str = ""
     oidc_user_claim: str = "preferred_username"
+    calc_max_windows: int = 50_000
 
 
 @lru_cache(maxsize=1)

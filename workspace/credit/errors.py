@@ -1,0 +1,17 @@
+"""The calculator's one error: bad facts or rules, with a stable code."""
+
+from __future__ import annotations
+
+from workspace.errors import QuireError
+
+
+class CalculationInputError(QuireError):
+    """Facts or rules the calculator cannot use (HTTP 422). Nothing is written.
+
+    Codes (stable): FIELD_REQUIRED, FIELD_INVALID, UNKNOWN_FIELD, UNKNOWN_POLICY,
+    PERIOD_INVALID, TIMESTAMP_INVALID, WINDOW_EMPTY, PERCENT_OUT_OF_RANGE,
+    AMOUNT_NEGATIVE, TOO_MANY_WINDOWS, RULES_CONFLICT, BANDS_OVERLAP,
+    SERVICE_START_INVALID, USERS_INVALID, DENOMINATOR_EMPTY, MALFORMED_JSON.
+    """
+
+    code = "CALCULATION_INPUT_INVALID"

@@ -1,0 +1,119 @@
+"""Service periods and instants: UTC calendar months, quarters, explicit spans.
+
+Everything is whole seconds since the Unix epoch (ints), so arithmetic stays
+exact; minutes are derived as fractions at the end.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from workspace.credit.errors import CalculationInputError
+
+_PLAIN_UTC = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z")
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
+
+
+@dataclass(frozen=True)
+class Period:
+    """The half-open span [start, end) in epoch seconds, with its label."""
+
+    label: str
+    start: int
+    end: int
+
+    @property
+    def seconds(self) -> int:
+        return self.end - self.start
+
+
+def _epoch(year: int, month: int) -> int:
+    return int(datetime(year, month, 1, tzinfo=UTC).timestamp())
+
+
+def _month_span(year: int, month: int, months: int) -> tuple[int, int]:
+    end_year, end_month = divmod(month - 1 + months, 12)
+    return _epoch(year, month), _epoch(year + end_year, end_month + 1)
+
+
+@lru_cache(maxsize=4096)
+def _day(year: int, month: int, day: int) -> int | None:
+    """Epoch seconds of a UTC midnight, or None for a date that does not exist."""
+    try:
+        return int(datetime(year, month, day, tzinfo=UTC).timestamp())
+    except ValueError:
+        return None
+
+
+def parse_instant(value: Any, where: str) -> int:
+    """An ISO-8601 instant with a zone (`Z` or an offset), in whole seconds."""
+    if not isinstance(value, str):
+        raise CalculationInputError(
+            "TIMESTAMP_INVALID", f"{where}: expected an ISO-8601 string"
+        )
+    plain = _PLAIN_UTC.fullmatch(value)
+    if plain:  # the common form, without building a datetime per window
+        y, mo, d, h, mi, sec = map(int, plain.groups())
+        day = _day(y, mo, d)
+        if day is not None and h < 24 and mi < 60 and sec < 60:
+            return day + h * 3600 + mi * 60 + sec
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise CalculationInputError(
+            "TIMESTAMP_INVALID", f"{where}: {value!r} is not ISO-8601"
+        ) from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise CalculationInputError(
+            "TIMESTAMP_INVALID", f"{where}: {value!r} has no zone (use Z for UTC)"
+        )
+    if moment.microsecond:
+        raise CalculationInputError(
+            "TIMESTAMP_INVALID", f"{where}: {value!r} has a fraction of a second"
+        )
+    return int(moment.timestamp())
+
+
+def format_instant(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_period(value: Any) -> Period:
+    """`"YYYY-MM"`, `"YYYY-Qn"` or `{start, end}` (UTC, half-open)."""
+    if isinstance(value, str):
+        month = _MONTH.match(value)
+        if month and 1 <= int(month.group(2)) <= 12 and int(month.group(1)) >= 1:
+            start, end = _month_span(int(month.group(1)), int(month.group(2)), 1)
+            return Period(value, start, end)
+        quarter = _QUARTER.match(value)
+        if quarter and int(quarter.group(1)) >= 1:
+            first_month = 3 * (int(quarter.group(2)) - 1) + 1
+            start, end = _month_span(int(quarter.group(1)), first_month, 3)
+            return Period(value, start, end)
+        raise CalculationInputError(
+            "PERIOD_INVALID",
+            f"period {value!r} is not YYYY-MM, YYYY-Qn or {{start, end}}",
+        )
+    if isinstance(value, dict):
+        if set(value) != {"start", "end"}:
+            raise CalculationInputError(
+                "PERIOD_INVALID", "a period object has exactly `start` and `end`"
+            )
+        start = parse_instant(value["start"], "period.start")
+        end = parse_instant(value["end"], "period.end")
+        if end <= start:
+            raise CalculationInputError(
+                "PERIOD_INVALID", "the period's end must be after its start"
+            )
+        return Period(f"{format_instant(start)}/{format_instant(end)}", start, end)
+    raise CalculationInputError(
+        "PERIOD_INVALID", "period is a string YYYY-MM / YYYY-Qn or {start, end}"
+    )
