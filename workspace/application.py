@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -70,6 +71,9 @@ Clock = Callable[[], datetime]
 #: A write with no expected version is re-decided on fresh state this many
 #: times when another process saved first; edits rebase, so they always may.
 MAX_ATTEMPTS = 20
+
+#: Locks guarding cached packets (`Workspace._cache_lock`), shared by id.
+CACHE_LOCK_STRIPES = 64
 
 for _cls in [*all_event_classes(), *user_event_classes()]:
     register_topic(_cls.TOPIC, _cls)
@@ -137,7 +141,16 @@ class Workspace(Application[UUID]):
             self._snapshot_writer = ThreadPoolExecutor(
                 1, thread_name_prefix="quire-snapshots"
             )
+        # The cached packet is fast-forwarded in place by the library's loads
+        # and replaced by `edit_sections`; a reader copying it while another
+        # thread folds new events into it saw dicts change under it. Its copy,
+        # fast-forward and replacement happen under the packet's lock (one of
+        # a fixed set, by id: bounded however many packets there are).
+        self._cache_locks = [threading.Lock() for _ in range(CACHE_LOCK_STRIPES)]
         super().__init__(env=base)
+
+    def _cache_lock(self, packet_id: UUID) -> threading.Lock:
+        return self._cache_locks[packet_id.int % CACHE_LOCK_STRIPES]
 
     def flush_snapshots(self) -> None:
         """Returns once every snapshot queued so far is written (or failed)."""
@@ -219,15 +232,19 @@ class Workspace(Application[UUID]):
     def get_packet(self, packet_id: UUID | str, version: int | None = None) -> Packet:
         pid = _uuid(packet_id, "PACKET_NOT_FOUND", "packet")
         try:
-            # The cached aggregate is copied here (commands mutate what they
-            # load), by `_state_copy` rather than the library's generic deepcopy:
-            # a packet's state is plain data, and copying it is on the path of
-            # every live edit.
-            packet: Any = self.repository.get(
-                pid, version=version, deepcopy_from_cache=False
-            )
             if version is None and self.repository.cache is not None:
-                packet = _state_copy(packet, {})
+                # The cached aggregate is copied here (commands mutate what
+                # they load), by `_state_copy` rather than the library's
+                # generic deepcopy: a packet's state is plain data, and copying
+                # it is on the path of every live edit. The lock keeps another
+                # load from fast-forwarding it in place while it is copied.
+                with self._cache_lock(pid):
+                    current: Any = self.repository.get(pid, deepcopy_from_cache=False)
+                    packet: Any = _state_copy(current, {})
+            else:
+                packet = self.repository.get(
+                    pid, version=version, deepcopy_from_cache=False
+                )
         except AggregateNotFoundError:
             raise NotFoundError(
                 "PACKET_NOT_FOUND", f"no packet {packet_id}", {"packet_id": str(pid)}
@@ -515,7 +532,13 @@ class Workspace(Application[UUID]):
                 # What was just saved is the recorded state (and is not used
                 # again here): the next load fast-forwards from it instead of
                 # reading and folding this batch's events again.
-                self.repository.cache.put(packet.id, packet)
+                with self._cache_lock(packet.id):
+                    try:
+                        cached: Any = self.repository.cache.get(packet.id)
+                    except KeyError:
+                        cached = None
+                    if cached is None or cached.version < packet.version:
+                        self.repository.cache.put(packet.id, packet)
             return [
                 _conflict_error(r.conflict_id, r.section_id, r.version)
                 if isinstance(r, EditOutcome) and r.conflict_id and not r.replayed
@@ -544,7 +567,12 @@ class Workspace(Application[UUID]):
             raise InvalidInputError(
                 "EDIT_MALFORMED", "send exactly one of 'ops' or 'text'"
             )
-        replay = packet.client_result(client_id, client_seq)
+        # Authorized first, then de-duplicated by (user, client id, sequence):
+        # a resend is answered from the sender's own results, never from
+        # another user's (whose ids may collide or be copied).
+        action = "suggest" if principal.is_agent else "edit"
+        policy.require(principal, action, packet)
+        replay = packet.client_result(principal.user_id, client_id, client_seq)
         if replay is not None:
             if packet.pending_events and replay["version"] >= _loaded(packet) + 1:
                 # Resent within this batch: the same answer as the first send.
@@ -554,8 +582,6 @@ class Workspace(Application[UUID]):
                             **{**vars(r), "replayed": r.conflict_id is None}
                         )
             return self._replayed(packet, section_id, replay)
-        action = "suggest" if principal.is_agent else "edit"
-        policy.require(principal, action, packet)
         if not 1 <= base_version <= _loaded(packet):
             raise InvalidInputError(
                 "BASE_VERSION_INVALID",
@@ -689,6 +715,14 @@ class Workspace(Application[UUID]):
         ]
         for event in [*stored, *pending]:
             if (
+                isinstance(event, Packet.SectionAdded)
+                and event.section_id == section_id
+            ):
+                # Based on a version from before the section existed: its text
+                # at that version is nothing to diff or rebase against, whether
+                # or not the section was edited since.
+                raise _base_before_section(section_id, base_version)
+            if (
                 isinstance(event, Packet.SectionTextEdited)
                 and event.section_id == section_id
             ):
@@ -706,10 +740,7 @@ class Workspace(Application[UUID]):
         base = self.get_packet(packet.id, version=base_version)
         base_section = base.sections.get(section_id)
         if base_section is None:
-            raise InvalidInputError(
-                "BASE_VERSION_INVALID",
-                f"section {section_id} did not exist at version {base_version}",
-            )
+            raise _base_before_section(section_id, base_version)
         return base_section["text"], later
 
     def _parse_ops(self, base_text: str, ops: object, text: object) -> list[Op]:
@@ -1230,6 +1261,14 @@ def _rebase(
         except RebaseConflict:
             return None, version
     return ops, 0
+
+
+def _base_before_section(section_id: str, base_version: int) -> InvalidInputError:
+    return InvalidInputError(
+        "BASE_VERSION_INVALID",
+        f"section {section_id} did not exist at version {base_version}",
+        {"section_id": section_id, "base_version": base_version},
+    )
 
 
 def _conflict_error(
