@@ -76,6 +76,8 @@ MAX_ATTEMPTS = 20
 #: A signing attempt re-decided this many times (each time another process
 #: recorded an attempt of the same signer first) gives up with 409.
 SIGNING_ATTEMPTS = 200
+#: Locks guarding cached packets (`Workspace._cache_lock`), shared by id.
+CACHE_LOCK_STRIPES = 64
 
 for _cls in [*all_event_classes(), *user_event_classes()]:
     register_topic(_cls.TOPIC, _cls)
@@ -146,7 +148,16 @@ class Workspace(Application[UUID]):
         self._signing_locks: dict[str, threading.Lock] = {}
         self._signing_locks_guard = threading.Lock()
         self._refusals = RefusalCoalescer(self._record_refusals, lambda: self.clock())
+        # The cached packet is fast-forwarded in place by the library's loads
+        # and replaced by `edit_sections`; a reader copying it while another
+        # thread folds new events into it saw dicts change under it. Its copy,
+        # fast-forward and replacement happen under the packet's lock (one of
+        # a fixed set, by id: bounded however many packets there are).
+        self._cache_locks = [threading.Lock() for _ in range(CACHE_LOCK_STRIPES)]
         super().__init__(env=base)
+
+    def _cache_lock(self, packet_id: UUID) -> threading.Lock:
+        return self._cache_locks[packet_id.int % CACHE_LOCK_STRIPES]
 
     def flush_snapshots(self) -> None:
         """Returns once every snapshot queued so far is written (or failed)."""
@@ -229,15 +240,19 @@ class Workspace(Application[UUID]):
     def get_packet(self, packet_id: UUID | str, version: int | None = None) -> Packet:
         pid = _uuid(packet_id, "PACKET_NOT_FOUND", "packet")
         try:
-            # The cached aggregate is copied here (commands mutate what they
-            # load), by `_state_copy` rather than the library's generic deepcopy:
-            # a packet's state is plain data, and copying it is on the path of
-            # every live edit.
-            packet: Any = self.repository.get(
-                pid, version=version, deepcopy_from_cache=False
-            )
             if version is None and self.repository.cache is not None:
-                packet = _state_copy(packet, {})
+                # The cached aggregate is copied here (commands mutate what
+                # they load), by `_state_copy` rather than the library's
+                # generic deepcopy: a packet's state is plain data, and copying
+                # it is on the path of every live edit. The lock keeps another
+                # load from fast-forwarding it in place while it is copied.
+                with self._cache_lock(pid):
+                    current: Any = self.repository.get(pid, deepcopy_from_cache=False)
+                    packet: Any = _state_copy(current, {})
+            else:
+                packet = self.repository.get(
+                    pid, version=version, deepcopy_from_cache=False
+                )
         except AggregateNotFoundError:
             raise NotFoundError(
                 "PACKET_NOT_FOUND", f"no packet {packet_id}", {"packet_id": str(pid)}
@@ -525,7 +540,13 @@ class Workspace(Application[UUID]):
                 # What was just saved is the recorded state (and is not used
                 # again here): the next load fast-forwards from it instead of
                 # reading and folding this batch's events again.
-                self.repository.cache.put(packet.id, packet)
+                with self._cache_lock(packet.id):
+                    try:
+                        cached: Any = self.repository.cache.get(packet.id)
+                    except KeyError:
+                        cached = None
+                    if cached is None or cached.version < packet.version:
+                        self.repository.cache.put(packet.id, packet)
             return [
                 _conflict_error(r.conflict_id, r.section_id, r.version)
                 if isinstance(r, EditOutcome) and r.conflict_id and not r.replayed
@@ -554,7 +575,12 @@ class Workspace(Application[UUID]):
             raise InvalidInputError(
                 "EDIT_MALFORMED", "send exactly one of 'ops' or 'text'"
             )
-        replay = packet.client_result(client_id, client_seq)
+        # Authorized first, then de-duplicated by (user, client id, sequence):
+        # a resend is answered from the sender's own results, never from
+        # another user's (whose ids may collide or be copied).
+        action = "suggest" if principal.is_agent else "edit"
+        policy.require(principal, action, packet)
+        replay = packet.client_result(principal.user_id, client_id, client_seq)
         if replay is not None:
             if packet.pending_events and replay["version"] >= _loaded(packet) + 1:
                 # Resent within this batch: the same answer as the first send.
@@ -564,8 +590,6 @@ class Workspace(Application[UUID]):
                             **{**vars(r), "replayed": r.conflict_id is None}
                         )
             return self._replayed(packet, section_id, replay)
-        action = "suggest" if principal.is_agent else "edit"
-        policy.require(principal, action, packet)
         if not 1 <= base_version <= _loaded(packet):
             raise InvalidInputError(
                 "BASE_VERSION_INVALID",
@@ -699,6 +723,14 @@ class Workspace(Application[UUID]):
         ]
         for event in [*stored, *pending]:
             if (
+                isinstance(event, Packet.SectionAdded)
+                and event.section_id == section_id
+            ):
+                # Based on a version from before the section existed: its text
+                # at that version is nothing to diff or rebase against, whether
+                # or not the section was edited since.
+                raise _base_before_section(section_id, base_version)
+            if (
                 isinstance(event, Packet.SectionTextEdited)
                 and event.section_id == section_id
             ):
@@ -716,10 +748,7 @@ class Workspace(Application[UUID]):
         base = self.get_packet(packet.id, version=base_version)
         base_section = base.sections.get(section_id)
         if base_section is None:
-            raise InvalidInputError(
-                "BASE_VERSION_INVALID",
-                f"section {section_id} did not exist at version {base_version}",
-            )
+            raise _base_before_section(section_id, base_version)
         return base_section["text"], later
 
     def _parse_ops(self, base_text: str, ops: object, text: object) -> list[Op]:
@@ -1324,6 +1353,14 @@ def _rebase(
         except RebaseConflict:
             return None, version
     return ops, 0
+
+
+def _base_before_section(section_id: str, base_version: int) -> InvalidInputError:
+    return InvalidInputError(
+        "BASE_VERSION_INVALID",
+        f"section {section_id} did not exist at version {base_version}",
+        {"section_id": section_id, "base_version": base_version},
+    )
 
 
 def _conflict_error(

@@ -31,10 +31,12 @@ from workspace.rebase import Op, apply_ops
 
 ActorKind = Literal["human", "agent"]
 
-#: How many recent (client_id, client_seq) results a packet remembers per client,
-#: so that a resent edit is applied once and answered with its first result.
+#: How many recent (client_id, client_seq) results a packet remembers per
+#: (user, client id), so that a resent edit is applied once and answered with
+#: its first result.
 CLIENT_RESULTS_KEPT = 64
-#: ...and how many client ids it remembers (the least recently used go first).
+#: ...and how many (user, client id) pairs it remembers (the least recently
+#: used go first).
 CLIENTS_KEPT = 256
 
 TITLE_MAX = 300
@@ -50,6 +52,12 @@ SUPERSESSION_CAUSES = (
     "HELD_BY_RELEASE_OWNER",
 )
 TEXT_FIELD_MAX = 20_000
+
+
+def client_key(user_id: str, client_id: str) -> str:
+    """The key of one user's client in `Packet.client_results`. User ids have
+    no spaces (`accounts.validate_user_id`), so the first space splits it."""
+    return f"{user_id} {client_id}"
 
 
 def utcnow() -> datetime:
@@ -119,7 +127,7 @@ class Packet(Aggregate):
     revisions: list[dict[str, Any]]
     releases: dict[str, dict[str, Any]]
     refusals: list[dict[str, Any]]
-    clients: dict[str, dict[str, Any]]
+    client_results: dict[str, dict[str, Any]]
     counters: dict[str, int]
     contributors: list[str]
 
@@ -173,7 +181,7 @@ class Packet(Aggregate):
             packet.revisions = []
             packet.releases = {}
             packet.refusals = []
-            packet.clients = {}
+            packet.client_results = {}
             packet.counters = {}
             packet.contributors = []
 
@@ -1463,29 +1471,46 @@ class Packet(Aggregate):
     def remember_client(self, event: Packet.Event, result: dict[str, Any]) -> None:
         """Keeps the result of a client's edit so a resend is answered, not redone.
 
-        Kept compact (a plain edit is just its version) because every command
-        copies the packet's state: this map must stay small.
+        Keyed by the event's actor as well as its client id: client ids are
+        chosen by clients, so two users' ids may collide (or be copied), and
+        one user's remembered result is never another's answer. Kept compact
+        (a plain edit is just its version) because every command copies the
+        packet's state: this map must stay small.
         """
         if event.client_id is None or event.client_seq is None:
             return
-        results = self.clients.pop(event.client_id, {})
-        self.clients[event.client_id] = results  # most recently used last
+        clients = self._client_results()
+        key = client_key(event.actor, event.client_id)
+        results = clients.pop(key, {})
+        clients[key] = results  # most recently used last
         compact = result["version"] if set(result) == {"version"} else result
         results[str(event.client_seq)] = compact
         while len(results) > CLIENT_RESULTS_KEPT:
             del results[next(iter(results))]
-        while len(self.clients) > CLIENTS_KEPT:
-            del self.clients[next(iter(self.clients))]
+        while len(clients) > CLIENTS_KEPT:
+            del clients[next(iter(clients))]
 
     def client_result(
-        self, client_id: str | None, client_seq: int | None
+        self, user_id: str, client_id: str | None, client_seq: int | None
     ) -> dict[str, Any] | None:
+        """What `user_id`'s edit with this client id and sequence did, if kept."""
         if client_id is None or client_seq is None:
             return None
-        found = self.clients.get(client_id, {}).get(str(client_seq))
+        clients = vars(self).get("client_results", {})
+        found = clients.get(client_key(user_id, client_id), {}).get(str(client_seq))
         if found is None:
             return None
         return {"version": found} if isinstance(found, int) else dict(found)
+
+    def _client_results(self) -> dict[str, dict[str, Any]]:
+        # A snapshot taken before results were keyed by user holds `clients`,
+        # keyed by client id alone: those are dropped, never matched (a
+        # resend across the upgrade is applied again, nobody sees another's).
+        state = vars(self)
+        if "client_results" not in state:
+            state.pop("clients", None)
+            self.client_results = {}
+        return self.client_results
 
     def state(self) -> dict[str, Any]:
         """The whole folded state as plain JSON, for comparisons and reads."""

@@ -295,6 +295,40 @@ function diffOps(a, b) {
   return [{ at: p, delete: x.length - p - s, insert: y.slice(p, y.length - s).join("") }];
 }
 
+// What the user replaced since `base`, as one op turning `base` into `local`:
+// the smallest such replacement, widened to cover every range the user's
+// inputs replaced (`touched`: code points kept untouched at the start, and at
+// the end). Replacing a word by one that starts or ends like it stays a
+// replacement of the whole word, as the user did it: two such replacements of
+// the same word overlap, and the server records the second as a conflict
+// instead of merging two inserts into a blend.
+function userOps(base, local, touched) {
+  const ops = diffOps(base, local);
+  if (!ops.length || !touched) return ops;
+  const [op] = ops;
+  const x = cps(base);
+  const suffix = x.length - op.at - op.delete;
+  const at = Math.min(op.at, touched.start);
+  const tail = Math.min(suffix, touched.tail);
+  const y = cps(local);
+  return [{ at, delete: x.length - at - tail, insert: y.slice(at, y.length - tail).join("") }];
+}
+
+// Widens `touched` (see userOps) by one input that turned `before` into
+// `after`, with the selection (code points) it replaced.
+function touchInput(touched, before, after, selStart, selEnd) {
+  const [op] = diffOps(before, after);
+  let start = op ? op.at : selStart;
+  let end = op ? op.at + op.delete : selStart;
+  if (selEnd > selStart) {
+    start = Math.min(start, selStart);
+    end = Math.max(end, selEnd);
+  }
+  const tail = cpLen(before) - end;
+  if (!touched) return { start, tail };
+  return { start: Math.min(touched.start, start), tail: Math.min(touched.tail, tail) };
+}
+
 // `ops` and `against` are changesets on the same text; returns `ops` rebased onto
 // the text after `against`, or null when they touch the same replaced text.
 // With againstFirst, an insert of `against` at our insert's position goes first
@@ -686,6 +720,8 @@ class PacketPage {
       timer: null,
       ackTimer: null,
       blocked: null,
+      touched: null,
+      pre: null,
     };
     sec.textarea = h("textarea", {
       class: "section-text",
@@ -695,7 +731,18 @@ class PacketPage {
       spellcheck: true,
     });
     sec.textarea.value = sec.server;
-    sec.textarea.addEventListener("input", () => this.scheduleFlush(sec));
+    // What the user replaces (the selection typed or pasted over), so the
+    // edit sent says what they did, not the smallest diff of its result.
+    sec.textarea.addEventListener("beforeinput", () => {
+      const ta = sec.textarea;
+      sec.pre = { value: ta.value, start: toCp(ta.value, ta.selectionStart), end: toCp(ta.value, ta.selectionEnd) };
+    });
+    sec.textarea.addEventListener("input", () => {
+      const pre = sec.pre;
+      sec.pre = null;
+      if (pre) sec.touched = touchInput(sec.touched, pre.value, sec.textarea.value, pre.start, pre.end);
+      this.scheduleFlush(sec);
+    });
     sec.textarea.addEventListener("focus", () => this.sendPresence(sec.id, "editing"));
     sec.textarea.addEventListener("blur", () => {
       this.sendPresence(sec.id, "viewing");
@@ -747,12 +794,14 @@ class PacketPage {
   flush(sec) {
     clearTimeout(sec.timer);
     if (this.closed || sec.inflight || sec.blocked) return;
-    const ops = diffOps(sec.server, sec.textarea.value);
+    const ops = userOps(sec.server, sec.textarea.value, sec.touched);
     if (!ops.length) {
       this.setSaveState(sec, "saved", "saved");
       return;
     }
     const seq = ++this.clientSeq;
+    const touched = sec.touched;
+    sec.touched = null; // what is typed from here on is the next edit
     // `ops` follow the section's server text as other edits arrive; `sent` is
     // what went out, resent as it was after a reconnect (applied once).
     if (this.mode === "live") {
@@ -765,6 +814,7 @@ class PacketPage {
       this.sendHttp(sec);
     } else {
       this.clientSeq--;
+      sec.touched = touched;
       this.setSaveState(sec, "pending", "waiting for connection…");
     }
   }
@@ -828,7 +878,7 @@ class PacketPage {
       sec.textarea.value = after;
       return;
     }
-    const unsent = diffOps(before, local);
+    const unsent = userOps(before, local, sec.touched);
     const carried = transformOps(theirs, unsent, false);
     if (carried === null) {
       this.block(sec, { by, mine: local });
@@ -847,6 +897,11 @@ class PacketPage {
     const selEnd = toCp(local, ta.selectionEnd);
     const next = applyOps(local, ops);
     ta.value = next;
+    if (sec.touched) {
+      // The range the user replaced moves with the text around it.
+      const end = mapCaret(cpLen(local) - sec.touched.tail, ops);
+      sec.touched = { start: mapCaret(sec.touched.start, ops), tail: Math.max(0, cpLen(next) - end) };
+    }
     if (focused) {
       ta.setSelectionRange(toUtf16(next, mapCaret(selStart, ops)), toUtf16(next, mapCaret(selEnd, ops)));
     }
@@ -860,6 +915,7 @@ class PacketPage {
   block(sec, { conflictId, by, mine }) {
     sec.blocked = { conflictId, mine };
     sec.textarea.value = sec.server;
+    sec.touched = null;
     sec.textarea.readOnly = true;
     this.setSaveState(sec, "conflict", conflictId ? `conflict ${conflictId}` : "overlap");
     const kept = h("textarea", { class: "kept", readOnly: true, rows: 4, "aria-label": "Your version" });
@@ -1124,7 +1180,7 @@ class PacketPage {
       theirs = carried;
     }
     const local = sec.textarea.value;
-    const unsent = diffOps(base, local);
+    const unsent = userOps(base, local, sec.touched);
     const carried = transformOps(theirs, unsent, false);
     if (carried === null) {
       this.block(sec, { by: m.actor, mine: local });
@@ -2057,6 +2113,6 @@ async function start() {
 }
 
 // Exposed for the end-to-end test and for debugging in the console.
-window.quire = { transformOps, applyOps, diffOps, mapCaret };
+window.quire = { transformOps, applyOps, diffOps, mapCaret, userOps, touchInput };
 
 start();

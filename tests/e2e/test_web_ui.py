@@ -527,6 +527,58 @@ def test_an_overlapping_edit_is_shown_as_a_conflict_and_nothing_typed_is_lost(
     assert next(c["state"] for c in conflicts if c["id"] == recorded) == "resolved"
 
 
+def test_two_browsers_replacing_the_same_word_at_once_record_a_conflict(
+    server: Server, open_page: Callable[[str], Any]
+) -> None:
+    """Each replaces the whole word with one that starts like it. Diffed to
+    their smallest changes, both would be inserts after "sovereign", merged
+    by the server into a blend ("sovereign-X (amara)"). The page sends the
+    replacement the user made, so they overlap: one wins, one is a conflict."""
+    require_routes(server)
+    base = "Credits apply to the sovereign region only."
+    with server.client("maya.chen") as http:
+        packet_id, section_id = entitlement_packet(http, "Coverage", base)
+    maya, priya = open_page("maya.chen"), open_page("priya.rao")
+    sections, texts = [], []
+    for page in (maya, priya):
+        page.goto(f"{server.url}/#/packets/{packet_id}")
+        expect(page.get_by_test_id("live-status")).to_have_text("live")
+        section = page.locator(f"[data-section-id='{section_id}']")
+        sections.append(section)
+        texts.append(section.get_by_test_id("section-text"))
+
+    # Both edits leave their browsers only once both are made: neither page
+    # has seen the other's when it sends its own (the same base version).
+    replacements = {"maya": "sovereign (amara)", "priya": "sovereign-X"}
+    for page, section, text, word in zip(
+        (maya, priya), sections, texts, replacements.values(), strict=True
+    ):
+        page.evaluate(HOLD_SENDS)
+        select_text(page, text, "sovereign")
+        page.keyboard.type(word)
+        expect(section.get_by_test_id("save-state")).to_have_text("saving…")
+    maya.evaluate("() => window.releaseSends()")
+    priya.evaluate("() => window.releaseSends()")
+
+    # Each page settles: its edit saved, or the conflict the server recorded.
+    settled = re.compile(r"^(saved|conflict conf-\d+)$")
+    states = {}
+    for who, section in zip(replacements, sections, strict=True):
+        expect(section.get_by_test_id("save-state")).to_have_text(settled)
+        states[who] = section.get_by_test_id("save-state").inner_text()
+    assert sorted(states.values())[0].startswith("conflict"), states
+    assert list(states.values()).count("saved") == 1, states
+    loser = next(who for who, state in states.items() if state != "saved")
+
+    packet = read_packet(server, "maya.chen", packet_id)
+    assert [c["raised_by"].split(".")[0] for c in packet["conflicts"]] == [loser]
+    text = next(s["text"] for s in packet["sections"] if s["id"] == section_id)
+    winner = next(who for who in replacements if who != loser)
+    assert text == base.replace("sovereign", replacements[winner])
+    for page_text in texts:
+        expect(page_text).to_have_value(text)
+
+
 def test_the_release_owner_holds_a_release_and_lifts_the_hold(
     server: Server, open_page: Callable[[str], Any]
 ) -> None:
