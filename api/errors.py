@@ -29,7 +29,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from workspace.accounts import Principal
-from workspace.credit.errors import CalculationInputError
 from workspace.errors import (
     AuthenticationError,
     EditConflictError,
@@ -40,6 +39,7 @@ from workspace.errors import (
     QuireError,
     StateError,
     TooLargeError,
+    UnprocessableError,
     VersionClashError,
 )
 
@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 audit_log = logging.getLogger("quire.audit")
 
 STATUS_BY_ERROR: list[tuple[type[QuireError], int]] = [
-    (CalculationInputError, 422),
+    (UnprocessableError, 422),
     (InvalidInputError, 400),
     (AuthenticationError, 401),
     (NotAllowedError, 403),

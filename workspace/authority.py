@@ -166,7 +166,7 @@ def _only(raw: Mapping[str, Any], allowed: set[str], what: str) -> None:
     unknown = sorted(set(raw) - allowed)
     if unknown:
         raise _fail(
-            "FIELD_UNKNOWN",
+            "UNKNOWN_FIELD",
             f"{what} has unknown fields: {', '.join(unknown)}",
             fields=unknown,
         )

@@ -102,7 +102,7 @@ def _only(row: Mapping[str, Any], allowed: set[str], where: str) -> None:
     unknown = sorted(set(row) - allowed)
     if unknown:
         raise _fail(
-            "FIELD_UNKNOWN",
+            "UNKNOWN_FIELD",
             f"{where} has unknown fields: {', '.join(unknown)}",
             fields=unknown,
         )

@@ -133,7 +133,7 @@ def test_the_quarter_balance_bounds_the_option_total(matrix: Matrix) -> None:
         ([{"type": "service_credit", "percent": 1.5}], "AMOUNT_INVALID"),
         ([{"type": "service_credit", "percent": "NaN"}], "AMOUNT_INVALID"),
         ([{"type": "support_add_on"}], "NAME_INVALID"),
-        ([{"type": "service_credit", "colour": "red"}], "FIELD_UNKNOWN"),
+        ([{"type": "service_credit", "colour": "red"}], "UNKNOWN_FIELD"),
         ([], "COMPONENTS_INVALID"),
         ("credit", "COMPONENTS_INVALID"),
     ],

@@ -268,7 +268,7 @@ def test_classify_returns_the_most_severe_level_whose_criteria_all_hold(
             "PERCENT_OUT_OF_RANGE",
         ),
         (lambda p: p["severities"].append(dict(p["severities"][0])), "PLAN_INVALID"),
-        (lambda p: p.update(budget=1), "FIELD_UNKNOWN"),
+        (lambda p: p.update(budget=1), "UNKNOWN_FIELD"),
         (lambda p: p["review"][0].update(customer_facing="yes"), "PLAN_INVALID"),
     ],
 )
