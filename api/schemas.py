@@ -8,7 +8,7 @@ validates every value (these schemas only check types).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
@@ -154,9 +154,14 @@ class SourceCreated(Output):
 
 
 class SourceRefresh(Input):
+    """`material` defaults to true when the digest changed; only the release
+    owner may send false for a changed digest (403 MATERIALITY_NOT_ALLOWED).
+    `worksheet_facts` is accepted and not used yet."""
+
     digest: str
-    material: StrictBool
+    material: StrictBool | None = None
     reason: str | None = None
+    worksheet_facts: dict[str, Any] | None = None
     valid_until: datetime | None = None
     expected_version: StrictInt | None = None
 
@@ -268,3 +273,23 @@ class ErrorPublic(BaseModel):
     """Every error: `{"error": {"code", "message", "details"}}`."""
 
     error: ErrorBody
+
+
+RejectionCategory = Literal[
+    "concession_recommendation",
+    "customer_communication",
+    "billing_execution",
+    "entitlement_adjudication",
+    "staffing_commitment",
+    "incident_classification",
+    "live_diagnostics",
+    "factual_error",
+    "other",
+]
+
+
+class SuggestionReject(Input):
+    """Why a suggestion is rejected; an unknown category is 422 INVALID_BODY."""
+
+    reason: str | None = None
+    category: RejectionCategory | None = None

@@ -91,6 +91,12 @@ NOT_WORK = frozenset(
         "quire.packet.PrerequisiteLapsed",
         REVISION_CUT,
         "quire.packet.RequestRefused",
+        MEMBERS_CHANGED,
+        *OBJECTION_TOPICS,
+        "quire.packet.SuggestionRejected",
+        "quire.packet.ReleaseCancelled",
+        "quire.packet.ReleaseHoldPlaced",
+        "quire.packet.ReleaseHoldLifted",
         *RELEASE_TOPICS,
     }
 )

@@ -20,7 +20,8 @@ from release import gate
 from release.errors import ReleaseHeldError, ReleaseIntegrityError
 from release.impact import impact, supersessions_for
 from release.lanes import Lane, lane_aggregate_id, validate_lane_id
-from release.manifest import build_manifest, manifest_hash
+from release.manifest import build_manifest, manifest_hash, non_material_refreshes
+from release.regate import follow_up, open_holds
 from release.sweeper import sweep_packet
 from workspace import policy
 from workspace.accounts import Principal
@@ -78,7 +79,13 @@ class ReleaseApp(Workspace):
                 packet.supersede_release(
                     meta, found.release_id, cause=found.cause, trigger=found.trigger
                 )
+        # An owner change supersedes what the former owner signed; then every
+        # open release whose reasons changed is re-gated (release/regate.py).
+        follow_up(packet, meta, lane_of=self.find_lane, content_of=self._content)
         return others
+
+    def _content(self, packet: Packet, number: int) -> dict[str, Any]:
+        return self.revision_content(packet, number)[1]
 
     # --------------------------------------------------------------- lanes
     def find_lane(self, lane_id: str) -> Lane | None:
@@ -199,12 +206,20 @@ class ReleaseApp(Workspace):
         revision: int,
         lane_id: str,
         content_hash: str | None = None,
+        require_known: bool = False,
     ) -> dict[str, Any]:
-        """Records a release request with every hold reason the gate finds."""
+        """Records a release request with every hold reason the gate finds.
+
+        With `require_known` (the API), an unknown lane or revision is refused
+        (404 LANE_NOT_FOUND / REVISION_NOT_FOUND) instead of recorded as held.
+        """
         validate_lane_id(lane_id)
-        lane = self.find_lane(lane_id)
+        lane = self.get_lane(lane_id) if require_known else self.find_lane(lane_id)
 
         def decide(p: Packet) -> str:
+            if require_known:
+                p.revision(revision)
+            known = gate.revision_record(p, revision)
             holds = gate.evaluate(
                 p,
                 revision=revision,
@@ -212,8 +227,8 @@ class ReleaseApp(Workspace):
                 lane_id=lane_id,
                 now=self.clock(),
                 content_hash=content_hash,
+                content=self._content(p, revision) if known else None,
             )
-            known = gate.revision_record(p, revision)
             return p.request_release(
                 self.meta(principal),
                 revision=revision,
@@ -292,18 +307,43 @@ class ReleaseApp(Workspace):
         packet, _ = self.update_packet(packet_id, principal, "release_owner", decide)
         return self.release_view(packet, release_id)
 
+    def cancel_release(
+        self,
+        packet_id: UUID | str,
+        principal: Principal,
+        release_id: str,
+        reason: str,
+    ) -> dict[str, Any]:
+        """The release owner or the requester withdraws an open request for
+        good (status `cancelled`; approving it is then RELEASE_NOT_OPEN)."""
+        why = require_text("REASON_EMPTY", "reason", reason, TEXT_FIELD_MAX)
+
+        def decide(p: Packet) -> None:
+            release = p.release(release_id)
+            if principal.is_agent or principal.user_id not in (
+                p.release_owner,
+                release["requested_by"],
+            ):
+                raise NotAllowedError(
+                    "ROLE_NOT_ALLOWED",
+                    "only the release owner or the requester cancels a request",
+                    {"release_id": release_id, "user": principal.user_id},
+                )
+            p.cancel_release(self.meta(principal, reason=why), release_id)
+
+        packet, _ = self.update_packet(packet_id, principal, "read", decide)
+        return self.release_view(packet, release_id)
+
     def _regate(self, packet: Packet, meta: Meta, release_id: str) -> None:
         """Re-evaluates an open release and records what holds it, if anything."""
-        release = packet.release(release_id)
-        holds = gate.evaluate(
+        holds = open_holds(
             packet,
-            revision=release["revision"],
-            lane=self.find_lane(release["lane_id"]),
-            lane_id=release["lane_id"],
+            release_id,
+            lane_of=self.find_lane,
+            content_of=self._content,
             now=self.clock(),
-            release_id=release_id,
         )
-        packet.record_gate(meta, release_id, [h.as_dict() for h in holds])
+        packet.record_gate(meta, release_id, holds)
 
     def approve_release(
         self,
@@ -314,17 +354,22 @@ class ReleaseApp(Workspace):
         content_hash: str,
         meaning: str,
         passphrase: str,
-        scope: str | None = None,
+        scope: str | dict[str, Any] | None = None,
+        rollback: bool = False,
     ) -> dict[str, Any]:
         """Signs one exact revision for one lane, or records why it is held.
 
-        The signer re-authenticates first (failures are recorded on the user;
-        five in a row lock signing). The approval, its manifest, the lane's
-        delivery and any replaced release's supersession land in one save.
+        Anyone but the named release owner is refused before anything is
+        written (403; the API records the refusal in the audit log), so a
+        refused attempt never changes the release. The signer re-authenticates
+        (failures are recorded on the user; five in a row lock signing). The
+        approval, its manifest, the lane's delivery and any replaced release's
+        supersession land in one save.
         """
         packet = self.get_packet(packet_id)
         _require_member(principal, packet, "approve a release")
         packet.release(release_id)
+        _require_signer(principal, packet)
         signer = self._signer(principal, packet, release_id, passphrase)
 
         def decide(p: Packet) -> tuple[list[dict[str, Any]], list[Any]]:
@@ -348,12 +393,18 @@ class ReleaseApp(Workspace):
                     release_id=release_id,
                     content_hash=content_hash,
                     signer=signer,
+                    content=self._content(p, release["revision"])
+                    if gate.revision_record(p, release["revision"])
+                    else None,
+                    rollback=rollback,
                 )
             ]
             if holds or lane is None:
                 p.record_gate(meta, release_id, holds)
                 return holds, []
-            self._approve(p, lane, principal, release_id, meaning, scope, meta.at)
+            self._approve(
+                p, lane, principal, release_id, meaning, scope, meta.at, rollback
+            )
             return [], [lane]
 
         _, (holds, _) = self.update_packet(
@@ -370,8 +421,9 @@ class ReleaseApp(Workspace):
         principal: Principal,
         release_id: str,
         meaning: str,
-        scope: str | None,
+        scope: str | dict[str, Any] | None,
         at: Any,
+        rollback: bool = False,
     ) -> None:
         release = packet.release(release_id)
         revision, content = self.revision_content(packet, release["revision"])
@@ -385,6 +437,7 @@ class ReleaseApp(Workspace):
             meaning=meaning,
             signed_at=at,
             scope=scope,
+            rollback=rollback,
         )
         signed = manifest_hash(manifest)
         meta = self.meta(principal)
@@ -448,6 +501,7 @@ class ReleaseApp(Workspace):
             "status": release["status"],
             "hold_reasons": list(release["hold_reasons"]),
             "owner_hold": release.get("owner_hold"),
+            "cancellation": release.get("cancellation"),
             "residuals": list(release["residuals"].values()),
             "manifest_hash": release["manifest_hash"],
             "approved_by": release["approved_by"],
@@ -600,6 +654,11 @@ class ReleaseApp(Workspace):
             "supersession": _supersession(release),
             "predecessor_release_id": release["predecessor_release_id"],
             "acknowledgements": list(release["acknowledgements"]),
+            # the owner's judgements on the bound sources, made before or
+            # after the approval: the lane sees them all
+            "non_material_refreshes": non_material_refreshes(
+                packet, {s["source_id"] for s in release["manifest"]["sources"]}
+            ),
         }
 
     def acknowledge_release(
@@ -743,6 +802,23 @@ def _require_member(principal: Principal, packet: Packet, what: str) -> None:
             "ROLE_NOT_ALLOWED",
             f"only the packet's members may {what}; only its release owner signs",
             {"user": principal.user_id},
+        )
+
+
+def _require_signer(principal: Principal, packet: Packet) -> None:
+    """Only the named release owner (a human) may even attempt to sign."""
+    if principal.is_agent or principal.user_id != packet.release_owner:
+        raise NotAllowedError(
+            "ROLE_NOT_ALLOWED",
+            f"only the named release owner ({packet.release_owner}) signs; "
+            "agents never do",
+            {
+                "user": principal.user_id,
+                "release_owner": packet.release_owner,
+                "reason": "SIGNER_IS_AGENT"
+                if principal.is_agent
+                else "SIGNER_NOT_RELEASE_OWNER",
+            },
         )
 
 

@@ -15,7 +15,7 @@ from release.lanes import DEFAULT_POLICY, Lane
 from workspace.domain import Packet, parse_time
 
 #: Bound into every manifest: which rules the gate applied.
-GATE_POLICY_VERSION = "quire.gate/1"
+GATE_POLICY_VERSION = "quire.gate/2"
 
 REVISION_UNKNOWN = "REVISION_UNKNOWN"
 CONTENT_HASH_MISMATCH = "CONTENT_HASH_MISMATCH"
@@ -32,6 +32,15 @@ LANE_UNKNOWN = "LANE_UNKNOWN"
 LANE_REJECTS_KIND = "LANE_REJECTS_KIND"
 RELEASE_ALREADY_ACTIVE = "RELEASE_ALREADY_ACTIVE"
 HELD_BY_RELEASE_OWNER = "HELD_BY_RELEASE_OWNER"
+REVISION_STALE = "REVISION_STALE"
+REVISION_OLDER_THAN_RELEASED = "REVISION_OLDER_THAN_RELEASED"
+
+#: Supersession cause: the packet's release owner changed (wave 2).
+RELEASE_OWNER_CHANGED = "RELEASE_OWNER_CHANGED"
+
+#: Content parts, besides sources and prerequisites, that a release depends on
+#: being current: any difference from the revision's own content holds it.
+DEPENDENCY_PARTS = ("worksheets",)
 
 HOLD_CODES = (
     REVISION_UNKNOWN,
@@ -49,6 +58,8 @@ HOLD_CODES = (
     LANE_REJECTS_KIND,
     RELEASE_ALREADY_ACTIVE,
     HELD_BY_RELEASE_OWNER,
+    REVISION_STALE,
+    REVISION_OLDER_THAN_RELEASED,
 )
 
 
@@ -87,13 +98,27 @@ def objection_is_open_for(objection: dict[str, Any], release_id: str | None) -> 
 
 
 def accepted_residuals(packet: Packet, release_id: str) -> list[dict[str, Any]]:
-    """The residual acceptances that still stand for this release."""
+    """The residual acceptances that still stand for this release: made for
+    it, not reopened since, and by the packet's current release owner."""
     release = packet.release(release_id)
     return [
         release["residuals"][oid]
         for oid in sorted(release["residuals"])
         if not objection_is_open_for(packet.objections[oid], release_id)
+        and release["residuals"][oid]["accepted_by"] == packet.release_owner
     ]
+
+
+def _accepted_by_former_owner(
+    packet: Packet, objection_id: str, release_id: str | None
+) -> str | None:
+    """Who accepted this residual for the release, if no longer the owner."""
+    if release_id is None:
+        return None
+    accepted = packet.release(release_id)["residuals"].get(objection_id)
+    if accepted is None or accepted["accepted_by"] == packet.release_owner:
+        return None
+    return str(accepted["accepted_by"])
 
 
 def evaluate(
@@ -106,11 +131,17 @@ def evaluate(
     release_id: str | None = None,
     content_hash: str | None = None,
     signer: Signer | None = None,
+    content: dict[str, Any] | None = None,
+    rollback: bool = False,
 ) -> list[Hold]:
     """Every reason the release of `revision` to `lane` is held, in a stable order.
 
     Without a signer (at request) the signer checks are made for the packet's
     named release owner, so a separation-of-duties clash shows up early.
+    `content` is the revision's own stored content: the packet's current
+    sources, prerequisites and worksheets must still say what it says
+    (`REVISION_STALE`). `rollback` is the owner's explicit consent to replace
+    a newer release in the lane with this older revision.
     """
     holds: list[Hold] = []
     record = revision_record(packet, revision)
@@ -136,9 +167,13 @@ def evaluate(
     if record is not None:
         holds.extend(_source_holds(packet, record, now))
     holds.extend(_prerequisite_holds(packet, now))
+    if record is not None and content is not None:
+        holds.extend(stale_holds(packet, record, content))
     holds.extend(_lane_holds(packet, lane, lane_id))
     if record is not None:
         holds.extend(_active_holds(packet, revision, lane_id, release_id))
+        if not rollback:
+            holds.extend(_older_holds(packet, revision, lane_id, release_id))
     holds.extend(_owner_holds(packet, release_id))
     return holds
 
@@ -220,14 +255,103 @@ def _signer_holds(
 
 
 def _objection_holds(packet: Packet, release_id: str | None) -> list[Hold]:
+    holds: list[Hold] = []
+    for oid, objection in packet.objections.items():
+        former = _accepted_by_former_owner(packet, oid, release_id)
+        if objection_is_open_for(objection, release_id):
+            detail = f"objection {oid} is open: {_excerpt(objection['text'])}"
+        elif former is not None:
+            detail = (
+                f"objection {oid} was accepted as residual by {former}, who is "
+                f"no longer the release owner: {_excerpt(objection['text'])}"
+            )
+        else:
+            continue
+        holds.append(Hold(OBJECTION_OPEN, detail, {"objection_id": oid}))
+    return holds
+
+
+def stale_holds(
+    packet: Packet, record: dict[str, Any], content: dict[str, Any]
+) -> list[Hold]:
+    """Where the packet's dependencies no longer say what the revision says.
+
+    Differences another code already names are left to it: a material refresh
+    or a withdrawal (SOURCE_DRIFTED_SINCE_CUT), an unmet or lapsed
+    prerequisite. A digest change the release owner judged non-material is
+    not staleness: the manifest lists that judgement. Everything else (a
+    source cited or a prerequisite declared after the cut, a prerequisite
+    satisfied or renewed since, a changed worksheet) is one hold each.
+    """
+    number = record["number"]
+    current = packet.content()
+    holds: list[Hold] = []
+    cut_sources = {s["id"] for s in content.get("sources", [])}
+    for source in current["sources"]:
+        if source["id"] not in cut_sources:
+            holds.append(
+                Hold(
+                    REVISION_STALE,
+                    f"source {source['id']} ({source['title']}) was cited after "
+                    f"revision {number} was cut",
+                    {"part": "sources", "source_id": source["id"]},
+                )
+            )
+    cut_prereqs = {p["id"]: p for p in content.get("prerequisites", [])}
+    for now_p in current["prerequisites"]:
+        pid = now_p["id"]
+        was = cut_prereqs.get(pid)
+        if was is None:
+            holds.append(
+                Hold(
+                    REVISION_STALE,
+                    f"prerequisite {pid} ({now_p['title']}) was declared after "
+                    f"revision {number} was cut",
+                    {"part": "prerequisites", "prerequisite_id": pid},
+                )
+            )
+            continue
+        if now_p["state"] in ("unmet", "lapsed"):
+            continue  # PREREQUISITE_UNMET / PREREQUISITE_LAPSED say so
+        changed = sorted(k for k in now_p if now_p[k] != was.get(k))
+        if changed:
+            said = ", ".join(f"{k} {was.get(k)!r} -> {now_p[k]!r}" for k in changed)
+            holds.append(
+                Hold(
+                    REVISION_STALE,
+                    f"prerequisite {pid} ({now_p['title']}) changed after revision "
+                    f"{number} was cut ({said}); cut a new revision",
+                    {"part": "prerequisites", "prerequisite_id": pid},
+                )
+            )
+    for part in DEPENDENCY_PARTS:
+        before, after = content.get(part), current.get(part)
+        if before != after:
+            holds.append(
+                Hold(
+                    REVISION_STALE,
+                    f"the packet's {part} changed after revision {number} was cut",
+                    {"part": part},
+                )
+            )
+    return holds
+
+
+def _older_holds(
+    packet: Packet, revision: int, lane_id: str, release_id: str | None
+) -> list[Hold]:
     return [
         Hold(
-            OBJECTION_OPEN,
-            f"objection {oid} is open: {_excerpt(objection['text'])}",
-            {"objection_id": oid},
+            REVISION_OLDER_THAN_RELEASED,
+            f"revision {other['revision']} is released to {lane_id} as "
+            f"{other['id']}; releasing the older revision {revision} replaces "
+            "it only with the release owner's explicit rollback",
+            {"release_id": other["id"], "released_revision": other["revision"]},
         )
-        for oid, objection in packet.objections.items()
-        if objection_is_open_for(objection, release_id)
+        for other in packet.active_releases()
+        if other["id"] != release_id
+        and other["lane_id"] == lane_id
+        and other["revision"] > revision
     ]
 
 

@@ -16,7 +16,7 @@ from release.lanes import Lane
 from workspace.domain import Packet, iso
 from workspace.hashing import content_hash
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
 
 
 def build_manifest(
@@ -29,11 +29,21 @@ def build_manifest(
     signer_name: str,
     meaning: str,
     signed_at: datetime,
-    scope: str | None = None,
+    scope: str | dict[str, Any] | None = None,
+    rollback: bool = False,
 ) -> dict[str, Any]:
-    """What the release owner signs for one release (DESIGN.md, 'Manifest')."""
+    """What the release owner signs for one release (DESIGN.md, 'Manifest').
+
+    Sources and prerequisites are exactly those of the bound revision's
+    content (the gate holds `REVISION_STALE` when the packet says otherwise);
+    the release owner's non-material judgements on those sources are listed
+    with their reasons.
+    """
     release = packet.release(release_id)
     revision = packet.revision(release["revision"])
+    bound = {s["id"] for s in content["sources"]}
+    statement = scope if isinstance(scope, str) else None
+    declared = dict(scope) if isinstance(scope, dict) else None
     return {
         "manifest_version": MANIFEST_VERSION,
         "gate_policy_version": GATE_POLICY_VERSION,
@@ -53,8 +63,10 @@ def build_manifest(
         "signer": {"user_id": signer_id, "name": signer_name},
         "meaning": meaning,
         "signed_at": iso(signed_at),
+        "rollback": bool(rollback),
         "scope": {
-            "statement": scope,
+            "statement": statement,
+            "declared": declared,
             "sections": [
                 {"id": s["id"], "heading": s["heading"]} for s in content["sections"]
             ],
@@ -75,12 +87,13 @@ def build_manifest(
                 "title": s["title"],
                 "precedence": s["precedence"],
                 "digest": s["digest"],
-                "valid_until": packet.sources[s["id"]]["valid_until"],
+                "valid_until": s["valid_until"],
             }
             for s in sorted(
                 content["sources"], key=lambda s: (s["precedence"], s["id"])
             )
         ],
+        "non_material_refreshes": non_material_refreshes(packet, bound),
         "prerequisites": [
             {
                 "prerequisite_id": p["id"],
@@ -88,9 +101,21 @@ def build_manifest(
                 "state": p["state"],
                 "valid_until": p["valid_until"],
             }
-            for p in packet.prerequisites.values()
+            for p in content["prerequisites"]
         ],
     }
+
+
+def non_material_refreshes(packet: Packet, source_ids: set[str]) -> list[Any]:
+    """Every changed digest of these sources that the release owner judged
+    non-material, with the reason, oldest first."""
+    found = [
+        {"source_id": sid, **judgement}
+        for sid in sorted(source_ids)
+        if sid in packet.sources
+        for judgement in packet.sources[sid].get("non_material", [])
+    ]
+    return sorted(found, key=lambda j: (j["version"], j["source_id"]))
 
 
 def manifest_hash(manifest: dict[str, Any]) -> str:

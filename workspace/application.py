@@ -43,7 +43,13 @@ from workspace.accounts import (
     validate_user_id,
 )
 from workspace.config import Settings, backend_of, get_settings, persistence_env
-from workspace.domain import Meta, Packet, all_event_classes
+from workspace.domain import (
+    TEXT_FIELD_MAX,
+    Meta,
+    Packet,
+    all_event_classes,
+    require_text,
+)
 from workspace.errors import (
     AuthenticationError,
     EditConflictError,
@@ -681,13 +687,22 @@ class Workspace(Application[UUID]):
         raise VersionClashError("VERSION_CLASH", "too many concurrent writers")
 
     def reject_suggestion(
-        self, packet_id: UUID | str, principal: Principal, suggestion_id: str
+        self,
+        packet_id: UUID | str,
+        principal: Principal,
+        suggestion_id: str,
+        *,
+        reason: str | None = None,
+        category: str | None = None,
     ) -> int:
+        """Rejects an agent's suggestion, keeping the reason and category."""
         packet, _ = self.update_packet(
             packet_id,
             principal,
             "accept_suggestion",
-            lambda p: p.reject_suggestion(self.meta(principal), suggestion_id),
+            lambda p: p.reject_suggestion(
+                self.meta(principal, reason=reason), suggestion_id, category
+            ),
         )
         return packet.version
 
@@ -814,22 +829,40 @@ class Workspace(Application[UUID]):
         source_id: str,
         *,
         digest: str,
-        material: bool,
+        material: bool | None,
         reason: str | None,
         valid_until: datetime | None = None,
         expected_version: int | None = None,
     ) -> Packet:
+        """A changed digest is material (drift) unless the release owner, and
+        only they, judges it otherwise, with a reason (403
+        MATERIALITY_NOT_ALLOWED for anyone else, agents included)."""
+
+        def decide(p: Packet) -> None:
+            changed = digest != p.source(source_id)["digest"]
+            judged = changed if material is None else bool(material)
+            if changed and not judged:
+                if not policy.is_owner(principal, p):
+                    raise NotAllowedError(
+                        "MATERIALITY_NOT_ALLOWED",
+                        "a changed digest is material; only the release owner "
+                        "may judge it non-material",
+                        {"source_id": source_id, "user": principal.user_id},
+                    )
+                require_text("REASON_EMPTY", "reason", reason, TEXT_FIELD_MAX)
+            p.refresh_source(
+                self.meta(principal, reason=reason),
+                source_id,
+                digest=digest,
+                material=judged,
+                valid_until=valid_until,
+            )
+
         packet, _ = self.update_packet(
             packet_id,
             principal,
             "refresh_source",
-            lambda p: p.refresh_source(
-                self.meta(principal, reason=reason),
-                source_id,
-                digest=digest,
-                material=material,
-                valid_until=valid_until,
-            ),
+            decide,
             expected_version=expected_version,
         )
         return packet

@@ -50,8 +50,22 @@ SUPERSESSION_CAUSES = (
     "LANE_AUDIENCE_CHANGED",
     "REPLACED_BY_NEW_RELEASE",
     "HELD_BY_RELEASE_OWNER",
+    "RELEASE_OWNER_CHANGED",
 )
 TEXT_FIELD_MAX = 20_000
+
+#: Why a human rejects an agent's suggestion (shared/API.md, v2 additions).
+REJECTION_CATEGORIES = (
+    "concession_recommendation",
+    "customer_communication",
+    "billing_execution",
+    "entitlement_adjudication",
+    "staffing_commitment",
+    "incident_classification",
+    "live_diagnostics",
+    "factual_error",
+    "other",
+)
 
 
 def client_key(user_id: str, client_id: str) -> str:
@@ -188,6 +202,7 @@ class Packet(Aggregate):
     class MembersChanged(Event):
         TOPIC = "quire.packet.MembersChanged"
         class_version = 1
+        counts_as_work = False  # membership is not content
         release_owner: str
         authors: list[str]
         reviewers: list[str]
@@ -346,12 +361,24 @@ class Packet(Aggregate):
             )
 
     class SuggestionRejected(Event):
+        """The reason is the event's own (Meta.reason); `category` says what
+        kind of boundary or error the suggestion crossed (absent before v2)."""
+
         TOPIC = "quire.packet.SuggestionRejected"
         class_version = 1
         suggestion_id: str
+        category: str | None = None
+
+        counts_as_work = False  # rejecting changes no content
 
         def fold(self, packet: Packet) -> None:
-            packet.suggestions[self.suggestion_id]["state"] = "rejected"
+            suggestion = packet.suggestions[self.suggestion_id]
+            suggestion["state"] = "rejected"
+            suggestion["rejection"] = {
+                "by": self.actor,
+                "reason": self.reason,
+                "category": self.category,
+            }
 
     # ----------------------------------------------------------------- sources
     class SourceCited(Event):
@@ -398,6 +425,19 @@ class Packet(Aggregate):
             source["refreshes"] += 1
             if self.material:  # drift since a cut is judged by the release gate
                 source["material_version"] = self.originator_version
+            elif self.digest != self.previous_digest:
+                # The release owner judged a changed digest non-material: the
+                # judgement and its reason are bound into later manifests.
+                source.setdefault("non_material", []).append(
+                    {
+                        "digest": self.digest,
+                        "previous_digest": self.previous_digest,
+                        "reason": self.reason,
+                        "judged_by": self.actor,
+                        "at": iso(self.timestamp),
+                        "version": self.originator_version,
+                    }
+                )
 
     class SourceWithdrawn(Event):
         TOPIC = "quire.packet.SourceWithdrawn"
@@ -463,6 +503,7 @@ class Packet(Aggregate):
     class ObjectionRaised(Event):
         TOPIC = "quire.packet.ObjectionRaised"
         class_version = 1
+        counts_as_work = False  # objection work is not authorship
         objection_id: str
         target: dict[str, str]
         text: str
@@ -482,6 +523,7 @@ class Packet(Aggregate):
     class ObjectionAnswered(Event):
         TOPIC = "quire.packet.ObjectionAnswered"
         class_version = 1
+        counts_as_work = False  # objection work is not authorship
         objection_id: str
         answer: str
 
@@ -493,6 +535,7 @@ class Packet(Aggregate):
     class ObjectionResolved(Event):
         TOPIC = "quire.packet.ObjectionResolved"
         class_version = 1
+        counts_as_work = False  # objection work is not authorship
         objection_id: str
         resolution: str
 
@@ -504,6 +547,7 @@ class Packet(Aggregate):
     class ObjectionWithdrawn(Event):
         TOPIC = "quire.packet.ObjectionWithdrawn"
         class_version = 1
+        counts_as_work = False  # objection work is not authorship
         objection_id: str
 
         def fold(self, packet: Packet) -> None:
@@ -512,6 +556,7 @@ class Packet(Aggregate):
     class ObjectionReopened(Event):
         TOPIC = "quire.packet.ObjectionReopened"
         class_version = 1
+        counts_as_work = False  # objection work is not authorship
         objection_id: str
 
         def fold(self, packet: Packet) -> None:
@@ -669,6 +714,24 @@ class Packet(Aggregate):
 
         def fold(self, packet: Packet) -> None:
             packet.releases[self.release_id]["owner_hold"] = None
+
+    class ReleaseCancelled(Event):
+        """A pending or held request withdrawn for good (reason: Meta.reason)."""
+
+        TOPIC = "quire.packet.ReleaseCancelled"
+        class_version = 1
+        release_id: str
+
+        counts_as_work = False
+
+        def fold(self, packet: Packet) -> None:
+            release = packet.releases[self.release_id]
+            release["status"] = "cancelled"
+            release["cancellation"] = {
+                "by": self.actor,
+                "reason": self.reason,
+                "at": iso(self.timestamp),
+            }
 
     class ResidualAccepted(Event):
         TOPIC = "quire.packet.ResidualAccepted"
@@ -975,9 +1038,24 @@ class Packet(Aggregate):
             )
         return suggestion
 
-    def reject_suggestion(self, meta: Meta, suggestion_id: str) -> None:
+    def reject_suggestion(
+        self, meta: Meta, suggestion_id: str, category: str | None = None
+    ) -> None:
         self.suggestion(suggestion_id)
-        self._trigger(self.SuggestionRejected, meta, suggestion_id=suggestion_id)
+        if category is not None and category not in REJECTION_CATEGORIES:
+            raise InvalidInputError(
+                "REJECTION_CATEGORY_UNKNOWN",
+                f"category must be one of {', '.join(REJECTION_CATEGORIES)}",
+                {"category": category},
+            )
+        if meta.reason is not None:
+            require_text("REASON_EMPTY", "reason", meta.reason, TEXT_FIELD_MAX)
+        self._trigger(
+            self.SuggestionRejected,
+            meta,
+            suggestion_id=suggestion_id,
+            category=category,
+        )
 
     # sources ---------------------------------------------------------------
     def source(self, source_id: str) -> dict[str, Any]:
@@ -1333,14 +1411,24 @@ class Packet(Aggregate):
             )
         self._trigger(self.ReleaseHoldLifted, meta, release_id=release_id)
 
+    def cancel_release(self, meta: Meta, release_id: str) -> None:
+        """Withdraws an open request for good; `meta.reason` says why."""
+        require_text("REASON_EMPTY", "reason", meta.reason, TEXT_FIELD_MAX)
+        self._open_release(release_id)
+        self._trigger(self.ReleaseCancelled, meta, release_id=release_id)
+
     def accept_residual(
         self, meta: Meta, release_id: str, objection_id: str, rationale: str
     ) -> None:
-        self._open_release(release_id)
+        release = self._open_release(release_id)
         objection = self.objection(objection_id)
+        standing = release["residuals"].get(objection_id)
         if objection["state"] not in ("open", "residual") or (
             objection["state"] == "residual"
             and release_id in objection.get("residual_for", [])
+            # a former release owner's acceptance does not stand for the new one
+            and standing is not None
+            and standing["accepted_by"] == meta.actor
         ):
             raise StateError(
                 "OBJECTION_NOT_OPEN",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import StrictInt
+from pydantic import StrictBool, StrictInt
 
 from api.deps import CurrentUser
 from api.routers.lanes import ReleaseAppDep
@@ -30,7 +30,12 @@ class ReleaseApprove(Input):
     content_hash: str
     meaning: str
     passphrase: str
-    scope: str | None = None
+    scope: str | dict[str, Any] | None = None
+    rollback: StrictBool = False
+
+
+class ReleaseCancel(Input):
+    reason: str
 
 
 class ReleaseHold(Input):
@@ -46,13 +51,15 @@ class ActionRequest(Input):
 def request_release(
     packet_id: str, body: ReleaseCreate, user: CurrentUser, app: ReleaseAppDep
 ) -> dict[str, Any]:
-    """Records the request with every hold reason the gate finds."""
+    """Records the request with every hold reason the gate finds; an unknown
+    lane or revision is 404 (LANE_NOT_FOUND, REVISION_NOT_FOUND)."""
     return app.request_release(
         packet_id,
         user,
         revision=body.revision,
         lane_id=body.lane,
         content_hash=body.content_hash,
+        require_known=True,
     )
 
 
@@ -102,7 +109,21 @@ def approve_release(
         meaning=body.meaning,
         passphrase=body.passphrase,
         scope=body.scope,
+        rollback=body.rollback,
     )
+
+
+@router.post("/releases/{release_id}/cancel")
+def cancel_release(
+    packet_id: str,
+    release_id: str,
+    body: ReleaseCancel,
+    user: CurrentUser,
+    app: ReleaseAppDep,
+) -> dict[str, Any]:
+    """The release owner or the requester withdraws a pending or held
+    request for good (status `cancelled`)."""
+    return app.cancel_release(packet_id, user, release_id, body.reason)
 
 
 @router.post("/releases/{release_id}/hold")

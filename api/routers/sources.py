@@ -44,7 +44,8 @@ def refresh_source(
     user: CurrentUser,
     svc: ServicesDep,
 ) -> SupersedingResult:
-    """A new digest; a material refresh supersedes the releases relying on it."""
+    """A new digest: material (superseding the releases relying on it) unless
+    the release owner judges it non-material, with a reason."""
     before = svc.app.get_packet(packet_id)
     after = svc.app.refresh_source(
         packet_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import CurrentUser, ServicesDep
-from api.schemas import EditResult, VersionPublic
+from api.schemas import EditResult, SuggestionReject, VersionPublic
 
 router = APIRouter(prefix="/v1/packets/{packet_id}/suggestions", tags=["suggestions"])
 
@@ -23,7 +23,15 @@ def accept_suggestion(
 
 @router.post("/{suggestion_id}/reject")
 def reject_suggestion(
-    packet_id: str, suggestion_id: str, user: CurrentUser, svc: ServicesDep
+    packet_id: str,
+    suggestion_id: str,
+    user: CurrentUser,
+    svc: ServicesDep,
+    body: SuggestionReject | None = None,
 ) -> VersionPublic:
-    version = svc.app.reject_suggestion(packet_id, user, suggestion_id)
+    """Keeps `{reason, category}` on the stored rejection."""
+    given = body or SuggestionReject()
+    version = svc.app.reject_suggestion(
+        packet_id, user, suggestion_id, reason=given.reason, category=given.category
+    )
     return VersionPublic(version=version)

@@ -130,7 +130,7 @@ def test_revision_history_lists_each_cut_with_contributors_since_the_previous(
         r["contributors"] for r in packet.revisions
     ]
     assert history[0]["contributors"] == ["ben", "maya"]
-    assert history[1]["contributors"] == ["rita"]
+    assert history[1]["contributors"] == []  # an objection is not authorship
     assert history[0]["cut_at"] == packet.revisions[0]["cut_at"]
 
 

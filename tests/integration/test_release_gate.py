@@ -216,7 +216,7 @@ def test_a_non_material_refresh_neither_holds_nor_supersedes(
     rid = d.release()
     packet = release_app.refresh_source(
         d.packet_id,
-        d.bot,
+        d.olga,  # only the release owner judges a changed digest non-material
         "src-1",
         digest="sha256:1-reformatted",
         material=False,

@@ -152,7 +152,11 @@ def test_entitlement_packet_held_at_v1_released_at_v3_then_superseded_when_the_s
     saves = saves_of(release_app, monkeypatch)
     clock.advance(timedelta(days=4))
     assert sweep(release_app) == 1
-    assert saves == [["PrerequisiteLapsed", "ReleaseSuperseded"]]
+    # One save: the lapse, the supersession, and (wave 2) the two held
+    # requests re-gated with the lapse among their reasons.
+    assert saves == [
+        ["PrerequisiteLapsed", "ReleaseSuperseded", "ReleaseHeld", "ReleaseHeld"]
+    ]
     release = story.packet().release(rid)
     assert release["status"] == "superseded"
     assert release["supersession"]["cause"] == "PREREQUISITE_LAPSED"

@@ -40,6 +40,7 @@ STORED_TOPICS = {
     "quire.packet.PrerequisiteSatisfied": 1,
     "quire.packet.ReleaseAcknowledged": 1,
     "quire.packet.ReleaseApproved": 1,
+    "quire.packet.ReleaseCancelled": 1,
     "quire.packet.ReleaseCleared": 1,
     "quire.packet.ReleaseHoldPlaced": 1,
     "quire.packet.ReleaseHoldLifted": 1,
