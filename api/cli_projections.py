@@ -38,6 +38,9 @@ audit_app = typer.Typer(help="Verifiable history.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
+    from api.cli_poison import register_poison
+
+    register_poison(projections_app)
     app.add_typer(projections_app, name="projections")
     app.add_typer(audit_app, name="audit")
     app.command("worker")(worker)

@@ -20,8 +20,11 @@ and the packet. Two exceptions:
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import TYPE_CHECKING, Any
 
+import psycopg
+from eventsourcing import persistence as es_persistence
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -160,7 +163,53 @@ def _caller(services: Services, request: Request) -> Principal | None:
         return None
 
 
+#: Errors that mean the database cannot be reached or used now (HTTP 503).
+DATABASE_ERRORS: tuple[type[Exception], ...] = (
+    es_persistence.OperationalError,
+    es_persistence.InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    sqlite3.OperationalError,
+)
+
+
+def install_database_unavailable(app: FastAPI) -> None:
+    """A database outage (or a lock/statement timeout) answers 503
+    `DATABASE_UNAVAILABLE` in the error envelope, with Retry-After, from a
+    route or from a middleware; any other unexpected error a 500 envelope."""
+
+    def unavailable(exc: BaseException) -> JSONResponse:
+        log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+        return JSONResponse(
+            error_body(
+                "DATABASE_UNAVAILABLE",
+                "the database is unavailable; try again shortly",
+                {"cause": type(exc).__name__},
+            ),
+            status_code=503,
+            headers={"Retry-After": "2"},
+        )
+
+    async def database_error(request: Request, exc: Exception) -> JSONResponse:
+        return unavailable(exc)
+
+    for cls in DATABASE_ERRORS:
+        app.add_exception_handler(cls, database_error)
+
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, DATABASE_ERRORS):
+            return unavailable(exc)
+        return JSONResponse(
+            error_body("INTERNAL_ERROR", "an unexpected error occurred"),
+            status_code=500,
+        )
+
+    app.add_exception_handler(Exception, unexpected)
+
+
 def install(app: FastAPI) -> None:
+    install_database_unavailable(app)
+
     @app.exception_handler(QuireError)
     async def quire_error(request: Request, exc: QuireError) -> JSONResponse:
         status = status_for(exc)

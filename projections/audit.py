@@ -144,6 +144,9 @@ AUDIT_COLUMNS = (
 
 class AuditLog(Projection):
     name = "audit_log"
+    #: Its Merkle tree hashes every event in order: a poison event is
+    #: recorded and alerted, never skipped.
+    skips_poison = False
     tables = ("audit_log", "audit_state")
     ddl = (
         "CREATE TABLE IF NOT EXISTS audit_log ("

@@ -28,6 +28,14 @@ that holds the projection's advisory lock, so one instance per projection runs
 and a second waits), polling on SQLite, the recorder's listener in memory. Any
 connection error closes the session; the driver reconnects, takes the lock
 again, reloads its state from the database and resumes from its tracking row.
+
+Poison events (projections/poison.py): a batch that fails is applied again
+one event per transaction, so the failing event is found. Run as a thread, a
+driver retries that event with a growing pause; after `poison_attempts`
+failures it records the event in `projection_poison`, logs at ERROR and moves
+the tracking position past it in the same transaction (unless the projection
+declares `skips_poison = False`), so one event it cannot apply never stops
+the others. Connection errors never count as failures of an event.
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
+from projections import poison
 from projections.events import EventRecord
 from projections.store import CONNECTION_ERRORS, ReadStore, Session, Tx
 
@@ -47,6 +56,10 @@ log = logging.getLogger(__name__)
 DEFAULT_BATCH = 2000
 #: Projections that filter by topic scan this many times more ids per batch.
 FILTERED_SPAN_FACTOR = 10
+#: Failed attempts on one event before it is recorded as poison (and skipped).
+DEFAULT_POISON_ATTEMPTS = 3
+#: Seconds between two looks for poison rows an operator marked for retry.
+RETRY_LOOK_INTERVAL = 1.0
 
 Progress = Callable[[int, int], None]
 
@@ -60,6 +73,9 @@ class Projection:
     #: Tables emptied by `reset` (in this order).
     tables: ClassVar[tuple[str, ...]] = ()
     ddl: ClassVar[tuple[str, ...]] = ()
+    #: False: a poison event is recorded and alerted but never skipped (for a
+    #: read model that must follow the log without gaps).
+    skips_poison: ClassVar[bool] = True
 
     def load(self, tx: Tx) -> None:
         """Loads in-memory state kept beside the tables (after a (re)connect)."""
@@ -101,6 +117,10 @@ class Slot:
         self.position: int | None = None
         self.errors = 0
         self.paused_until = 0.0
+        #: Failed attempts per notification id (this process).
+        self.failures: dict[int, int] = {}
+        #: After a failed batch, events up to here are applied one at a time.
+        self.step_until = 0
 
     def wants(self, event: EventRecord) -> bool:
         return self.topics is None or event.topic in self.topics
@@ -124,6 +144,7 @@ class Driver:
         batch_size: int = DEFAULT_BATCH,
         poll_interval: float | None = None,
         lock_wait: float = 1.0,
+        poison_attempts: int = DEFAULT_POISON_ATTEMPTS,
     ) -> None:
         self.store = store
         projections = (
@@ -141,6 +162,8 @@ class Driver:
             ]
         self.poll_interval = poll_interval
         self.lock_wait = lock_wait
+        self.poison_attempts = max(1, poison_attempts)
+        self._next_retry_look = 0.0
         self.session_pid: int | None = None
         #: In a thread, a failing projection is paused; synchronously it raises.
         self.isolate_failures = False
@@ -213,8 +236,13 @@ class Driver:
             if position >= upper:
                 continue
             mine = [e for e in events if e.notification_id > position and slot.wants(e)]
-            if self._apply(session, slot, position, upper, mine):
-                advanced = max(advanced, upper - position)
+            upto = upper
+            if mine and mine[0].notification_id <= slot.step_until:
+                # Finding the event a failed batch could not apply.
+                mine = mine[:1]
+                upto = mine[0].notification_id
+            if self._apply(session, slot, position, upto, mine):
+                advanced = max(advanced, upto - position)
         return advanced
 
     def _apply(
@@ -244,10 +272,21 @@ class Driver:
         except CONNECTION_ERRORS:
             self._forget(slot)
             raise
-        except Exception:
+        except Exception as exc:
             self._forget(slot)
             if not self.isolate_failures:
                 raise
+            if len(events) > 1:
+                # Apply this range again one event at a time, at once.
+                slot.step_until = events[-1].notification_id
+                log.warning(
+                    "projection %s failed on a batch (%s); applying it event by event",
+                    slot.name,
+                    poison.describe(exc),
+                )
+                return True
+            if events:
+                return self._failed(session, slot, position, events[0], exc)
             slot.errors += 1
             pause = min(30.0, 0.5 * 2 ** min(slot.errors, 6))
             slot.paused_until = time.monotonic() + pause
@@ -256,8 +295,128 @@ class Driver:
         projection.committed()
         slot.position = upper
         slot.errors = 0
+        for nid in [n for n in slot.failures if n <= upper]:
+            del slot.failures[nid]
         self.store.progressed(slot.name, upper)
         return True
+
+    def _failed(
+        self,
+        session: Session,
+        slot: Slot,
+        position: int,
+        event: EventRecord,
+        exc: Exception,
+    ) -> bool:
+        """One event failed: pause and retry, or record it as poison (and skip
+        it) once it failed `poison_attempts` times."""
+        nid = event.notification_id
+        attempts = slot.failures.get(nid, 0) + 1
+        slot.failures[nid] = attempts
+        error = poison.describe(exc)
+        if attempts < self.poison_attempts:
+            slot.errors += 1
+            pause = min(30.0, 0.5 * 2 ** min(slot.errors, 6))
+            slot.paused_until = time.monotonic() + pause
+            log.warning(
+                "projection %s failed on event %s (%s, attempt %s of %s); "
+                "paused for %.1f s",
+                slot.name,
+                nid,
+                error,
+                attempts,
+                self.poison_attempts,
+                pause,
+                exc_info=exc,
+            )
+            return False
+        skip = slot.projection.skips_poison
+        try:
+            with session.transaction() as tx:
+                if skip:
+                    moved = tx.execute(
+                        "UPDATE projection_tracking SET position = %s "
+                        "WHERE name = %s AND position = %s",
+                        (nid, slot.name, position),
+                    )
+                    if moved != 1:
+                        raise TrackingMovedError(slot.name)
+                poison.record(tx, slot.name, event, error, attempts, skipped=skip)
+        except TrackingMovedError:
+            log.info("projection %s moved elsewhere; reloading", slot.name)
+            return True
+        del slot.failures[nid]
+        log.error(
+            "POISON EVENT: projection %s could not apply event %s (%s, %s v%s) "
+            "after %s attempts: %s; %s (see `quire projections poisoned`)",
+            slot.name,
+            nid,
+            event.topic,
+            event.originator_id,
+            event.originator_version,
+            attempts,
+            error,
+            "skipped it" if skip else "it keeps retrying",
+        )
+        if not skip:
+            slot.errors += 1
+            slot.paused_until = time.monotonic() + min(
+                30.0, 0.5 * 2 ** min(slot.errors, 6)
+            )
+            return False
+        slot.errors = 0
+        slot.paused_until = 0.0
+        return True
+
+    def retry_poisoned(self, session: Session) -> int:
+        """Re-applies the poison events an operator marked for retry (each in
+        its own transaction, which also deletes its poison row); returns how
+        many now applied. One that fails again stays, with its new error."""
+        slots = {slot.name: slot for slot in self.slots}
+        with session.read() as tx:
+            wanted = poison.retry_requested(tx, list(slots))
+        done = 0
+        for name, nid, skipped in wanted:
+            slot = slots[name]
+            if not skipped:
+                # Still in the driver's way: retried by the loop, now.
+                with session.transaction() as tx:
+                    tx.execute(
+                        "UPDATE projection_poison SET retry = 0 "
+                        "WHERE projection = %s AND notification_id = %s",
+                        (name, nid),
+                    )
+                slot.paused_until = 0.0
+                continue
+            if slot.position is None:
+                self.prepare(session, slot)
+            event = next(iter(self.store.read_events(session, nid - 1, nid)), None)
+            try:
+                with session.transaction() as tx:
+                    if event is not None:
+                        slot.projection.apply(tx, [event])
+                    poison.resolved(tx, name, nid)
+            except CONNECTION_ERRORS:
+                self._forget(slot)
+                raise
+            except Exception as exc:
+                self._forget(slot)
+                assert event is not None
+                with session.transaction() as tx:
+                    poison.record(
+                        tx, name, event, poison.describe(exc), 1, skipped=True
+                    )
+                log.error(
+                    "POISON EVENT: projection %s failed again on event %s: %s",
+                    name,
+                    nid,
+                    poison.describe(exc),
+                )
+                continue
+            slot.projection.committed()
+            done += 1
+            log.warning("projection %s re-applied poison event %s", name, nid)
+        return done
 
     def catch_up(
         self,
@@ -389,6 +548,10 @@ class Driver:
             self._wake.clear()
             if self.run_batch(session):
                 continue
+            if time.monotonic() >= self._next_retry_look:
+                self._next_retry_look = time.monotonic() + RETRY_LOOK_INTERVAL
+                if self.retry_poisoned(session):
+                    continue
             self.tick(session)
             session.wait(self._wake, self._next_wait())
 

@@ -12,10 +12,16 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from projections.audit import AuditLog
-from projections.driver import DEFAULT_BATCH, Driver, Projection
+from projections.driver import (
+    DEFAULT_BATCH,
+    DEFAULT_POISON_ATTEMPTS,
+    Driver,
+    Projection,
+)
 from projections.merkle import load_or_create_private_key
 from projections.objections import ObjectionLedger
 from projections.packets import PacketList
+from projections.poison import POISON_DDL
 from projections.releases import Releases
 from projections.revisions import RevisionHistory
 from projections.store import ReadStore, ServicesLike, read_models_for
@@ -51,7 +57,10 @@ PROJECTION_NAMES = tuple(cls.name for cls in PROJECTION_CLASSES)
 
 
 def all_ddl() -> list[str]:
-    return [statement for cls in PROJECTION_CLASSES for statement in cls.ddl]
+    return [
+        *(statement for cls in PROJECTION_CLASSES for statement in cls.ddl),
+        POISON_DDL,
+    ]
 
 
 def read_model_tables() -> list[str]:
@@ -74,6 +83,7 @@ class ProjectionRunner:
         *,
         batch_size: int = DEFAULT_BATCH,
         poll_interval: float | None = None,
+        poison_attempts: int = DEFAULT_POISON_ATTEMPTS,
     ) -> None:
         self.store = store
         # One driver for all: each batch is read and decoded once, and applied
@@ -84,6 +94,7 @@ class ProjectionRunner:
                 list(projections),
                 batch_size=batch_size,
                 poll_interval=poll_interval,
+                poison_attempts=poison_attempts,
             )
         ]
         self.names = [p.name for p in projections]
@@ -116,7 +127,12 @@ def projection_background(services: ServicesLike, role: str) -> list[Any]:
         create_read_models(store)
     batch = int(services.extras.get("projection_batch_size", DEFAULT_BATCH))
     return [
-        ProjectionRunner(store, all_projections(services.settings), batch_size=batch)
+        ProjectionRunner(
+            store,
+            all_projections(services.settings),
+            batch_size=batch,
+            poison_attempts=services.settings.projection_poison_attempts,
+        )
     ]
 
 

@@ -258,7 +258,7 @@ class ReadStore:
         self.inline_drivers: dict[str, Any] = {}
         self.closed = False
         if self.backend == "postgres":
-            self.conninfo = postgres_conninfo(settings.database_url)
+            self.conninfo = postgres_conninfo(settings.database_url, settings)
             self.conninfo.update(keepalives="1", keepalives_idle="10")
             env = persistence_env(settings.database_url, create_table=False)
             self.schema = env.get("POSTGRES_SCHEMA") or "public"
@@ -357,7 +357,7 @@ class ReadStore:
                     min_size=1,
                     max_size=max(2, self.settings.pool_size),
                     check=ConnectionPool.check_connection,
-                    timeout=10,
+                    timeout=max(1, self.settings.db_connect_timeout_seconds),
                     name="quire-read-models",
                     open=True,
                 )

@@ -42,6 +42,7 @@ from workspace.accounts import (
     user_event_classes,
     validate_user_id,
 )
+from workspace.bounds import BoundedEventStore, bound_connections
 from workspace.config import Settings, backend_of, get_settings, persistence_env
 from workspace.domain import (
     TEXT_FIELD_MAX,
@@ -135,7 +136,9 @@ class Workspace(Application[UUID]):
     ) -> None:
         self.settings = settings or get_settings()
         self.clock: Clock = clock or system_clock
-        base = persistence_env(self.settings.database_url, create_table=False)
+        base = persistence_env(
+            self.settings.database_url, create_table=False, settings=self.settings
+        )
         base["POSTGRES_POOL_SIZE"] = str(self.settings.pool_size)
         if env:
             base.update(env)
@@ -192,6 +195,19 @@ class Workspace(Application[UUID]):
         }
         merged.update(env or {})
         return Environment(name, merged)
+
+    def construct_factory(self, env: Any) -> Any:
+        factory = super().construct_factory(env)
+        bound_connections(factory, self.settings)
+        return factory
+
+    def construct_event_store(self) -> Any:
+        """Saves larger than `save_max_bytes` are refused (workspace/bounds.py)."""
+        return BoundedEventStore(
+            mapper=self.mapper,
+            recorder=self.recorder,
+            max_bytes=self.settings.save_max_bytes,
+        )
 
     def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
         """Snapshots a packet from the state just saved, at its new version,

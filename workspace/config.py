@@ -44,6 +44,16 @@ class Settings(BaseSettings):
     oidc_jwks_url: str = ""
     oidc_user_claim: str = "preferred_username"
     calc_max_windows: int = 50_000
+    #: Bytes one save's events may hold, encoded as stored (413 SAVE_TOO_LARGE).
+    save_max_bytes: int = 4 * 1024 * 1024
+    #: PostgreSQL: a statement running longer is cancelled (holds no lock long).
+    db_statement_timeout_seconds: float = 10.0
+    #: PostgreSQL: waiting longer for the event table's lock fails the save.
+    db_lock_timeout_seconds: int = 5
+    #: PostgreSQL: seconds to connect, or to wait for a pooled connection.
+    db_connect_timeout_seconds: int = 3
+    #: Failed attempts on one event before a projection records it as poison.
+    projection_poison_attempts: int = 3
 
 
 @lru_cache(maxsize=1)
@@ -51,12 +61,19 @@ def get_settings() -> Settings:
     return Settings()
 
 
-def persistence_env(database_url: str, *, create_table: bool) -> dict[str, str]:
+def persistence_env(
+    database_url: str, *, create_table: bool, settings: Settings | None = None
+) -> dict[str, str]:
     """Translates a database URL into the eventsourcing library's environment.
 
     `create_table` is False in serving processes: the schema is created once by
-    `quire db init`, so concurrent servers never race to create it.
+    `quire db init`, so concurrent servers never race to create it. On
+    PostgreSQL the timeouts come from `settings` (the defaults otherwise): the
+    library's pool waits `POSTGRES_CONNECT_TIMEOUT` seconds for a connection
+    and a save waits `POSTGRES_LOCK_TIMEOUT` seconds for the table lock; the
+    statement timeout is set on each connection (see `postgres_options`).
     """
+    settings = settings or get_settings()
     parsed = urlparse(database_url)
     env = {"CREATE_TABLE": "y" if create_table else "n"}
     if parsed.scheme == "sqlite":
@@ -84,8 +101,9 @@ def persistence_env(database_url: str, *, create_table: bool) -> dict[str, str]:
             POSTGRES_PORT=str(parsed.port or 5432),
             POSTGRES_USER=unquote(parsed.username or "postgres"),
             POSTGRES_PASSWORD=unquote(parsed.password or ""),
-            POSTGRES_CONNECT_TIMEOUT="10",
-            POSTGRES_LOCK_TIMEOUT="10",
+            POSTGRES_CONNECT_TIMEOUT=str(max(1, settings.db_connect_timeout_seconds)),
+            POSTGRES_LOCK_TIMEOUT=str(max(1, settings.db_lock_timeout_seconds)),
+            POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT="5",
         )
         schema = parse_qs(parsed.query).get("schema", [""])[0]
         if schema:
@@ -101,20 +119,31 @@ def persistence_env(database_url: str, *, create_table: bool) -> dict[str, str]:
     )
 
 
-def postgres_conninfo(database_url: str) -> dict[str, str]:
+def postgres_options(settings: Settings) -> str:
+    """libpq `options` for every Quire connection: no statement (the event
+    table's locked insert included) runs longer than the statement timeout."""
+    millis = max(1, int(settings.db_statement_timeout_seconds * 1000))
+    return f"-c statement_timeout={millis}"
+
+
+def postgres_conninfo(
+    database_url: str, settings: Settings | None = None
+) -> dict[str, str]:
     """psycopg connection keywords for a postgresql:// URL (search_path set to
     the URL's `?schema=` when given, so read models live beside the events)."""
-    env = persistence_env(database_url, create_table=False)
+    settings = settings or get_settings()
+    env = persistence_env(database_url, create_table=False, settings=settings)
     info = {
         "dbname": env["POSTGRES_DBNAME"],
         "host": env["POSTGRES_HOST"],
         "port": env["POSTGRES_PORT"],
         "user": env["POSTGRES_USER"],
         "password": env["POSTGRES_PASSWORD"],
-        "connect_timeout": "10",
+        "connect_timeout": str(max(1, settings.db_connect_timeout_seconds)),
+        "options": postgres_options(settings),
     }
     if env.get("POSTGRES_SCHEMA"):
-        info["options"] = f"-c search_path={env['POSTGRES_SCHEMA']}"
+        info["options"] += f" -c search_path={env['POSTGRES_SCHEMA']}"
     return info
 
 
