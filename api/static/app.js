@@ -1798,7 +1798,11 @@ class PacketPage {
   }
 
   residualDialog(rid) {
-    const open = asList(this.packet.objections).filter((o) => o.state === "open");
+    // Acceptance is per release: an objection accepted as residual for another
+    // release is still open for this one (the gate holds OBJECTION_OPEN).
+    const open = asList(this.packet.objections).filter(
+      (o) => o.state === "open" || (o.state === "residual" && !asList(o.residual_for).includes(rid)),
+    );
     if (!open.length) {
       flash("There is no open objection to accept as residual.", "warn");
       return;

@@ -145,6 +145,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             env, home, "maya.chen", "Maya Chen", "--passphrase-stdin"
         ),
         "priya.rao": add_user(env, home, "priya.rao", "Priya Rao"),
+        "quire.admin": add_user(env, home, "quire.admin", "Quire Admin", "--admin"),
     }
     port = free_port()
     log = home / "serve.log"
@@ -586,16 +587,25 @@ def test_the_release_owner_holds_a_release_and_lifts_the_hold(
     with server.client("priya.rao") as http:
         packet_id, _ = entitlement_packet(http, "Scope", "Tier 2.")
         base = f"/v1/packets/{packet_id}"
+        objection = {"target": {}, "text": "tier 2 scope is not sourced yet"}
+        assert http.post(f"{base}/objections", json=objection).is_success
         revision = http.post(f"{base}/revisions", json={}).json()["revision"]
-        requested = http.post(
-            f"{base}/releases", json={"revision": revision, "lane": "no-such-lane"}
+    with server.client("quire.admin") as admin:
+        lane = {"id": "hold-review", "title": "Hold review", "members": ["priya.rao"]}
+        created = admin.post(
+            "/v1/lanes", json={**lane, "accepts_kinds": ["clarification"]}
         )
-        assert requested.json()["status"] == "held"  # LANE_UNKNOWN
+        assert created.status_code in (201, 409), created.text
+    with server.client("priya.rao") as http:
+        requested = http.post(
+            f"{base}/releases", json={"revision": revision, "lane": "hold-review"}
+        )
+        assert requested.json()["status"] == "held"  # OBJECTION_OPEN
 
     maya = open_page("maya.chen")
     maya.goto(f"{server.url}/#/packets/{packet_id}")
     release = maya.get_by_test_id("release").first
-    expect(release.get_by_test_id("hold-reasons")).to_contain_text("LANE_UNKNOWN")
+    expect(release.get_by_test_id("hold-reasons")).to_contain_text("OBJECTION_OPEN")
     release.get_by_test_id("hold").click()
     fill_dialog(maya, {"reason": "contract amendment under review"})
     reasons = release.get_by_test_id("hold-reasons")
@@ -605,9 +615,9 @@ def test_the_release_owner_holds_a_release_and_lifts_the_hold(
 
     release.get_by_test_id("lift-hold").click()
     expect(reasons).not_to_contain_text("HELD_BY_RELEASE_OWNER")
-    expect(reasons).to_contain_text("LANE_UNKNOWN")
+    expect(reasons).to_contain_text("OBJECTION_OPEN")
     expect(release.get_by_test_id("hold")).to_be_visible()
     with server.client("maya.chen") as http:
         [shown] = http.get(f"/v1/packets/{packet_id}/releases").json()["items"]
     assert shown["owner_hold"] is None
-    assert [h["code"] for h in shown["hold_reasons"]] == ["LANE_UNKNOWN"]
+    assert [h["code"] for h in shown["hold_reasons"]] == ["OBJECTION_OPEN"]

@@ -147,7 +147,13 @@ def test_the_gate_reports_every_hold_reason_at_once_naming_each_subject(
 ) -> None:
     d = draft(release_app, clock)
     olga = d.olga
-    release_app.edit_section(d.packet_id, olga, "sec-1", base_version=1, text="x")
+    release_app.edit_section(
+        d.packet_id,
+        olga,
+        "sec-1",
+        base_version=release_app.get_packet(d.packet_id).version,
+        text="x",
+    )
     release_app.declare_prerequisite(
         d.packet_id, d.ben, title="Worksheet reconciled", satisfied=False
     )
@@ -230,7 +236,13 @@ def test_a_new_revision_replaces_the_active_release_and_links_it(
 ) -> None:
     d = draft(release_app, clock)
     first = d.release()
-    release_app.edit_section(d.packet_id, d.ben, "sec-1", base_version=1, text="375")
+    release_app.edit_section(
+        d.packet_id,
+        d.ben,
+        "sec-1",
+        base_version=release_app.get_packet(d.packet_id).version,
+        text="375",
+    )
     second = d.release()
     packet = d.packet()
     assert packet.release(first)["supersession"]["cause"] == "REPLACED_BY_NEW_RELEASE"
@@ -345,7 +357,13 @@ def test_a_lane_audience_change_supersedes_releases_of_every_packet_in_one_save(
         "quire.packet.ReleaseSuperseded",
         "quire.packet.ReleaseSuperseded",
     ]
-    release_app.edit_section(one.packet_id, one.ben, "sec-1", base_version=1, text="y")
+    release_app.edit_section(
+        one.packet_id,
+        one.ben,
+        "sec-1",
+        base_version=release_app.get_packet(one.packet_id).version,
+        text="y",
+    )
     third = one.release()
     manifest = one.packet().release(third)["manifest"]
     assert manifest["lane"]["audience_version"] == 2

@@ -246,7 +246,13 @@ def test_an_older_revision_replaces_a_newer_release_only_as_a_rollback(
 ) -> None:
     d = draft(release_app, clock)
     r1 = d.cut()["number"]
-    release_app.edit_section(d.packet_id, d.ben, "sec-1", base_version=1, text="375")
+    release_app.edit_section(
+        d.packet_id,
+        d.ben,
+        "sec-1",
+        base_version=release_app.get_packet(d.packet_id).version,
+        text="375",
+    )
     newer = d.release()
     older = d.request(r1)
     assert [h["code"] for h in older["hold_reasons"]] == [
@@ -269,7 +275,13 @@ def test_changing_the_release_owner_supersedes_and_re_holds_in_one_save(
     d = draft(release_app, clock)
     released = d.release()
     release_app.raise_objection(d.packet_id, d.rita, target={}, text="Cap?")
-    release_app.edit_section(d.packet_id, d.ben, "sec-1", base_version=1, text="9")
+    release_app.edit_section(
+        d.packet_id,
+        d.ben,
+        "sec-1",
+        base_version=release_app.get_packet(d.packet_id).version,
+        text="9",
+    )
     pending = d.request(d.cut()["number"])["release_id"]
     release_app.accept_residual(d.packet_id, d.olga, pending, "obj-1", "caveat")
     assert d.packet().release(pending)["status"] == "pending"
@@ -306,7 +318,13 @@ def test_a_residual_is_accepted_per_release(
     first = d.request(d.cut()["number"])["release_id"]
     release_app.accept_residual(d.packet_id, d.olga, first, oid, "caveat one")
     approve(d, first)
-    release_app.edit_section(d.packet_id, d.ben, "sec-1", base_version=1, text="9")
+    release_app.edit_section(
+        d.packet_id,
+        d.ben,
+        "sec-1",
+        base_version=release_app.get_packet(d.packet_id).version,
+        text="9",
+    )
     second = d.request(d.cut()["number"])["release_id"]
     assert [h["code"] for h in d.packet().release(second)["hold_reasons"]] == [
         "OBJECTION_OPEN"
