@@ -95,6 +95,7 @@ NOT_WORK = frozenset(
         *OBJECTION_TOPICS,
         "quire.packet.SuggestionRejected",
         "quire.packet.ReleaseCancelled",
+        "quire.packet.ReleaseDecided",
         "quire.packet.ReleaseHoldPlaced",
         "quire.packet.ReleaseHoldLifted",
         *RELEASE_TOPICS,

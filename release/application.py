@@ -502,6 +502,7 @@ class ReleaseApp(Workspace):
             "hold_reasons": list(release["hold_reasons"]),
             "owner_hold": release.get("owner_hold"),
             "cancellation": release.get("cancellation"),
+            "decision": release.get("decision"),
             "residuals": list(release["residuals"].values()),
             "manifest_hash": release["manifest_hash"],
             "approved_by": release["approved_by"],
@@ -608,6 +609,7 @@ class ReleaseApp(Workspace):
                         a["by"] == principal.user_id
                         for a in release["acknowledgements"]
                     ),
+                    "decision": release.get("decision"),
                 }
             )
         self.record_view(
@@ -654,6 +656,7 @@ class ReleaseApp(Workspace):
             "supersession": _supersession(release),
             "predecessor_release_id": release["predecessor_release_id"],
             "acknowledgements": list(release["acknowledgements"]),
+            "decision": release.get("decision"),
             # the owner's judgements on the bound sources, made before or
             # after the approval: the lane sees them all
             "non_material_refreshes": non_material_refreshes(
@@ -684,6 +687,39 @@ class ReleaseApp(Workspace):
             "packet_id": delivery["packet_id"],
             "status": release["status"],
             "acknowledgements": list(release["acknowledgements"]),
+            "version": packet.version,
+        }
+
+    def decide_release(
+        self,
+        principal: Principal,
+        lane_id: str,
+        release_ref: str,
+        *,
+        decision: str,
+        reason_category: str | None = None,
+        reason: str | None = None,
+        packet_id: str | None = None,
+    ) -> dict[str, Any]:
+        """A lane member accepts a release, or returns it with a reason
+        category; an event on the release, seen by its owner and co-authors."""
+        lane = self._lane_for_member(principal, lane_id, None)
+        delivery = lane.delivery(release_ref, packet_id)
+        rid = delivery["release_id"]
+        packet, _ = self.update_packet(
+            delivery["packet_id"],
+            principal,
+            None,
+            lambda p: p.decide_release(
+                self.meta(principal, reason=reason), rid, decision, reason_category
+            ),
+        )
+        release = packet.release(rid)
+        return {
+            "release_id": rid,
+            "packet_id": delivery["packet_id"],
+            "status": release["status"],
+            "decision": release["decision"],
             "version": packet.version,
         }
 

@@ -25,6 +25,7 @@ from workspace.errors import (
     NotFoundError,
     StateError,
     TooLargeError,
+    UnprocessableError,
 )
 from workspace.hashing import content_hash, sha256_hex
 from workspace.rebase import Op, apply_ops
@@ -53,6 +54,17 @@ SUPERSESSION_CAUSES = (
     "RELEASE_OWNER_CHANGED",
 )
 TEXT_FIELD_MAX = 20_000
+
+#: What a lane decides on a release delivered to it (API.md v2), and why it
+#: may return one.
+LANE_DECISIONS = ("accepted", "returned")
+RETURN_CATEGORIES = (
+    "narrower_scope",
+    "fresher_support",
+    "audience_mistake",
+    "hidden_drift",
+    "other",
+)
 
 #: Why a human rejects an agent's suggestion (shared/API.md, v2 additions).
 REJECTION_CATEGORIES = (
@@ -829,6 +841,32 @@ class Packet(Aggregate):
                 {"by": self.actor, "lane_id": self.lane_id, "at": iso(self.timestamp)}
             )
 
+    class ReleaseDecided(Event):
+        """The lane decides on a release delivered to it: accepted, or returned
+        with a reason category (the reason text is the event's own)."""
+
+        TOPIC = "quire.packet.ReleaseDecided"
+        class_version = 1
+        release_id: str
+        lane_id: str
+        decision: str
+        reason_category: str | None
+
+        counts_as_work = False
+
+        def fold(self, packet: Packet) -> None:
+            release = packet.releases[self.release_id]
+            # Releases folded before lanes decided have no such key.
+            release["decision"] = {
+                "decision": self.decision,
+                "reason_category": self.reason_category,
+                "reason": self.reason,
+                "by": self.actor,
+                "lane_id": self.lane_id,
+                "at": iso(self.timestamp),
+                "version": self.originator_version,
+            }
+
     # ---- end of releases --------------------------------------------------
 
     # ============================================================== commands
@@ -1535,6 +1573,55 @@ class Packet(Aggregate):
             lane_id=release["lane_id"],
         )
         return True
+
+    def decide_release(
+        self, meta: Meta, release_id: str, decision: str, reason_category: str | None
+    ) -> None:
+        """A lane member decides on a released revision, once per release."""
+        release = self.release(release_id)
+        if release["status"] not in ("released", "superseded"):
+            raise NotFoundError(
+                "RELEASE_NOT_FOUND", f"no release {release_id!r} in this lane"
+            )
+        if decision not in LANE_DECISIONS:
+            raise UnprocessableError(
+                "DECISION_INVALID",
+                f"decision is one of {', '.join(LANE_DECISIONS)}",
+                {"decision": decision},
+            )
+        if decision == "returned" and reason_category not in RETURN_CATEGORIES:
+            raise UnprocessableError(
+                "REASON_CATEGORY_INVALID",
+                f"a return names its reason_category: {', '.join(RETURN_CATEGORIES)}",
+                {"reason_category": reason_category},
+            )
+        if decision == "accepted" and reason_category is not None:
+            raise UnprocessableError(
+                "REASON_CATEGORY_INVALID", "an acceptance has no reason_category"
+            )
+        if release["status"] != "released":
+            raise StateError(
+                "RELEASE_NOT_ACTIVE",
+                f"{release_id} was superseded; decide on the release that replaced it",
+                {"release_id": release_id, "status": release["status"]},
+            )
+        if release.get("decision"):
+            raise StateError(
+                "RELEASE_ALREADY_DECIDED",
+                f"{release_id} was already {release['decision']['decision']} "
+                f"by {release['decision']['by']}",
+                {"release_id": release_id, "decision": release["decision"]},
+            )
+        if meta.reason is not None:
+            require_text("REASON_EMPTY", "reason", meta.reason, TEXT_FIELD_MAX)
+        self._trigger(
+            self.ReleaseDecided,
+            meta,
+            release_id=release_id,
+            lane_id=release["lane_id"],
+            decision=decision,
+            reason_category=reason_category,
+        )
 
     def link_releases(self, release_id: str, successor_release_id: str) -> None:
         """Folds lineage both ways (used by the release events' folds)."""

@@ -48,6 +48,12 @@ class LaneKindsChange(Input):
     accepts_kinds: list[str]
 
 
+class LaneDecision(Input):
+    decision: str
+    reason_category: str | None = None
+    reason: str | None = None
+
+
 class LaneMembersChanged(Output):
     audience_version: int
     superseded_releases: list[dict[str, str]]
@@ -125,3 +131,25 @@ def acknowledge(
     packet_id: Annotated[str | None, Query()] = None,
 ) -> dict[str, Any]:
     return app.acknowledge_release(user, lane_id, release_id, packet_id)
+
+
+@router.post("/{lane_id}/releases/{release_id}/decision")
+def decide(
+    lane_id: str,
+    release_id: str,
+    body: LaneDecision,
+    user: CurrentUser,
+    app: ReleaseAppDep,
+    packet_id: Annotated[str | None, Query()] = None,
+) -> dict[str, Any]:
+    """A lane member accepts the release, or returns it with a reason category
+    (narrower_scope, fresher_support, audience_mistake, hidden_drift, other)."""
+    return app.decide_release(
+        user,
+        lane_id,
+        release_id,
+        decision=body.decision,
+        reason_category=body.reason_category,
+        reason=body.reason,
+        packet_id=packet_id,
+    )

@@ -42,6 +42,7 @@ STORED_TOPICS = {
     "quire.packet.ReleaseApproved": 1,
     "quire.packet.ReleaseCancelled": 1,
     "quire.packet.ReleaseCleared": 1,
+    "quire.packet.ReleaseDecided": 1,
     "quire.packet.ReleaseHoldPlaced": 1,
     "quire.packet.ReleaseHoldLifted": 1,
     "quire.packet.ReleaseHeld": 1,
