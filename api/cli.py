@@ -108,7 +108,10 @@ def serve(
         host=host,
         port=port,
         log_level="info",
-        ws_max_size=settings.request_max_bytes,
+        # Past request_max_bytes a live message is answered `error TOO_LARGE`
+        # and the socket stays open (api.live.session); only past this hard
+        # bound does the protocol itself close the socket (1009).
+        ws_max_size=4 * settings.request_max_bytes,
         # Live messages are small JSON: compressing each costs more CPU than
         # it saves, once per socket per event.
         ws_per_message_deflate=False,

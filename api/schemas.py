@@ -2,15 +2,59 @@
 
 Inputs forbid unknown fields, so a misspelt field is a 422 that names it rather
 than a silently ignored value. Shapes follow shared/API.md; the domain still
-validates every value (these schemas only check types).
+validates every value. These schemas check types and what the domain cannot
+see: versions are never negative, integers fit 64 bits, and times are ISO-8601
+strings with a timezone (`Timestamp`).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from fastapi import Path
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+)
+
+#: Integers reach SQLite and PostgreSQL columns, which hold 64 bits.
+INT64_MAX = 2**63 - 1
+
+
+def _iso_time(value: object) -> datetime:
+    """An ISO-8601 date-time string with a timezone; not a number (pydantic
+    would read `9.2e-11` as seconds since 1970), not a bare date, not a naive
+    time, and not one that leaves the calendar when moved to UTC."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError("not an ISO-8601 date-time") from None
+    else:
+        raise ValueError("must be an ISO-8601 date-time string with a timezone")
+    if parsed.utcoffset() is None:
+        raise ValueError("needs a timezone (e.g. Z or +02:00)")
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range once moved to UTC") from None
+
+
+#: A point in time as clients send it: ISO-8601 with a timezone, kept in UTC.
+Timestamp = Annotated[datetime, BeforeValidator(_iso_time)]
+#: A packet version a write is based on (never negative).
+Version = Annotated[StrictInt, Field(ge=0, le=INT64_MAX)]
+#: Any other integer that may reach a column.
+Int64 = Annotated[StrictInt, Field(ge=-INT64_MAX - 1, le=INT64_MAX)]
+#: A revision number in a path (`.../revisions/{a}/diff/{b}`).
+RevisionNumber = Annotated[int, Path(ge=1, le=INT64_MAX)]
 
 
 class Input(BaseModel):
@@ -39,7 +83,7 @@ class MembersChange(Input):
     release_owner: str
     authors: list[str]
     reviewers: list[str]
-    expected_version: StrictInt | None = None
+    expected_version: Version | None = None
 
 
 class PacketSummary(Output):
@@ -90,8 +134,8 @@ class VersionPublic(Output):
 class SectionCreate(Input):
     heading: str
     text: str = ""
-    position: StrictInt | None = None
-    expected_version: StrictInt | None = None
+    position: Int64 | None = None
+    expected_version: Version | None = None
 
 
 class SectionCreated(Output):
@@ -101,34 +145,34 @@ class SectionCreated(Output):
 
 class SectionRetitle(Input):
     heading: str
-    expected_version: StrictInt | None = None
+    expected_version: Version | None = None
 
 
 class SectionMove(Input):
-    position: StrictInt
-    expected_version: StrictInt | None = None
+    position: Int64
+    expected_version: Version | None = None
 
 
 class SectionRemove(Input):
-    expected_version: StrictInt | None = None
+    expected_version: Version | None = None
 
 
 class OpIn(Input):
     """Replace `delete` characters at offset `at` with `insert`."""
 
-    at: StrictInt
-    delete: StrictInt
+    at: Int64
+    delete: Int64
     insert: str
 
 
 class EditCreate(Input):
     """A range edit (`ops`) or a whole new text (`text`), based on a version."""
 
-    base_version: StrictInt
+    base_version: Version
     ops: list[OpIn] | None = None
     text: str | None = None
     client_id: str | None = None
-    client_seq: StrictInt | None = None
+    client_seq: Version | None = None
 
 
 class EditResult(Output):
@@ -143,9 +187,9 @@ class SourceCreate(Input):
     title: str
     reference: str
     digest: str
-    precedence: StrictInt
-    valid_until: datetime | None = None
-    expected_version: StrictInt | None = None
+    precedence: Int64
+    valid_until: Timestamp | None = None
+    expected_version: Version | None = None
 
 
 class SourceCreated(Output):
@@ -157,8 +201,8 @@ class SourceRefresh(Input):
     digest: str
     material: StrictBool
     reason: str | None = None
-    valid_until: datetime | None = None
-    expected_version: StrictInt | None = None
+    valid_until: Timestamp | None = None
+    expected_version: Version | None = None
 
 
 class SourceWithdraw(Input):
@@ -176,8 +220,8 @@ class SupersedingResult(Output):
 class PrerequisiteCreate(Input):
     title: str
     satisfied: StrictBool = False
-    valid_until: datetime | None = None
-    expected_version: StrictInt | None = None
+    valid_until: Timestamp | None = None
+    expected_version: Version | None = None
 
 
 class PrerequisiteCreated(Output):
@@ -187,15 +231,15 @@ class PrerequisiteCreated(Output):
 
 class PrerequisiteSatisfy(Input):
     evidence: str
-    valid_until: datetime | None = None
-    expected_version: StrictInt | None = None
+    valid_until: Timestamp | None = None
+    expected_version: Version | None = None
 
 
 # --------------------------------------------------------------- objections
 class ObjectionCreate(Input):
     target: dict[str, str] = Field(default_factory=dict)
     text: str
-    expected_version: StrictInt | None = None
+    expected_version: Version | None = None
 
 
 class ObjectionCreated(Output):
@@ -222,7 +266,7 @@ class ObjectionWithdraw(Input):
 # ---------------------------------------------------------------- revisions
 class RevisionCreate(Input):
     label: str | None = None
-    expected_version: StrictInt | None = None
+    expected_version: Version | None = None
 
 
 class RevisionCreated(Output):
@@ -243,11 +287,11 @@ class LiveOp(Input):
 
     type: str
     section_id: str
-    base_version: StrictInt
+    base_version: Version
     ops: list[OpIn] | None = None
     text: str | None = None
     client_id: str | None = None
-    client_seq: StrictInt | None = None
+    client_seq: Version | None = None
 
 
 class LivePresence(Input):
