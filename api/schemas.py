@@ -22,8 +22,10 @@ from pydantic import (
     StrictInt,
 )
 
-#: Integers reach SQLite and PostgreSQL columns, which hold 64 bits.
-INT64_MAX = 2**63 - 1
+#: Integers reach SQLite and PostgreSQL columns (64 bits) and the content hash,
+#: whose canonical JSON (RFC 8785) holds only integers a double keeps exactly:
+#: every integer a client sends is within +-(2^53 - 1).
+INT_MAX = 2**53 - 1
 
 
 def _iso_time(value: object) -> datetime:
@@ -50,11 +52,13 @@ def _iso_time(value: object) -> datetime:
 #: A point in time as clients send it: ISO-8601 with a timezone, kept in UTC.
 Timestamp = Annotated[datetime, BeforeValidator(_iso_time)]
 #: A packet version a write is based on (never negative).
-Version = Annotated[StrictInt, Field(ge=0, le=INT64_MAX)]
-#: Any other integer that may reach a column.
-Int64 = Annotated[StrictInt, Field(ge=-INT64_MAX - 1, le=INT64_MAX)]
-#: A revision number in a path (`.../revisions/{a}/diff/{b}`).
-RevisionNumber = Annotated[int, Path(ge=1, le=INT64_MAX)]
+Version = Annotated[StrictInt, Field(ge=0, le=INT_MAX)]
+#: Any other integer (a precedence, a position, an offset).
+SafeInt = Annotated[StrictInt, Field(ge=-INT_MAX, le=INT_MAX)]
+#: A revision number in a path (`.../revisions/{a}/diff/{b}`)...
+RevisionNumber = Annotated[int, Path(ge=1, le=INT_MAX)]
+#: ...and in a body (it reaches the read models' BIGINT columns).
+RevisionRef = Annotated[StrictInt, Field(ge=1, le=INT_MAX)]
 
 
 class Input(BaseModel):
@@ -134,7 +138,7 @@ class VersionPublic(Output):
 class SectionCreate(Input):
     heading: str
     text: str = ""
-    position: Int64 | None = None
+    position: SafeInt | None = None
     expected_version: Version | None = None
 
 
@@ -149,7 +153,7 @@ class SectionRetitle(Input):
 
 
 class SectionMove(Input):
-    position: Int64
+    position: SafeInt
     expected_version: Version | None = None
 
 
@@ -160,8 +164,8 @@ class SectionRemove(Input):
 class OpIn(Input):
     """Replace `delete` characters at offset `at` with `insert`."""
 
-    at: Int64
-    delete: Int64
+    at: SafeInt
+    delete: SafeInt
     insert: str
 
 
@@ -187,7 +191,7 @@ class SourceCreate(Input):
     title: str
     reference: str
     digest: str
-    precedence: Int64
+    precedence: SafeInt
     valid_until: Timestamp | None = None
     expected_version: Version | None = None
 

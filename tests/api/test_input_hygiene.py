@@ -242,7 +242,7 @@ def test_a_negative_base_version_is_an_invalid_body(api: Api, packet_id: str) ->
 
 
 @pytest.mark.parametrize(
-    "number", ["9223372036854775808", "-1", "99999999999999999999"]
+    "number", ["9223372036854775808", "9007199254740992", "-1", "99999999999999999999"]
 )
 def test_a_revision_number_out_of_range_is_a_422_not_a_500(
     api: Api, packet_id: str, number: str
@@ -291,3 +291,38 @@ def test_a_time_that_overflows_in_utc_is_refused(api: Api, packet_id: str) -> No
         {"title": "Contacts current", "valid_until": "9999-12-31T23:59:59-14:00"},
     )
     assert response.status_code == 422, response.text
+
+
+@pytest.mark.parametrize("revision", [2**63, 2**70, 0, -5])
+def test_a_release_of_a_revision_no_column_holds_is_refused(
+    api: Api, packet_id: str, revision: int
+) -> None:
+    # Stored, it would stop every read model with a BIGINT revision column.
+    before = api.stored_count()
+    response = api.post(
+        "ben", f"/v1/packets/{packet_id}/releases", {"revision": revision, "lane": "x"}
+    )
+    assert response.status_code == 422, response.text
+    assert written_since(api, before) == []
+
+
+@pytest.mark.parametrize("precedence", [-6666632066398560256, 2**53])
+def test_an_integer_the_content_hash_cannot_hold_is_refused(
+    api: Api, packet_id: str, precedence: int
+) -> None:
+    # Accepted, it made every later revision cut of the packet a 500 (RFC 8785
+    # canonical JSON holds integers within +-(2^53 - 1) only).
+    source = api.post(
+        "ben",
+        f"/v1/packets/{packet_id}/sources",
+        {
+            "kind": "order-form",
+            "title": "Order form",
+            "reference": "crm://1",
+            "digest": "sha256:1",
+            "precedence": precedence,
+        },
+    )
+    assert source.status_code == 422, source.text
+    cut = api.post("ben", f"/v1/packets/{packet_id}/revisions", {"label": "v1"})
+    assert cut.status_code == 201, cut.text
