@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast check lint format bench clean
+.PHONY: install demo test test-fast check lint format bench fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -42,3 +42,8 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+## Schema-driven fuzzing of every API operation (schemathesis): many more
+## examples per operation than CI's run of the same test.
+fuzz: $(STAMP)
+	QUIRE_FUZZ_EXAMPLES=$${QUIRE_FUZZ_EXAMPLES:-100} $(BIN)/python -m pytest -q -s -p no:cacheprovider tests/api/test_fuzz_openapi.py

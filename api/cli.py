@@ -113,7 +113,10 @@ def serve(
         log_level="info",
         # Uvicorn's logging, with bearer tokens redacted from every line.
         log_config=logging_config.uvicorn_log_config(),
-        ws_max_size=settings.request_max_bytes,
+        # Past request_max_bytes a live message is answered `error TOO_LARGE`
+        # and the socket stays open (api.live.session); only past this hard
+        # bound does the protocol itself close the socket (1009).
+        ws_max_size=4 * settings.request_max_bytes,
         # Live messages are small JSON: compressing each costs more CPU than
         # it saves, once per socket per event.
         ws_per_message_deflate=False,

@@ -25,12 +25,14 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 from eventsourcing import persistence as es_persistence
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.schemas import ErrorPublic
 from workspace.accounts import Principal
 from workspace.errors import (
     AuthenticationError,
@@ -72,6 +74,38 @@ STATUS_BY_CODE: dict[str, int] = {"RELEASE_HELD": 409, "RELEASE_CONTENT_CORRUPT"
 NOT_REFUSALS = frozenset({"EDIT_CONFLICT"})
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+#: How deep a JSON body or live message may nest (objects and lists).
+JSON_MAX_DEPTH = 32
+
+_ERROR_MEANINGS = {
+    400: "Bad input (e.g. MALFORMED_JSON, BODY_TOO_DEEP, TEXT_HAS_NUL, "
+    "TEXT_HAS_SURROGATE, ..._EMPTY, ..._TOO_LONG)",
+    401: "No token, or a bad one (UNAUTHENTICATED)",
+    403: "The caller's role does not allow this (FORBIDDEN, OUT_OF_SCOPE)",
+    404: "Unknown packet, section, source, release... (..._NOT_FOUND)",
+    409: "Version clash, edit conflict, held release or wrong state",
+    413: "The body or a section is over its size limit (TOO_LARGE)",
+    422: "The body or a parameter does not match the schema (INVALID_BODY)",
+    503: "The database does not answer",
+}
+
+#: Every error status a route can return, each with the one error body; the
+#: app adds them to every operation of its OpenAPI document (api.main).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorPublic, "description": meaning}
+    for status, meaning in _ERROR_MEANINGS.items()
+}
+
+
+def document_errors(router: APIRouter) -> None:
+    """Gives a route's own error entries (e.g. a 409 naming EDIT_CONFLICT) the
+    error body too: FastAPI merges `responses` per status, not per field."""
+    for route in router.routes:
+        if isinstance(route, APIRoute):
+            for status, spec in list(route.responses.items()):
+                if status in ERROR_RESPONSES:
+                    route.responses[status] = {**ERROR_RESPONSES[status], **spec}
 
 
 def status_for(error: QuireError) -> int:
@@ -252,9 +286,34 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        unparsable = _unparsable(exc)
+        if unparsable is not None:
+            code, message, details = unparsable
+            await _refused(request, code, message)
+            return JSONResponse(error_body(code, message, details), status_code=400)
         codes = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "TOO_LARGE"}
         return JSONResponse(
             error_body(codes.get(exc.status_code, "HTTP_ERROR"), str(exc.detail)),
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
         )
+
+
+def _unparsable(
+    exc: StarletteHTTPException,
+) -> tuple[str, str, dict[str, Any]] | None:
+    """FastAPI answers a body its JSON decoder chokes on (other than a syntax
+    error) with a bare 400 "error parsing the body"; its cause says why: a
+    nesting too deep for the decoder, or bytes that are not UTF-8."""
+    if exc.status_code != 400:
+        return None
+    cause = exc.__cause__
+    if isinstance(cause, RecursionError):
+        return (
+            "BODY_TOO_DEEP",
+            f"the body nests deeper than {JSON_MAX_DEPTH} levels",
+            {"limit": JSON_MAX_DEPTH},
+        )
+    if isinstance(cause, ValueError):  # UnicodeDecodeError among them
+        return "MALFORMED_JSON", "the body is not valid JSON in UTF-8", {}
+    return None

@@ -1,5 +1,8 @@
 """Assembles the FastAPI app: routers, error mapping, middleware, lifespan.
 
+Every route depends on `clean_input` (api.limits) and documents every error
+status with the `{"error": {...}}` body (api.errors.ERROR_RESPONSES).
+
 Middleware, outermost first: the body size limit (413 before anything is
 read), idempotent POSTs (a retried Idempotency-Key returns the first
 result), and the live-feed nudge after writes.
@@ -10,10 +13,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from api import errors
-from api.limits import BodyLimitMiddleware
+from api.limits import BodyLimitMiddleware, clean_input
 from api.live.hub import WakeOnWrite
 from api.middleware import IdempotencyMiddleware
 from api.routers import (
@@ -71,10 +74,18 @@ def create_app(
             if services is None:
                 svc.close()
 
-    app = FastAPI(title="Quire", version="1", lifespan=lifespan)
+    # Every route: clean input (no NUL, no lone surrogate, bounded nesting),
+    # and every error status documented with the one error body.
+    app = FastAPI(
+        title="Quire",
+        version="1",
+        lifespan=lifespan,
+        dependencies=[Depends(clean_input)],
+    )
     errors.install(app)
     for router in ROUTERS:
-        app.include_router(router)
+        errors.document_errors(router)
+        app.include_router(router, responses=errors.ERROR_RESPONSES)
     limit = (
         settings or (services.settings if services else get_settings())
     ).request_max_bytes

@@ -2,15 +2,63 @@
 
 Inputs forbid unknown fields, so a misspelt field is a 422 that names it rather
 than a silently ignored value. Shapes follow shared/API.md; the domain still
-validates every value (these schemas only check types).
+validates every value. These schemas check types and what the domain cannot
+see: versions are never negative, integers fit 64 bits, and times are ISO-8601
+strings with a timezone (`Timestamp`).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from fastapi import Path
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+)
+
+#: Integers reach SQLite and PostgreSQL columns (64 bits) and the content hash,
+#: whose canonical JSON (RFC 8785) holds only integers a double keeps exactly:
+#: every integer a client sends is within +-(2^53 - 1).
+INT_MAX = 2**53 - 1
+
+
+def _iso_time(value: object) -> datetime:
+    """An ISO-8601 date-time string with a timezone; not a number (pydantic
+    would read `9.2e-11` as seconds since 1970), not a bare date, not a naive
+    time, and not one that leaves the calendar when moved to UTC."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError("not an ISO-8601 date-time") from None
+    else:
+        raise ValueError("must be an ISO-8601 date-time string with a timezone")
+    if parsed.utcoffset() is None:
+        raise ValueError("needs a timezone (e.g. Z or +02:00)")
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range once moved to UTC") from None
+
+
+#: A point in time as clients send it: ISO-8601 with a timezone, kept in UTC.
+Timestamp = Annotated[datetime, BeforeValidator(_iso_time)]
+#: A packet version a write is based on (never negative).
+Version = Annotated[StrictInt, Field(ge=0, le=INT_MAX)]
+#: Any other integer (a precedence, a position, an offset).
+SafeInt = Annotated[StrictInt, Field(ge=-INT_MAX, le=INT_MAX)]
+#: A revision number in a path (`.../revisions/{a}/diff/{b}`)...
+RevisionNumber = Annotated[int, Path(ge=1, le=INT_MAX)]
+#: ...and in a body (it reaches the read models' BIGINT columns).
+RevisionRef = Annotated[StrictInt, Field(ge=1, le=INT_MAX)]
 
 
 class Input(BaseModel):
@@ -39,7 +87,7 @@ class MembersChange(Input):
     release_owner: str
     authors: list[str]
     reviewers: list[str]
-    expected_version: StrictInt | None = None
+    expected_version: Version | None = None
 
 
 class PacketSummary(Output):
@@ -90,8 +138,8 @@ class VersionPublic(Output):
 class SectionCreate(Input):
     heading: str
     text: str = ""
-    position: StrictInt | None = None
-    expected_version: StrictInt | None = None
+    position: SafeInt | None = None
+    expected_version: Version | None = None
 
 
 class SectionCreated(Output):
@@ -101,34 +149,34 @@ class SectionCreated(Output):
 
 class SectionRetitle(Input):
     heading: str
-    expected_version: StrictInt | None = None
+    expected_version: Version | None = None
 
 
 class SectionMove(Input):
-    position: StrictInt
-    expected_version: StrictInt | None = None
+    position: SafeInt
+    expected_version: Version | None = None
 
 
 class SectionRemove(Input):
-    expected_version: StrictInt | None = None
+    expected_version: Version | None = None
 
 
 class OpIn(Input):
     """Replace `delete` characters at offset `at` with `insert`."""
 
-    at: StrictInt
-    delete: StrictInt
+    at: SafeInt
+    delete: SafeInt
     insert: str
 
 
 class EditCreate(Input):
     """A range edit (`ops`) or a whole new text (`text`), based on a version."""
 
-    base_version: StrictInt
+    base_version: Version
     ops: list[OpIn] | None = None
     text: str | None = None
     client_id: str | None = None
-    client_seq: StrictInt | None = None
+    client_seq: Version | None = None
 
 
 class EditResult(Output):
@@ -143,9 +191,9 @@ class SourceCreate(Input):
     title: str
     reference: str
     digest: str
-    precedence: StrictInt
-    valid_until: datetime | None = None
-    expected_version: StrictInt | None = None
+    precedence: SafeInt
+    valid_until: Timestamp | None = None
+    expected_version: Version | None = None
 
 
 class SourceCreated(Output):
@@ -162,8 +210,8 @@ class SourceRefresh(Input):
     material: StrictBool | None = None
     reason: str | None = None
     worksheet_facts: dict[str, Any] | None = None
-    valid_until: datetime | None = None
-    expected_version: StrictInt | None = None
+    valid_until: Timestamp | None = None
+    expected_version: Version | None = None
 
 
 class SourceWithdraw(Input):
@@ -181,8 +229,8 @@ class SupersedingResult(Output):
 class PrerequisiteCreate(Input):
     title: str
     satisfied: StrictBool = False
-    valid_until: datetime | None = None
-    expected_version: StrictInt | None = None
+    valid_until: Timestamp | None = None
+    expected_version: Version | None = None
 
 
 class PrerequisiteCreated(Output):
@@ -192,15 +240,15 @@ class PrerequisiteCreated(Output):
 
 class PrerequisiteSatisfy(Input):
     evidence: str
-    valid_until: datetime | None = None
-    expected_version: StrictInt | None = None
+    valid_until: Timestamp | None = None
+    expected_version: Version | None = None
 
 
 # --------------------------------------------------------------- objections
 class ObjectionCreate(Input):
     target: dict[str, str] = Field(default_factory=dict)
     text: str
-    expected_version: StrictInt | None = None
+    expected_version: Version | None = None
 
 
 class ObjectionCreated(Output):
@@ -227,7 +275,7 @@ class ObjectionWithdraw(Input):
 # ---------------------------------------------------------------- revisions
 class RevisionCreate(Input):
     label: str | None = None
-    expected_version: StrictInt | None = None
+    expected_version: Version | None = None
 
 
 class RevisionCreated(Output):
@@ -248,11 +296,11 @@ class LiveOp(Input):
 
     type: str
     section_id: str
-    base_version: StrictInt
+    base_version: Version
     ops: list[OpIn] | None = None
     text: str | None = None
     client_id: str | None = None
-    client_seq: StrictInt | None = None
+    client_seq: Version | None = None
 
 
 class LivePresence(Input):

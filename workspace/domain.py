@@ -14,6 +14,7 @@ one rebuilt from stored events.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
@@ -122,11 +123,38 @@ def parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value)
 
 
+#: Characters no store keeps: PostgreSQL refuses NUL in text (and a refused
+#: event stalls every read model behind it), and a lone UTF-16 surrogate has
+#: no UTF-8 encoding. Stable codes, refused at the edge and again here.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def text_fault(value: str) -> str | None:
+    """`TEXT_HAS_NUL` or `TEXT_HAS_SURROGATE` when `value` holds one, else None."""
+    if "\x00" in value:
+        return "TEXT_HAS_NUL"
+    if _SURROGATE.search(value):
+        return "TEXT_HAS_SURROGATE"
+    return None
+
+
 def require_text(code: str, what: str, value: object, limit: int = TITLE_MAX) -> str:
+    """A non-empty, stripped string of at most `limit` characters.
+
+    `code` names the empty case (`HEADING_EMPTY`); the same field over its
+    limit is `..._TOO_LONG` (`HEADING_TOO_LONG`), with the limit and length.
+    """
     if not isinstance(value, str) or not value.strip():
         raise InvalidInputError(code, f"{what} must be a non-empty string")
     if len(value) > limit:
-        raise InvalidInputError(code, f"{what} is longer than {limit} characters")
+        raise InvalidInputError(
+            code.removesuffix("_EMPTY") + "_TOO_LONG",
+            f"{what} is longer than {limit} characters",
+            {"limit": limit, "length": len(value)},
+        )
+    fault = text_fault(value)
+    if fault is not None:
+        raise InvalidInputError(fault, f"{what} holds a character no store keeps")
     return value.strip()
 
 

@@ -28,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from api.errors import record_refusal
-from api.limits import RateLimiter
+from api.limits import RateLimiter, check_json
 from api.live import protocol
 from api.live.hub import PRESENCE_STATES, LiveHub, Subscriber
 from api.schemas import LiveOp, LivePresence
@@ -38,6 +38,7 @@ from workspace.application import EditOutcome, EditRequest
 from workspace.errors import (
     AuthenticationError,
     EditConflictError,
+    InvalidInputError,
     NotAllowedError,
     NotFoundError,
     QuireError,
@@ -297,9 +298,13 @@ class LiveSession:
             if subscriber is None:
                 return
             self.hub.touch(subscriber)
-            if len(raw) > self.max_bytes:
+            if len(raw) > self.max_bytes or len(raw.encode()) > self.max_bytes:
                 await self._queue(
-                    protocol.error_message("TOO_LARGE", "the message is too large")
+                    protocol.error_message(
+                        "TOO_LARGE",
+                        f"the message is over {self.max_bytes} bytes",
+                        limit=self.max_bytes,
+                    )
                 )
                 continue
             message = _parse(raw)
@@ -307,6 +312,17 @@ class LiveSession:
                 await self._queue(
                     protocol.error_message(
                         "MALFORMED_JSON", "a message is one JSON object"
+                    )
+                )
+                continue
+            try:
+                check_json(message, where="message")
+            except InvalidInputError as e:
+                if message.get("type") == "op":
+                    await self._refused(e)
+                await self._queue(
+                    protocol.error_message(
+                        e.code, e.message, client_seq=_seq(message), details=e.details
                     )
                 )
                 continue
@@ -371,6 +387,18 @@ class LiveSession:
                 )
             )
 
+    async def _refused(self, error: QuireError) -> None:
+        if self.principal is not None:
+            await run_in_threadpool(
+                record_refusal,
+                self.services,
+                self.principal,
+                f"WS /v1/packets/{self.packet_id}/live op",
+                error.code,
+                error.message,
+                packet_id=self.packet_id,
+            )
+
     async def _queue(self, message: dict[str, Any]) -> None:
         if self.subscriber is not None:
             self.subscriber.offer(message)
@@ -417,15 +445,7 @@ class LiveSession:
                 "version": result.details.get("version"),
             }
         if isinstance(result, QuireError):
-            await run_in_threadpool(
-                record_refusal,
-                self.services,
-                principal,
-                f"WS /v1/packets/{self.packet_id}/live op",
-                result.code,
-                result.message,
-                packet_id=self.packet_id,
-            )
+            await self._refused(result)
             return protocol.error_message(
                 result.code,
                 result.message,
@@ -456,7 +476,7 @@ def _request(principal: Principal, op: LiveOp) -> EditRequest:
 def _parse(raw: str) -> dict[str, Any] | None:
     try:
         message = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return message if isinstance(message, dict) else None
 

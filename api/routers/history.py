@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 
 from api.deps import CurrentUser, ServicesDep
+from api.schemas import RevisionNumber
 from api.services import Services
 from projections import audit, objections, revisions
 from projections.audit import AuditLog
@@ -66,8 +67,8 @@ def revision_history(
 @router.get("/revisions/{a}/diff/{b}")
 def revision_diff(
     packet_id: str,
-    a: int,
-    b: int,
+    a: RevisionNumber,
+    b: RevisionNumber,
     user: CurrentUser,
     svc: ServicesDep,
     store: ReadModelsDep,

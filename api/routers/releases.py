@@ -6,17 +6,17 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import StrictBool, StrictInt
+from pydantic import StrictBool
 
 from api.deps import CurrentUser
 from api.routers.lanes import ReleaseAppDep
-from api.schemas import Input
+from api.schemas import Input, RevisionRef
 
 router = APIRouter(prefix="/v1/packets/{packet_id}", tags=["releases"])
 
 
 class ReleaseCreate(Input):
-    revision: StrictInt
+    revision: RevisionRef
     lane: str
     content_hash: str | None = None
 

@@ -85,8 +85,10 @@ class Api:
         return self.services.app.recorder.max_notification_id() or 0
 
     def refusals(self) -> list[Any]:
-        """Every audit-trail refusal stored so far, oldest first."""
+        """Every audit-trail refusal so far, oldest first (repeats still only
+        counted in memory are recorded first: workspace/refusals.py)."""
         app = self.services.app
+        app.flush_refusals()
         notes = app.recorder.select_notifications(
             start=1, limit=100_000, topics=["quire.trail.Refused"]
         )
