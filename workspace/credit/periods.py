@@ -42,8 +42,10 @@ def _month_span(year: int, month: int, months: int) -> tuple[int, int]:
 
 
 @lru_cache(maxsize=4096)
+@lru_cache(maxsize=8192)
 def _day(year: int, month: int, day: int) -> int | None:
-    """Epoch seconds of a UTC midnight, or None for a date that does not exist."""
+    """Epoch seconds of a UTC midnight, or None for a date that does not exist
+    (cached: 10,000 windows of one month share about 31 days)."""
     try:
         return int(datetime(year, month, day, tzinfo=UTC).timestamp())
     except ValueError:
@@ -58,8 +60,8 @@ def parse_instant(value: Any, where: str) -> int:
         )
     plain = _PLAIN_UTC.fullmatch(value)
     if plain:  # the common form, without building a datetime per window
-        y, mo, d, h, mi, sec = map(int, plain.groups())
-        day = _day(y, mo, d)
+        day = _day(int(plain[1]), int(plain[2]), int(plain[3]))
+        h, mi, sec = int(plain[4]), int(plain[5]), int(plain[6])
         if day is not None and h < 24 and mi < 60 and sec < 60:
             return day + h * 3600 + mi * 60 + sec
     text = value.strip()

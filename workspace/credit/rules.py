@@ -160,22 +160,36 @@ def _policy(value: Any, where: str, allowed: tuple[str, ...]) -> str:
     return str(value)
 
 
-def _window(value: Any, where: str, fields: set[str]) -> tuple[int, int, Any]:
-    body = _object(value, where, fields)
-    for key in ("start", "end"):
-        if key not in body:
-            raise _fail("FIELD_REQUIRED", f"{where}.{key} is required")
-    start = parse_instant(body["start"], f"{where}.start")
-    end = parse_instant(body["end"], f"{where}.end")
+def _window(
+    value: Any, kind: str, index: int, fields: frozenset[str]
+) -> tuple[int, int, Any]:
+    """One window; its location (`facts.outages[3]`) is only spelled out in an
+    error, since a request may hold tens of thousands of windows."""
+    if type(value) is not dict or not fields.issuperset(value):
+        _object(value, f"facts.{kind}[{index}]", set(fields))
+    try:
+        start = parse_instant(value["start"], "")
+        end = parse_instant(value["end"], "")
+    except (KeyError, CalculationInputError):
+        where = f"facts.{kind}[{index}]"
+        for key in ("start", "end"):
+            if key not in value:
+                raise _fail("FIELD_REQUIRED", f"{where}.{key} is required") from None
+        start = parse_instant(value["start"], f"{where}.start")
+        end = parse_instant(value["end"], f"{where}.end")
     if end <= start:
-        raise _fail("WINDOW_EMPTY", f"{where}: end must be after start")
-    return start, end, body.get("users_impacted")
+        raise _fail("WINDOW_EMPTY", f"facts.{kind}[{index}]: end must be after start")
+    return start, end, value.get("users_impacted")
 
 
 def _list(value: Any, where: str) -> list[Any]:
     if not isinstance(value, list):
         raise _fail("FIELD_INVALID", f"{where}: expected a list")
     return value
+
+
+_OUTAGE_FIELDS = frozenset({"start", "end", "users_impacted"})
+_WINDOW_FIELDS = frozenset({"start", "end"})
 
 
 def parse_facts(value: Any, max_windows: int) -> Facts:
@@ -196,9 +210,9 @@ def parse_facts(value: Any, max_windows: int) -> Facts:
         licensed = _count(licensed, "facts.licensed_users", 1)
     outages = []
     for i, item in enumerate(raw_outages):
-        where = f"facts.outages[{i}]"
-        start, end, users = _window(item, where, {"start", "end", "users_impacted"})
+        start, end, users = _window(item, "outages", i, _OUTAGE_FIELDS)
         if users is not None:
+            where = f"facts.outages[{i}]"
             users = _count(users, f"{where}.users_impacted", 0)
             if licensed is not None and users > licensed:
                 raise _fail(
@@ -207,7 +221,7 @@ def parse_facts(value: Any, max_windows: int) -> Facts:
         outages.append(Outage(start, end, users))
     maintenance = []
     for i, item in enumerate(raw_maintenance):
-        start, end, _ = _window(item, f"facts.maintenance[{i}]", {"start", "end"})
+        start, end, _ = _window(item, "maintenance", i, _WINDOW_FIELDS)
         maintenance.append((start, end))
     service_start = None
     if body.get("service_start") is not None:
