@@ -1,8 +1,9 @@
 """Assembles the FastAPI app: routers, error mapping, middleware, lifespan.
 
-Middleware, outermost first: the body size limit (413 before anything is
-read), idempotent POSTs (a retried Idempotency-Key returns the first
-result), and the live-feed nudge after writes.
+Middleware, outermost first: request timing (api/prometheus.py), the body
+size limit (413 before anything is read), idempotent POSTs (a retried
+Idempotency-Key returns the first result), and the live-feed nudge after
+writes.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from api import errors
 from api.limits import BodyLimitMiddleware
 from api.live.hub import WakeOnWrite
 from api.middleware import IdempotencyMiddleware
+from api.prometheus import PrometheusMiddleware
 from api.routers import (
     calculations,
     conflicts,
@@ -23,6 +25,7 @@ from api.routers import (
     history,
     lanes,
     live,
+    metrics,
     objections,
     packets,
     prerequisites,
@@ -52,6 +55,7 @@ ROUTERS = [
     ui.router,
     history.router,
     calculations.router,
+    metrics.router,
 ]
 
 
@@ -82,4 +86,5 @@ def create_app(
     app.add_middleware(WakeOnWrite)
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit=limit)
+    app.add_middleware(PrometheusMiddleware)
     return app
