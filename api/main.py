@@ -3,9 +3,10 @@
 Every route depends on `clean_input` (api.limits) and documents every error
 status with the `{"error": {...}}` body (api.errors.ERROR_RESPONSES).
 
-Middleware, outermost first: the body size limit (413 before anything is
-read), idempotent POSTs (a retried Idempotency-Key returns the first
-result), and the live-feed nudge after writes.
+Middleware, outermost first: request timing (api/prometheus.py), the body
+size limit (413 before anything is read), idempotent POSTs (a retried
+Idempotency-Key returns the first result), and the live-feed nudge after
+writes.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from api import errors
 from api.limits import BodyLimitMiddleware, clean_input
 from api.live.hub import WakeOnWrite
 from api.middleware import IdempotencyMiddleware
+from api.prometheus import PrometheusMiddleware
 from api.routers import (
     calculations,
     conflicts,
@@ -26,6 +28,7 @@ from api.routers import (
     history,
     lanes,
     live,
+    metrics,
     objections,
     packets,
     prerequisites,
@@ -55,6 +58,7 @@ ROUTERS = [
     ui.router,
     history.router,
     calculations.router,
+    metrics.router,
 ]
 
 
@@ -93,4 +97,5 @@ def create_app(
     app.add_middleware(WakeOnWrite)
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit=limit)
+    app.add_middleware(PrometheusMiddleware)
     return app

@@ -18,6 +18,7 @@ from projections.driver import (
     Driver,
     Projection,
 )
+from projections.governance import GovernanceFacts
 from projections.merkle import load_or_create_private_key
 from projections.objections import ObjectionLedger
 from projections.packets import PacketList
@@ -42,6 +43,7 @@ def all_projections(settings: Settings | None = None) -> list[Projection]:
         RevisionHistory(),
         ObjectionLedger(),
         Releases(),
+        GovernanceFacts(),
         AuditLog(key, interval),
     ]
 
@@ -51,6 +53,7 @@ PROJECTION_CLASSES: tuple[type[Projection], ...] = (
     RevisionHistory,
     ObjectionLedger,
     Releases,
+    GovernanceFacts,
     AuditLog,
 )
 PROJECTION_NAMES = tuple(cls.name for cls in PROJECTION_CLASSES)

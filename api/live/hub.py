@@ -35,6 +35,7 @@ from urllib.parse import parse_qs, urlparse
 from psycopg.conninfo import make_conninfo
 from psycopg_pool import ConnectionPool
 
+from api import prometheus
 from api.limits import LiveSettings
 from api.live.feed import EventFeed, ListenFeed
 from api.live.protocol import ENCODED, encode
@@ -279,6 +280,7 @@ class LiveHub:
                 loop.call_soon_threadsafe(self.dispatch, messages)
 
     def dispatch(self, messages: list[dict[str, Any]]) -> None:
+        prometheus.fanned_out(messages)
         for message in messages:
             subscribers = list(self.subscribers.get(message["packet_id"], ()))
             if len(subscribers) > 1:  # encoded once, sent to each as is

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from starlette.concurrency import run_in_threadpool
 
+from api import prometheus
 from workspace.application import EditOutcome, EditRequest
 from workspace.errors import QuireError
 
@@ -72,6 +73,7 @@ class PacketWriter:
                     batch = self._take()
                     results = [e] * len(batch)
                 self.hub.wake()  # the embedded backends poll: read it now
+                prometheus.live_edits(results)
                 for (_, future), result in zip(batch, results, strict=True):
                     if not future.done():
                         future.set_result(result)

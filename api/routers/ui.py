@@ -26,6 +26,8 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 ASSETS: dict[str, str] = {
     "app.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
+    "metrics.html": "text/html; charset=utf-8",  # governance measures
+    "metrics.js": "text/javascript; charset=utf-8",
 }
 
 #: The page is small and changes with each release of Quire: always revalidate.

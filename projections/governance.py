@@ -1,0 +1,278 @@
+"""Governance facts: the read model behind GET /v1/metrics/governance.
+
+The projection keeps one small row per fact the seeds' evaluation measures
+need, read from stored events by topic and JSON fields (like every
+projection, it imports no event class):
+
+* `governance_packets`: when each packet was opened;
+* `governance_releases`: per release, its lane and the times it was
+  requested, released (approved), superseded (with cause), cancelled and
+  decided by its lane (decision and return category), and how many residual
+  objections its signed manifest carries;
+* `governance_holds`: each distinct (release, hold code) pair, with the time
+  the gate first recorded it and how many gate evaluations recorded it;
+* `governance_suggestions`: agents' suggestions, when proposed and when
+  rejected, with the rejection's category;
+* `governance_source_changes`: every source refresh, material or not.
+
+The driver writes these rows in the transaction that moves the tracking
+record, so each event is counted exactly once. The measures themselves are
+computed on read (projections/governance_measures.py) so that any time
+window can be asked for; their definitions are in docs/metrics.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from projections import events as ev
+from projections.driver import Projection
+from projections.events import EventRecord
+from projections.store import ReadStore, Tx
+
+SUGGESTION_PROPOSED = "quire.packet.SuggestionProposed"
+SUGGESTION_REJECTED = "quire.packet.SuggestionRejected"
+SOURCE_REFRESHED = "quire.packet.SourceRefreshed"
+RELEASE_CANCELLED = "quire.packet.ReleaseCancelled"
+RELEASE_DECIDED = "quire.packet.ReleaseDecided"
+
+TOPICS = (
+    ev.OPENED,
+    ev.RELEASE_REQUESTED,
+    ev.RELEASE_HELD,
+    ev.RELEASE_APPROVED,
+    ev.RELEASE_SUPERSEDED,
+    RELEASE_CANCELLED,
+    RELEASE_DECIDED,
+    SUGGESTION_PROPOSED,
+    SUGGESTION_REJECTED,
+    SOURCE_REFRESHED,
+)
+
+PACKET_COLUMNS = ("packet_id", "opened_at")
+RELEASE_COLUMNS = (
+    "packet_id",
+    "release_id",
+    "seq",
+    "lane_id",
+    "requested_at",
+    "released_at",
+    "residuals",
+    "superseded_at",
+    "cause",
+    "cancelled_at",
+    "decision",
+    "reason_category",
+    "decided_at",
+)
+HOLD_COLUMNS = ("packet_id", "release_id", "code", "first_at", "occurrences")
+SUGGESTION_COLUMNS = (
+    "packet_id",
+    "suggestion_id",
+    "proposed_at",
+    "rejected_at",
+    "category",
+)
+CHANGE_COLUMNS = ("packet_id", "version", "at", "material")
+
+#: (table, columns, how many leading columns are the key)
+TABLES: dict[str, tuple[tuple[str, ...], int]] = {
+    "governance_packets": (PACKET_COLUMNS, 1),
+    "governance_releases": (RELEASE_COLUMNS, 2),
+    "governance_holds": (HOLD_COLUMNS, 3),
+    "governance_suggestions": (SUGGESTION_COLUMNS, 2),
+    "governance_source_changes": (CHANGE_COLUMNS, 2),
+}
+
+Key = tuple[Any, ...]
+Row = dict[str, Any]
+
+
+class GovernanceFacts(Projection):
+    name = "governance"
+    topics = TOPICS
+    tables = tuple(TABLES)
+    ddl = (
+        "CREATE TABLE IF NOT EXISTS governance_packets ("
+        "packet_id TEXT PRIMARY KEY, opened_at TEXT)",
+        "CREATE TABLE IF NOT EXISTS governance_releases ("
+        "packet_id TEXT NOT NULL, release_id TEXT NOT NULL, seq BIGINT NOT NULL, "
+        "lane_id TEXT, requested_at TEXT, released_at TEXT, "
+        "residuals BIGINT NOT NULL, superseded_at TEXT, cause TEXT, "
+        "cancelled_at TEXT, decision TEXT, reason_category TEXT, decided_at TEXT, "
+        "PRIMARY KEY (packet_id, release_id))",
+        "CREATE TABLE IF NOT EXISTS governance_holds ("
+        "packet_id TEXT NOT NULL, release_id TEXT NOT NULL, code TEXT NOT NULL, "
+        "first_at TEXT, occurrences BIGINT NOT NULL, "
+        "PRIMARY KEY (packet_id, release_id, code))",
+        "CREATE TABLE IF NOT EXISTS governance_suggestions ("
+        "packet_id TEXT NOT NULL, suggestion_id TEXT NOT NULL, proposed_at TEXT, "
+        "rejected_at TEXT, category TEXT, "
+        "PRIMARY KEY (packet_id, suggestion_id))",
+        "CREATE TABLE IF NOT EXISTS governance_source_changes ("
+        "packet_id TEXT NOT NULL, version BIGINT NOT NULL, at TEXT, "
+        "material BIGINT NOT NULL, PRIMARY KEY (packet_id, version))",
+    )
+
+    def apply(self, tx: Tx, events: Sequence[EventRecord]) -> None:
+        batch = _Batch(tx)
+        for event in events:
+            batch.apply(event)
+        batch.save()
+
+
+class _Batch:
+    """The rows one batch touches: each loaded once, written once."""
+
+    def __init__(self, tx: Tx) -> None:
+        self.tx = tx
+        self.rows: dict[str, dict[Key, Row | None]] = {t: {} for t in TABLES}
+
+    def get(self, table: str, key: Key) -> Row | None:
+        cache = self.rows[table]
+        if key not in cache:
+            columns, width = TABLES[table]
+            where = " AND ".join(f"{c} = %s" for c in columns[:width])
+            raw = self.tx.one(
+                f"SELECT {', '.join(columns)} FROM {table} WHERE {where}", key
+            )
+            cache[key] = None if raw is None else dict(zip(columns, raw, strict=True))
+        return cache[key]
+
+    def put(self, table: str, row: Row) -> None:
+        columns, width = TABLES[table]
+        self.rows[table][tuple(row[c] for c in columns[:width])] = row
+
+    def apply(self, event: EventRecord) -> None:
+        data = event.data
+        pid = event.originator_id
+        at = event.timestamp
+        topic = event.topic
+        if topic == ev.OPENED:
+            if self.get("governance_packets", (pid,)) is None:
+                self.put("governance_packets", {"packet_id": pid, "opened_at": at})
+            return
+        if topic == SOURCE_REFRESHED:
+            self.put(
+                "governance_source_changes",
+                {
+                    "packet_id": pid,
+                    "version": event.originator_version,
+                    "at": at,
+                    "material": 1 if data.get("material") else 0,
+                },
+            )
+            return
+        if topic in (SUGGESTION_PROPOSED, SUGGESTION_REJECTED):
+            self._suggestion(event)
+            return
+        rid = str(data.get("release_id"))
+        if topic == ev.RELEASE_REQUESTED:
+            self.put(
+                "governance_releases",
+                {
+                    "packet_id": pid,
+                    "release_id": rid,
+                    "seq": event.notification_id,
+                    "lane_id": data.get("lane_id"),
+                    "requested_at": at,
+                    "released_at": None,
+                    "residuals": 0,
+                    "superseded_at": None,
+                    "cause": None,
+                    "cancelled_at": None,
+                    "decision": None,
+                    "reason_category": None,
+                    "decided_at": None,
+                },
+            )
+        if topic in (ev.RELEASE_REQUESTED, ev.RELEASE_HELD):
+            self._holds(pid, rid, at, data.get("hold_reasons") or [])
+            return
+        release = self.get("governance_releases", (pid, rid))
+        if release is None:  # a release requested before this read model
+            return
+        if topic == ev.RELEASE_APPROVED:
+            manifest = data.get("manifest") or {}
+            release["released_at"] = at
+            release["residuals"] = len(manifest.get("residual_objections") or [])
+        elif topic == ev.RELEASE_SUPERSEDED:
+            release["superseded_at"] = at
+            release["cause"] = data.get("cause")
+        elif topic == RELEASE_CANCELLED:
+            release["cancelled_at"] = at
+        elif topic == RELEASE_DECIDED:
+            release["decision"] = data.get("decision")
+            release["reason_category"] = data.get("reason_category")
+            release["decided_at"] = at
+
+    def _holds(
+        self, pid: str, rid: str, at: str | None, reasons: Sequence[Any]
+    ) -> None:
+        codes = sorted(
+            {str(r.get("code")) for r in reasons if isinstance(r, dict) and "code" in r}
+        )
+        for code in codes:
+            row = self.get("governance_holds", (pid, rid, code))
+            if row is None:
+                row = {
+                    "packet_id": pid,
+                    "release_id": rid,
+                    "code": code,
+                    "first_at": at,
+                    "occurrences": 0,
+                }
+                self.put("governance_holds", row)
+            row["occurrences"] += 1
+
+    def _suggestion(self, event: EventRecord) -> None:
+        pid = event.originator_id
+        sid = str(event.data.get("suggestion_id"))
+        row = self.get("governance_suggestions", (pid, sid))
+        if row is None:
+            row = {
+                "packet_id": pid,
+                "suggestion_id": sid,
+                "proposed_at": None,
+                "rejected_at": None,
+                "category": None,
+            }
+            self.put("governance_suggestions", row)
+        if event.topic == SUGGESTION_PROPOSED:
+            row["proposed_at"] = event.timestamp
+        else:
+            row["rejected_at"] = event.timestamp
+            row["category"] = event.data.get("category")
+
+    def save(self) -> None:
+        for table, cache in self.rows.items():
+            rows = [row for row in cache.values() if row is not None]
+            if rows:
+                _upsert(self.tx, table, rows)
+
+
+def _upsert(tx: Tx, table: str, rows: Sequence[Row]) -> None:
+    columns, width = TABLES[table]
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns[width:])
+    tx.executemany(
+        f"INSERT INTO {table} ({', '.join(columns)}) "
+        f"VALUES ({Tx.marks(len(columns))}) "
+        f"ON CONFLICT ({', '.join(columns[:width])}) DO UPDATE SET {updates}",
+        [[row[c] for c in columns] for row in rows],
+    )
+
+
+def facts(store: ReadStore) -> dict[str, list[Row]]:
+    """Every row of the read model, by table."""
+    out: dict[str, list[Row]] = {}
+    with store.read() as tx:
+        for table, (columns, width) in TABLES.items():
+            order = ", ".join(columns[:width])
+            out[table] = [
+                dict(zip(columns, raw, strict=True))
+                for raw in tx.all(
+                    f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order}"
+                )
+            ]
+    return out
