@@ -68,7 +68,10 @@ def test_an_event_a_projection_cannot_apply_is_recorded_and_skipped(
     append_raw(app, first, ev.OBJECTION_RAISED, "ben", text="no id")
     bad_ids = [store.head()]
     if backend == "postgres":
-        open_packet(app, ben, "Nul\x00title")
+        # The domain refuses NUL now (TEXT_HAS_NUL), so it is stored raw, as a
+        # packet written before that guard (or by a bug) would hold it.
+        nul = open_packet(app, ben, "Soon retitled")
+        append_raw(app, nul, "quire.packet.Retitled", "ben", title="Nul\x00title")
         bad_ids.append(store.head())
     later = open_packet(app, ben, "Later")
     app.add_section(later, ben, heading="Scope", text="Credits accrue.")
