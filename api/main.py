@@ -19,6 +19,8 @@ from api.middleware import IdempotencyMiddleware
 from api.routers import (
     calculations,
     conflicts,
+    demo,
+    directory,
     health,
     history,
     lanes,
@@ -52,6 +54,8 @@ ROUTERS = [
     ui.router,
     history.router,
     calculations.router,
+    directory.router,
+    demo.router,
 ]
 
 

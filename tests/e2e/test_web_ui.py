@@ -281,8 +281,8 @@ def test_page_and_assets_are_served_without_a_token(server: Server) -> None:
     page = httpx.get(server.url + "/")
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
-    assert '<script type="module" src="/static/app.js">' in page.text
-    script = httpx.get(server.url + "/static/app.js")
+    assert '<script type="module" src="/static/js/main.js">' in page.text
+    script = httpx.get(server.url + "/static/js/main.js")
     assert script.headers["content-type"].startswith("text/javascript")
     assert httpx.get(server.url + "/static/style.css").status_code == 200
     assert httpx.get(server.url + "/static/../main.py").status_code == 404
