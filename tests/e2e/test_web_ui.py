@@ -271,7 +271,11 @@ def fill_dialog(page: Any, values: dict[str, str]) -> None:
     dialog = page.locator("#form-dialog")
     expect(dialog).to_be_visible()
     for name, value in values.items():
-        dialog.locator(f"[name={name}]").fill(value)
+        field = dialog.locator(f"[name={name}]")
+        if field.evaluate("el => el.tagName") == "SELECT":
+            field.select_option(value)  # pickers fed by the API
+        else:
+            field.fill(value)
     dialog.locator("#form-dialog-ok").click()
     expect(dialog).to_be_hidden()
 

@@ -12,6 +12,7 @@ import { $ } from "./core/dom.js";
 import { loadIdentity, signOut } from "./core/identity.js";
 import { applyOps, diffOps, mapCaret, touchInput, transformOps, userOps } from "./core/ops.js";
 import { hooks, session, TOKEN_KEY } from "./core/state.js";
+import { renderAdmin } from "./screens/admin.js";
 import { renderInbox } from "./screens/lane.js";
 import { PacketPage } from "./screens/packet/page.js";
 import { renderPacketList } from "./screens/packets.js";
@@ -27,7 +28,10 @@ function route() {
   const hash = location.hash.replace(/^#\/?/, "");
   const parts = hash.split("/").filter(Boolean).map(decodeURIComponent);
   for (const a of document.querySelectorAll("[data-nav]")) {
-    a.classList.toggle("active", a.dataset.nav === (parts[0] || "packets"));
+    const here = parts[0] || (session.me && session.me.is_admin ? "admin" : "packets");
+    a.classList.toggle("active", a.dataset.nav === here);
+    if (a.dataset.nav === here) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
   }
   if (!session.token) return renderSignIn();
   if (parts[0] === "packets" && parts[1]) {
@@ -35,6 +39,8 @@ function route() {
     return current.open();
   }
   if (parts[0] === "inbox") return renderInbox(parts[1] || "", parts[2] || "");
+  if (parts[0] === "admin" && session.me && session.me.is_admin) return renderAdmin();
+  if (!parts.length && session.me && session.me.is_admin) return renderAdmin(); // the admin's home
   return renderPacketList();
 }
 

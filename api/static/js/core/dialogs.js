@@ -45,6 +45,15 @@ export function openForm({ title, note, fields, submitLabel = "Save", onSubmit }
         (f.options || []).map((o) => h("option", { value: o.value }, o.label)),
       );
       if (f.value !== undefined) input.value = f.value;
+    } else if (f.type === "multiselect") {
+      // A picker of several (users, kinds): options come from the API, so a
+      // typo cannot name somebody who does not exist.
+      const chosen = new Set(f.value || []);
+      input = h(
+        "select",
+        { id, name: f.name, multiple: true, size: Math.min(6, Math.max(3, (f.options || []).length)) },
+        (f.options || []).map((o) => h("option", { value: o.value, selected: chosen.has(o.value) }, o.label)),
+      );
     } else if (f.type === "checkbox") {
       input = h("input", { id, name: f.name, type: "checkbox" });
       input.checked = Boolean(f.value);
@@ -73,7 +82,9 @@ export function openForm({ title, note, fields, submitLabel = "Save", onSubmit }
     const out = {};
     for (const f of fields) {
       const input = inputs[f.name];
-      out[f.name] = f.type === "checkbox" ? input.checked : input.value;
+      if (f.type === "checkbox") out[f.name] = input.checked;
+      else if (f.type === "multiselect") out[f.name] = [...input.selectedOptions].map((o) => o.value);
+      else out[f.name] = input.value;
     }
     return out;
   };

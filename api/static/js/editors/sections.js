@@ -44,6 +44,8 @@ export class SectionsEditor {
       spellcheck: true,
     });
     sec.textarea.value = sec.server;
+    // Only co-authors and the release owner edit; everyone else reads.
+    if (!this.may("edit")) sec.textarea.readOnly = true;
     // What the user replaces (the selection typed or pasted over), so the
     // edit sent says what they did, not the smallest diff of its result.
     sec.textarea.addEventListener("beforeinput", () => {
@@ -76,11 +78,13 @@ export class SectionsEditor {
         sec.presenceEl,
         h("span", { class: "spacer" }),
         sec.stateEl,
-        h(
+        this.may("raise_objection")
+          ? h(
           "button",
           { type: "button", class: "ghost small", title: "Raise an objection on this section", onclick: () => this.raiseObjectionDialog({ section_id: s.id }) },
           "Object",
-        ),
+        )
+          : null,
       ),
       sec.noticeEl,
       sec.textarea,
@@ -235,7 +239,7 @@ export class SectionsEditor {
     kept.value = mine;
     const unblock = async (useMine) => {
       sec.blocked = null;
-      sec.textarea.readOnly = false;
+      sec.textarea.readOnly = !this.may("edit");
       sec.noticeEl.replaceChildren();
       if (useMine) sec.textarea.value = mine;
       this.flush(sec);

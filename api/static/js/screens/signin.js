@@ -1,4 +1,4 @@
-import { errorBox } from "../core/api.js";
+import { api, errorBox } from "../core/api.js";
 import { h, view } from "../core/dom.js";
 import { loadIdentity } from "../core/identity.js";
 import { hooks, session, TOKEN_KEY } from "../core/state.js";
@@ -24,8 +24,7 @@ export function renderSignIn(error) {
         try {
           await loadIdentity();
           sessionStorage.setItem(TOKEN_KEY, session.token);
-          if (!location.hash || location.hash === "#/") location.hash = "#/packets";
-          else hooks.route();
+          hooks.route(); // the hash, or this person's home
         } catch (err) {
           session.token = "";
           errSlot.replaceChildren(errorBox(err));
@@ -36,9 +35,11 @@ export function renderSignIn(error) {
     h(
       "p",
       { class: "muted" },
-      "Paste the bearer token that ",
-      h("code", {}, "quire users add"),
-      " printed for you. It is kept in this tab only.",
+      "Paste your bearer token. An admin creates it with ",
+      h("code", {}, "quire users add USER_ID --name NAME"),
+      " (or on the Admin page), or issues a new one with ",
+      h("code", {}, "quire users token USER_ID"),
+      ". It is kept in this tab only.",
     ),
     h("label", { for: "token" }, "Bearer token"),
     input,
@@ -46,5 +47,54 @@ export function renderSignIn(error) {
     h("div", { class: "actions" }, h("button", { class: "primary", type: "submit" }, "Sign in")),
   );
   view().replaceChildren(form);
+  demoPeople(form);
   input.focus();
+}
+
+// On a demo server (`quire serve --demo` on this machine) the demo's people
+// are offered with the part each plays; one click signs in as them.
+async function demoPeople(card) {
+  let config;
+  try {
+    config = await api("GET", "/v1/ui-config");
+  } catch {
+    return;
+  }
+  if (!config || !config.demo || !(config.people || []).length) return;
+  card.after(
+    h(
+      "section",
+      { class: "card demo", "data-testid": "demo-people" },
+      h("h2", {}, "Demo: sign in as"),
+      h("p", { class: "muted" }, "This server runs the demo. Pick a person to see Quire as they do."),
+      h(
+        "ul",
+        { class: "demo-people" },
+        config.people.map((p) =>
+          h(
+            "li",
+            {},
+            h(
+              "button",
+              {
+                type: "button",
+                class: "ghost",
+                "data-user": p.user_id,
+                onclick: async () => {
+                  const answer = await api("POST", "/v1/demo/sign-in", { user_id: p.user_id });
+                  session.token = answer.token;
+                  await loadIdentity();
+                  sessionStorage.setItem(TOKEN_KEY, session.token);
+                  hooks.route();
+                },
+              },
+              h("strong", {}, p.name),
+              h("span", { class: "muted small" }, ` ${p.user_id}`),
+            ),
+            h("div", { class: "muted small" }, (p.parts || []).join(" · ") || "no part yet"),
+          ),
+        ),
+      ),
+    ),
+  );
 }

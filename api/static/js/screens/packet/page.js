@@ -7,6 +7,7 @@ import { badge, h, initials, view } from "../../core/dom.js";
 import { signOut } from "../../core/identity.js";
 import { ACK_GRACE_MS, FINAL_CLOSE_CODES, HEARTBEAT_MS, liveUrl, POLL_MS } from "../../core/live.js";
 import { newClientId } from "../../core/ops.js";
+import { permissions } from "../../core/directory.js";
 import { session } from "../../core/state.js";
 import { editors, mixin } from "../../editors/index.js";
 import "../../editors/sections.js";
@@ -36,6 +37,17 @@ export class PacketPage {
     this.heartbeat = null;
   }
 
+  // A control is shown only when the server would allow its action
+  // (workspace/policy.py RULES); the server refuses everything else anyway.
+  may(action) {
+    if (!this.permissions) return true; // a server without the permissions route
+    return Boolean(this.permissions.actions[action]);
+  }
+
+  get isAgent() {
+    return Boolean(session.me && session.me.is_agent);
+  }
+
   // ---------------------------------------------------------- lifecycle
   async open() {
     const root = h("div", { class: "page packet-page", "data-testid": "packet-page" }, h("p", { class: "muted" }, "Loading packet…"));
@@ -43,7 +55,11 @@ export class PacketPage {
     this.root = root;
     let packet;
     try {
-      packet = await api("GET", this.base);
+      [packet, this.permissions] = await Promise.all([
+        api("GET", this.base),
+        // The role and every action of the server's role table, as the server decides them.
+        permissions(this.id).catch(() => null),
+      ]);
     } catch (err) {
       root.replaceChildren(
         h("div", { class: "page-head" }, h("h1", {}, "Packet"), h("a", { href: "#/packets" }, "← All packets")),
@@ -101,7 +117,9 @@ export class PacketPage {
             "div",
             { class: "col-head" },
             h("h2", {}, "Sections"),
-            h("button", { type: "button", class: "primary", "data-testid": "add-section", onclick: () => this.addSectionDialog() }, "Add section"),
+            this.may("edit")
+              ? h("button", { type: "button", class: "primary", "data-testid": "add-section", onclick: () => this.addSectionDialog() }, "Add section")
+              : null,
           ),
           this.sectionsEl,
           h("details", { class: "activity-box" }, h("summary", {}, "Live activity"), this.activityEl),
@@ -122,6 +140,9 @@ export class PacketPage {
       h("span", { class: "meta-item" }, h("span", { class: "muted" }, `${label} `), (list || []).join(", ") || "—");
     this.metaEl.replaceChildren(
       h("span", { class: "meta-item" }, badge(packetStatus(p))),
+      this.permissions
+        ? h("span", { class: "meta-item" }, h("span", { class: "muted" }, "your role "), h("span", { class: "role-badge", "data-testid": "my-role" }, this.permissions.role))
+        : null,
       h("span", { class: "meta-item" }, h("span", { class: "muted" }, "kind "), p.kind),
       h("span", { class: "meta-item", "data-testid": "packet-version" }, h("span", { class: "muted" }, "version "), String(this.version)),
       h("span", { class: "meta-item" }, h("span", { class: "muted" }, "release owner "), h("strong", {}, p.release_owner)),

@@ -6,6 +6,7 @@ import { flash, openForm, openInfo } from "../../core/dialogs.js";
 import { diffView } from "../../core/diff.js";
 import { asList, badge, h, hashEl, jsonBlock, shortHash, when } from "../../core/dom.js";
 import { revNumber, shortType } from "./common.js";
+import { session } from "../../core/state.js";
 
 export class Panels {
   raiseObjectionDialog(target) {
@@ -107,7 +108,7 @@ export class Panels {
 
   sourcesPanel(p) {
     const sources = asList(p.sources).slice().sort((a, b) => (a.precedence ?? 0) - (b.precedence ?? 0));
-    const add = h("button", { type: "button", class: "ghost small", onclick: () => this.citeSourceDialog() }, "Cite");
+    const add = this.may("cite_source") ? h("button", { type: "button", class: "ghost small", onclick: () => this.citeSourceDialog() }, "Cite") : null;
     const list = sources.length
       ? h(
           "ul",
@@ -129,8 +130,8 @@ export class Panels {
               h(
                 "div",
                 { class: "item-actions" },
-                h("button", { type: "button", class: "ghost small", onclick: () => this.refreshSourceDialog(s) }, "Refresh"),
-                h("button", { type: "button", class: "ghost small", onclick: () => this.raiseObjectionDialog({ source_id: s.id }) }, "Object"),
+                this.may("refresh_source") ? h("button", { type: "button", class: "ghost small", onclick: () => this.refreshSourceDialog(s) }, "Refresh") : null,
+                this.may("raise_objection") ? h("button", { type: "button", class: "ghost small", onclick: () => this.raiseObjectionDialog({ source_id: s.id }) }, "Object") : null,
               ),
             ),
           ),
@@ -190,7 +191,7 @@ export class Panels {
 
   prerequisitesPanel(p) {
     const items = asList(p.prerequisites);
-    const add = h("button", { type: "button", class: "ghost small", onclick: () => this.declarePrerequisiteDialog() }, "Declare");
+    const add = this.may("declare_prerequisite") ? h("button", { type: "button", class: "ghost small", onclick: () => this.declarePrerequisiteDialog() }, "Declare") : null;
     const list = items.length
       ? h(
           "ul",
@@ -207,7 +208,7 @@ export class Panels {
                 x.valid_until ? ` · valid until ${when(x.valid_until)}` : "",
                 x.evidence ? ` · evidence: ${x.evidence}` : "",
               ),
-              x.state !== "satisfied"
+              x.state !== "satisfied" && this.may("satisfy_prerequisite")
                 ? h("div", { class: "item-actions" }, h("button", { type: "button", class: "ghost small", onclick: () => this.satisfyDialog(x) }, "Satisfy"))
                 : null,
             ),
@@ -252,7 +253,11 @@ export class Panels {
 
   objectionsPanel(p) {
     const items = asList(p.objections);
-    const add = h("button", { type: "button", class: "ghost small", onclick: () => this.raiseObjectionDialog({}) }, "Raise");
+    const add = this.may("raise_objection") ? h("button", { type: "button", class: "ghost small", onclick: () => this.raiseObjectionDialog({}) }, "Raise") : null;
+    // Resolved or withdrawn by whoever raised it, or resolved by the release
+    // owner; agents never (workspace/policy.py require_objection_owner_or).
+    const me = session.me ? session.me.user_id : "";
+    const mayResolve = (o) => !this.isAgent && ((o.raised_by === me && this.may("answer_objection")) || this.may("release_owner"));
     const target = (t) => {
       if (!t || (!t.section_id && !t.source_id)) return "whole packet";
       return t.section_id ? `section ${t.section_id}` : `source ${t.source_id}`;
@@ -273,8 +278,8 @@ export class Panels {
                 "div",
                 { class: "item-actions" },
                 o.state === "open"
-                  ? h("button", { type: "button", class: "ghost small", onclick: () => this.resolveDialog(o) }, "Resolve")
-                  : h("button", { type: "button", class: "ghost small", onclick: () => this.reopenDialog(o) }, "Reopen"),
+                  ? mayResolve(o) && h("button", { type: "button", class: "ghost small", onclick: () => this.resolveDialog(o) }, "Resolve")
+                  : this.may("answer_objection") && !this.isAgent && h("button", { type: "button", class: "ghost small", onclick: () => this.reopenDialog(o) }, "Reopen"),
               ),
             ),
           ),
@@ -319,7 +324,7 @@ export class Panels {
 
   revisionsPanel(p) {
     const revisions = asList(p.revisions);
-    const add = h("button", { type: "button", class: "ghost small", "data-testid": "cut-revision", onclick: () => this.cutRevisionDialog() }, "Cut revision");
+    const add = this.may("cut_revision") ? h("button", { type: "button", class: "ghost small", "data-testid": "cut-revision", onclick: () => this.cutRevisionDialog() }, "Cut revision") : null;
     const list = revisions.length
       ? h(
           "ul",

@@ -4,14 +4,14 @@
 import { api, errorBox } from "../../core/api.js";
 import { flash, flashError, openForm, openInfo } from "../../core/dialogs.js";
 import { asList, badge, h, hashEl, holdReasons, manifestView, shortHash, supersessionView } from "../../core/dom.js";
-import { session } from "../../core/state.js";
+import { lanes } from "../../core/directory.js";
 import { revNumber } from "./common.js";
 
 export class Releases {
   releasesPanel(p) {
     const releases = asList(p.releases);
-    const add = h("button", { type: "button", class: "ghost small", "data-testid": "request-release", onclick: () => this.requestReleaseDialog() }, "Request release");
-    const isOwner = session.me && session.me.user_id === p.release_owner;
+    const add = this.may("request_release") ? h("button", { type: "button", class: "ghost small", "data-testid": "request-release", onclick: () => this.requestReleaseDialog() }, "Request release") : null;
+    const isOwner = this.may("release_owner");
     const list = releases.length
       ? h(
           "ul",
@@ -54,19 +54,25 @@ export class Releases {
     return this.panel("Releases", "panel-releases", add, list);
   }
 
-  requestReleaseDialog() {
+  async requestReleaseDialog() {
     const revisions = asList(this.packet.revisions);
     if (!revisions.length) {
       flash("Cut a revision first: a release hands one exact revision to one lane.", "warn");
       return;
     }
     const options = revisions.map((r) => ({ value: String(revNumber(r)), label: `r${revNumber(r)}${r.label ? ` ${r.label}` : ""} · ${shortHash(r.content_hash)}` }));
+    // The lanes that accept this packet's kind: a typo cannot create a held release.
+    const laneOptions = (await lanes().catch(() => []))
+      .filter((l) => (l.accepts_kinds || []).includes(this.packet.kind))
+      .map((l) => ({ value: l.id, label: `${l.title} (${l.id})` }));
     openForm({
       title: "Request a release",
       submitLabel: "Request",
       fields: [
         { name: "revision", label: "Revision", type: "select", options, value: options[options.length - 1].value },
-        { name: "lane", label: "Intake lane", required: true, placeholder: "account-governance-review" },
+        laneOptions.length
+          ? { name: "lane", label: "Intake lane", type: "select", options: laneOptions, value: laneOptions[0].value, hint: `The lanes that accept ${this.packet.kind}.` }
+          : { name: "lane", label: "Intake lane", required: true, placeholder: "account-governance-review", hint: `No lane accepts ${this.packet.kind} yet: ask an admin.` },
       ],
       onSubmit: async (v) => {
         const r = await this.act("POST", `${this.base}/releases`, { revision: Number(v.revision), lane: v.lane.trim() });
