@@ -106,8 +106,11 @@ def serve(
         init_database()
     if demo:
         load_seed_stories(settings, f"http://{host}:{port}/")
+    web = create_app(settings)
+    # The sign-in page offers the demo's people only on a loopback demo server.
+    web.state.demo_sign_in = demo and host in ("127.0.0.1", "::1", "localhost")
     uvicorn.run(
-        create_app(settings),
+        web,
         host=host,
         port=port,
         log_level="info",

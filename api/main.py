@@ -24,6 +24,8 @@ from api.prometheus import PrometheusMiddleware
 from api.routers import (
     calculations,
     conflicts,
+    demo,
+    directory,
     health,
     history,
     lanes,
@@ -59,6 +61,8 @@ ROUTERS = [
     history.router,
     calculations.router,
     metrics.router,
+    directory.router,
+    demo.router,
 ]
 
 

@@ -1,4 +1,5 @@
-"""The web UI: one page, one ES module, one stylesheet, served as they are.
+"""The web UI: one page, its ES modules (static/js/) and one stylesheet,
+served as they are.
 
 No build step. The page talks to the public HTTP API and the websocket
 (shared/API.md) with the bearer token the user pastes in; the only thing it
@@ -21,14 +22,22 @@ router = APIRouter(tags=["ui"], include_in_schema=False)
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
-#: The only files served, with their media types: nothing else under static/
-#: (or outside it) can be reached by a crafted path.
-ASSETS: dict[str, str] = {
-    "app.js": "text/javascript; charset=utf-8",
-    "style.css": "text/css; charset=utf-8",
-    "metrics.html": "text/html; charset=utf-8",  # governance measures
-    "metrics.js": "text/javascript; charset=utf-8",
+#: The media types served, by suffix: ES modules must come as JavaScript.
+MEDIA_TYPES: dict[str, str] = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".html": "text/html; charset=utf-8",  # the governance measures page
 }
+
+
+def asset_path(name: str) -> Path | None:
+    """A file under static/ with a served suffix; nothing outside it (a
+    crafted path with .. or a symlink out resolves elsewhere and is refused)."""
+    path = (STATIC / name).resolve()
+    if STATIC not in path.parents or path.suffix not in MEDIA_TYPES:
+        return None
+    return path if path.is_file() else None
+
 
 #: The page is small and changes with each release of Quire: always revalidate.
 NO_CACHE = {"Cache-Control": "no-cache"}
@@ -41,12 +50,12 @@ def index() -> FileResponse:
     )
 
 
-@router.get("/static/{name}")
+@router.get("/static/{name:path}")
 def asset(name: str) -> FileResponse:
-    media_type = ASSETS.get(name)
-    if media_type is None:
+    path = asset_path(name)
+    if path is None:
         raise NotFoundError("ASSET_NOT_FOUND", f"no UI asset {name!r}")
-    return FileResponse(STATIC / name, media_type=media_type, headers=NO_CACHE)
+    return FileResponse(path, media_type=MEDIA_TYPES[path.suffix], headers=NO_CACHE)
 
 
 @router.get("/ui/me")

@@ -271,7 +271,11 @@ def fill_dialog(page: Any, values: dict[str, str]) -> None:
     dialog = page.locator("#form-dialog")
     expect(dialog).to_be_visible()
     for name, value in values.items():
-        dialog.locator(f"[name={name}]").fill(value)
+        field = dialog.locator(f"[name={name}]")
+        if field.evaluate("el => el.tagName") == "SELECT":
+            field.select_option(value)  # pickers fed by the API
+        else:
+            field.fill(value)
     dialog.locator("#form-dialog-ok").click()
     expect(dialog).to_be_hidden()
 
@@ -281,8 +285,8 @@ def test_page_and_assets_are_served_without_a_token(server: Server) -> None:
     page = httpx.get(server.url + "/")
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
-    assert '<script type="module" src="/static/app.js">' in page.text
-    script = httpx.get(server.url + "/static/app.js")
+    assert '<script type="module" src="/static/js/main.js">' in page.text
+    script = httpx.get(server.url + "/static/js/main.js")
     assert script.headers["content-type"].startswith("text/javascript")
     assert httpx.get(server.url + "/static/style.css").status_code == 200
     assert httpx.get(server.url + "/static/../main.py").status_code == 404

@@ -1,0 +1,122 @@
+import { api, errorBox } from "../core/api.js";
+import { asList, badge, h, hashEl, jsonBlock, supersessionView, view, when } from "../core/dom.js";
+
+export async function renderInbox(lane, releaseId) {
+  const input = h("input", { id: "lane", placeholder: "lane id, e.g. account-governance-review", value: lane, "aria-label": "Lane id" });
+  const form = h(
+    "form",
+    {
+      class: "inline-form",
+      onsubmit: (ev) => {
+        ev.preventDefault();
+        if (input.value.trim()) location.hash = `#/inbox/${encodeURIComponent(input.value.trim())}`;
+      },
+    },
+    input,
+    h("button", { class: "primary", type: "submit" }, "Open inbox"),
+  );
+  const body = h("div", { class: "page" }, h("div", { class: "page-head" }, h("h1", {}, lane ? `Lane inbox: ${lane}` : "Lane inbox"), form));
+  view().replaceChildren(body);
+  if (!lane) {
+    body.append(h("p", { class: "muted" }, "Lane members see the releases delivered to their lane: each exact revision with its manifest, and whether it was superseded."));
+    try {
+      const lanes = ((await api("GET", "/v1/lanes")) || {}).items || [];
+      if (lanes.length) {
+        body.append(
+          h("h2", { class: "sub" }, "Your lanes"),
+          h(
+            "ul",
+            { class: "lane-list" },
+            lanes.map((l) => h("li", { class: "card" }, h("a", { href: `#/inbox/${encodeURIComponent(l.id)}` }, h("strong", {}, l.title || l.id)), h("div", { class: "muted" }, l.id, l.accepts_kinds ? ` · accepts ${asList(l.accepts_kinds).join(", ")}` : ""))),
+          ),
+        );
+      }
+    } catch (err) {
+      // Listing lanes is a convenience beyond the contract: typing a lane id works anyway.
+    }
+    return;
+  }
+  const laneBase = `/v1/lanes/${encodeURIComponent(lane)}`;
+  if (releaseId) {
+    body.append(h("p", {}, h("a", { href: `#/inbox/${encodeURIComponent(lane)}` }, "← Inbox")));
+    try {
+      const r = await api("GET", `${laneBase}/releases/${encodeURIComponent(releaseId)}`);
+      const content = r.content || {};
+      body.append(
+        h(
+          "div",
+          { class: "card release-view" },
+          h("h2", {}, content.title || releaseId, " ", badge(r.status)),
+          r.supersession ? supersessionView(r.supersession) : null,
+          h("p", {}, h("span", { class: "muted" }, "revision "), `r${r.revision}${r.label ? ` ${r.label}` : ""} · `, h("span", { class: "muted" }, "content hash "), h("code", { class: "hash-full" }, r.content_hash || "")),
+          h("p", {}, h("span", { class: "muted" }, "manifest hash "), h("code", { class: "hash-full" }, r.manifest_hash || "")),
+          acknowledgeControl(laneBase, releaseId, r),
+          asList(content.sections).map((s) => h("section", { class: "released-section" }, h("h3", {}, s.heading), h("p", { class: "released-text" }, s.text))),
+          h("details", {}, h("summary", {}, "Manifest"), jsonBlock(r.manifest || {})),
+        ),
+      );
+    } catch (err) {
+      body.append(errorBox(err));
+    }
+    return;
+  }
+  try {
+    const data = await api("GET", `${laneBase}/inbox`);
+    const items = (data && data.items) || [];
+    if (!items.length) {
+      body.append(h("p", { class: "empty" }, "Nothing has been released to this lane."));
+      return;
+    }
+    body.append(
+      h(
+        "table",
+        { class: "table", "data-testid": "inbox" },
+        h("thead", {}, h("tr", {}, h("th", {}, "Release"), h("th", {}, "Revision"), h("th", {}, "Label"), h("th", {}, "Content hash"), h("th", {}, "Status"), h("th", {}, "Released"))),
+        h(
+          "tbody",
+          {},
+          items.map((x) =>
+            h(
+              "tr",
+              {},
+              // `ref` ('<packet>:rel-N') names a release across packets; rel-N alone may not.
+              h("td", {}, h("a", { href: `#/inbox/${encodeURIComponent(lane)}/${encodeURIComponent(x.ref || x.release_id)}` }, x.title || x.release_id), h("div", { class: "muted small" }, x.release_id)),
+              h("td", { class: "num" }, `r${x.revision}`),
+              h("td", {}, x.label || ""),
+              h("td", {}, hashEl(x.content_hash)),
+              h("td", {}, badge(x.status)),
+              h("td", {}, when(x.released_at)),
+            ),
+          ),
+        ),
+      ),
+    );
+  } catch (err) {
+    body.append(errorBox(err));
+  }
+}
+
+function acknowledgeControl(laneBase, releaseId, r) {
+  if (r.acknowledged) return h("p", { class: "muted" }, "Receipt acknowledged.");
+  if (r.status !== "released") return null;
+  const slot = h("div", { class: "item-actions" });
+  slot.append(
+    h(
+      "button",
+      {
+        type: "button",
+        class: "ghost",
+        onclick: async () => {
+          try {
+            await api("POST", `${laneBase}/releases/${encodeURIComponent(releaseId)}/acknowledge`, {});
+            slot.replaceChildren(h("p", { class: "muted" }, "Receipt acknowledged."));
+          } catch (err) {
+            slot.append(errorBox(err));
+          }
+        },
+      },
+      "Acknowledge receipt",
+    ),
+  );
+  return slot;
+}

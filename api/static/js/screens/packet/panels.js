@@ -1,0 +1,411 @@
+// The packet screen's side panels (sources, prerequisites, objections,
+// revisions, history) and their dialogs; methods of the packet page.
+
+import { api, errorBox } from "../../core/api.js";
+import { flash, openForm, openInfo } from "../../core/dialogs.js";
+import { diffView } from "../../core/diff.js";
+import { asList, badge, h, hashEl, jsonBlock, shortHash, when } from "../../core/dom.js";
+import { revNumber, shortType } from "./common.js";
+import { session } from "../../core/state.js";
+
+export class Panels {
+  raiseObjectionDialog(target) {
+    const sections = [...this.sections.values()];
+    const sources = asList(this.packet.sources);
+    const options = [
+      { value: "", label: "The packet as a whole" },
+      ...sections.map((s) => ({ value: `section:${s.id}`, label: `Section ${s.id}: ${s.heading}` })),
+      ...sources.map((s) => ({ value: `source:${s.id}`, label: `Source ${s.id}: ${s.title}` })),
+    ];
+    const initial = target && target.section_id ? `section:${target.section_id}` : "";
+    openForm({
+      title: "Raise an objection",
+      submitLabel: "Raise objection",
+      fields: [
+        { name: "target", label: "On", type: "select", options, value: initial },
+        { name: "text", label: "Objection", type: "textarea", required: true },
+      ],
+      onSubmit: async (v) => {
+        const [kind, id] = v.target ? v.target.split(":") : [null, null];
+        const body = { target: kind ? { [`${kind}_id`]: id } : {}, text: v.text };
+        await this.act("POST", `${this.base}/objections`, body);
+      },
+    });
+  }
+
+  historyPanel() {
+    return this.panel(
+      "History",
+      "panel-history",
+      null,
+      h("p", { class: "muted small" }, "Every change is an event: read the packet as it stood at any version, or the full event log with its hashes."),
+      h(
+        "div",
+        { class: "item-actions" },
+        h("button", { type: "button", class: "ghost small", onclick: () => this.versionDialog() }, "View a past version"),
+        h("button", { type: "button", class: "ghost small", onclick: () => this.eventsDialog() }, "Event log"),
+      ),
+    );
+  }
+
+  versionDialog() {
+    openForm({
+      title: "View a past version",
+      submitLabel: "Show",
+      fields: [{ name: "version", label: `Version (1 to ${this.version})`, type: "number", required: true, value: String(Math.max(1, this.version - 1)) }],
+      onSubmit: async (v) => {
+        const p = await api("GET", `${this.base}?version=${encodeURIComponent(v.version)}`);
+        setTimeout(
+          () =>
+            openInfo(
+              `${p.title} at version ${p.version}`,
+              h(
+                "div",
+                { class: "snapshot" },
+                asList(p.sections).map((s) => h("section", { class: "released-section" }, h("h3", {}, s.heading, " ", h("code", { class: "sid" }, s.id)), h("p", { class: "released-text" }, s.text))),
+                h("details", {}, h("summary", {}, "Everything at this version"), jsonBlock(p)),
+              ),
+            ),
+          0,
+        );
+      },
+    });
+  }
+
+  async eventsDialog() {
+    try {
+      const data = await api("GET", `${this.base}/events`);
+      const items = asList((data && (data.items || data.events)) || []);
+      openInfo(
+        "Event log",
+        items.length
+          ? h(
+              "table",
+              { class: "table compact events" },
+              h("thead", {}, h("tr", {}, h("th", {}, "v"), h("th", {}, "When"), h("th", {}, "Actor"), h("th", {}, "Event"), h("th", {}, "Leaf hash"))),
+              h(
+                "tbody",
+                {},
+                items.map((e) =>
+                  h(
+                    "tr",
+                    { title: JSON.stringify(e.data || {}) },
+                    h("td", { class: "num" }, e.version ?? e.originator_version ?? ""),
+                    h("td", {}, when(e.at ?? e.timestamp ?? e.time)),
+                    h("td", {}, e.actor || "", e.actor_kind === "agent" ? h("span", { class: "muted" }, " (agent)") : null),
+                    h("td", {}, shortType(e.type ?? e.event_type ?? e.topic)),
+                    h("td", {}, hashEl(e.leaf_hash ?? e.leaf ?? e.hash)),
+                  ),
+                ),
+              ),
+            )
+          : h("p", { class: "empty" }, "No events."),
+      );
+    } catch (err) {
+      openInfo("Event log", errorBox(err));
+    }
+  }
+
+  sourcesPanel(p) {
+    const sources = asList(p.sources).slice().sort((a, b) => (a.precedence ?? 0) - (b.precedence ?? 0));
+    const add = this.may("cite_source") ? h("button", { type: "button", class: "ghost small", onclick: () => this.citeSourceDialog() }, "Cite") : null;
+    const list = sources.length
+      ? h(
+          "ul",
+          { class: "items" },
+          sources.map((s) =>
+            h(
+              "li",
+              { class: `item status-${s.status || "current"}` },
+              h("div", { class: "item-head" }, h("span", { class: "prec", title: "precedence (lower outranks higher)" }, `#${s.precedence}`), h("strong", {}, s.title), badge(s.status || "current")),
+              h("div", { class: "item-sub" }, h("span", { class: "muted" }, `${s.kind} · ${s.id} · `), s.reference),
+              h(
+                "div",
+                { class: "item-sub" },
+                h("span", { class: "muted" }, "digest "),
+                hashEl(s.digest),
+                s.valid_until ? h("span", { class: "muted" }, ` · valid until ${when(s.valid_until)}`) : null,
+                s.refreshes ? h("span", { class: "muted" }, ` · refreshed ${s.refreshes}×`) : null,
+              ),
+              h(
+                "div",
+                { class: "item-actions" },
+                this.may("refresh_source") ? h("button", { type: "button", class: "ghost small", onclick: () => this.refreshSourceDialog(s) }, "Refresh") : null,
+                this.may("raise_objection") ? h("button", { type: "button", class: "ghost small", onclick: () => this.raiseObjectionDialog({ source_id: s.id }) }, "Object") : null,
+              ),
+            ),
+          ),
+        )
+      : h("p", { class: "empty" }, "No sources cited.");
+    return this.panel("Sources", "panel-sources", add, list);
+  }
+
+  citeSourceDialog() {
+    openForm({
+      title: "Cite a source",
+      submitLabel: "Cite source",
+      note: "Precedence: a lower number outranks a higher one (signed contract terms, then policy matrices, then impact ledgers, then CRM notes).",
+      fields: [
+        { name: "title", label: "Title", required: true, placeholder: "Signed premium-support order form" },
+        { name: "kind", label: "Kind", required: true, placeholder: "order_form" },
+        { name: "reference", label: "Reference", required: true, placeholder: "crm://contracts/ORD-2291" },
+        { name: "digest", label: "Digest", required: true, placeholder: "sha256:…" },
+        { name: "precedence", label: "Precedence", type: "number", required: true, value: "1" },
+        { name: "valid_until", label: "Valid until (optional)", type: "datetime-local" },
+      ],
+      onSubmit: async (v) => {
+        const body = {
+          kind: v.kind.trim(),
+          title: v.title.trim(),
+          reference: v.reference.trim(),
+          digest: v.digest.trim(),
+          precedence: Number.parseInt(v.precedence, 10),
+        };
+        if (v.valid_until) body.valid_until = new Date(v.valid_until).toISOString();
+        await this.act("POST", `${this.base}/sources`, body);
+      },
+    });
+  }
+
+  refreshSourceDialog(s) {
+    openForm({
+      title: `Refresh source ${s.id}`,
+      note: h("span", {}, "Current digest ", hashEl(s.digest), ". A material refresh is drift: it supersedes every release that relied on this source."),
+      submitLabel: "Refresh",
+      fields: [
+        { name: "digest", label: "New digest", required: true },
+        { name: "material", label: "Material change (drift)", type: "checkbox", value: true },
+        { name: "reason", label: "Reason", required: true },
+      ],
+      onSubmit: async (v) => {
+        const r = await this.act("POST", `${this.base}/sources/${encodeURIComponent(s.id)}/refresh`, {
+          digest: v.digest.trim(),
+          material: v.material,
+          reason: v.reason,
+        });
+        const gone = (r && r.superseded_releases) || [];
+        if (gone.length) flash(`Superseded by this refresh: ${gone.join(", ")}`, "warn");
+      },
+    });
+  }
+
+  prerequisitesPanel(p) {
+    const items = asList(p.prerequisites);
+    const add = this.may("declare_prerequisite") ? h("button", { type: "button", class: "ghost small", onclick: () => this.declarePrerequisiteDialog() }, "Declare") : null;
+    const list = items.length
+      ? h(
+          "ul",
+          { class: "items" },
+          items.map((x) =>
+            h(
+              "li",
+              { class: "item" },
+              h("div", { class: "item-head" }, h("strong", {}, x.title), badge(x.state)),
+              h(
+                "div",
+                { class: "item-sub muted" },
+                x.id,
+                x.valid_until ? ` · valid until ${when(x.valid_until)}` : "",
+                x.evidence ? ` · evidence: ${x.evidence}` : "",
+              ),
+              x.state !== "satisfied" && this.may("satisfy_prerequisite")
+                ? h("div", { class: "item-actions" }, h("button", { type: "button", class: "ghost small", onclick: () => this.satisfyDialog(x) }, "Satisfy"))
+                : null,
+            ),
+          ),
+        )
+      : h("p", { class: "empty" }, "No prerequisites declared.");
+    return this.panel("Prerequisites", "panel-prerequisites", add, list);
+  }
+
+  declarePrerequisiteDialog() {
+    openForm({
+      title: "Declare a prerequisite",
+      submitLabel: "Declare",
+      fields: [
+        { name: "title", label: "Condition", required: true, placeholder: "Named-contact register current" },
+        { name: "satisfied", label: "Already satisfied", type: "checkbox" },
+        { name: "valid_until", label: "Valid until (optional)", type: "datetime-local" },
+      ],
+      onSubmit: async (v) => {
+        const body = { title: v.title.trim(), satisfied: v.satisfied };
+        if (v.valid_until) body.valid_until = new Date(v.valid_until).toISOString();
+        await this.act("POST", `${this.base}/prerequisites`, body);
+      },
+    });
+  }
+
+  satisfyDialog(x) {
+    openForm({
+      title: `Satisfy: ${x.title}`,
+      submitLabel: "Mark satisfied",
+      fields: [
+        { name: "evidence", label: "Evidence", type: "textarea", required: true },
+        { name: "valid_until", label: "Valid until (optional)", type: "datetime-local" },
+      ],
+      onSubmit: async (v) => {
+        const body = { evidence: v.evidence };
+        if (v.valid_until) body.valid_until = new Date(v.valid_until).toISOString();
+        await this.act("POST", `${this.base}/prerequisites/${encodeURIComponent(x.id)}/satisfy`, body);
+      },
+    });
+  }
+
+  objectionsPanel(p) {
+    const items = asList(p.objections);
+    const add = this.may("raise_objection") ? h("button", { type: "button", class: "ghost small", onclick: () => this.raiseObjectionDialog({}) }, "Raise") : null;
+    // Resolved or withdrawn by whoever raised it, or resolved by the release
+    // owner; agents never (workspace/policy.py require_objection_owner_or).
+    const me = session.me ? session.me.user_id : "";
+    const mayResolve = (o) => !this.isAgent && ((o.raised_by === me && this.may("answer_objection")) || this.may("release_owner"));
+    const target = (t) => {
+      if (!t || (!t.section_id && !t.source_id)) return "whole packet";
+      return t.section_id ? `section ${t.section_id}` : `source ${t.source_id}`;
+    };
+    const list = items.length
+      ? h(
+          "ul",
+          { class: "items" },
+          items.map((o) =>
+            h(
+              "li",
+              { class: "item" },
+              h("div", { class: "item-head" }, h("code", {}, o.id), h("span", { class: "muted" }, ` on ${target(o.target)} by ${o.raised_by || "?"}`), badge(o.state)),
+              h("p", { class: "item-text" }, o.text),
+              asList(o.answers).map((a) => h("p", { class: "answer" }, h("strong", {}, a.by), ` ${a.text}`)),
+              o.resolution ? h("p", { class: "answer" }, h("span", { class: "muted" }, "Resolution: "), o.resolution) : null,
+              h(
+                "div",
+                { class: "item-actions" },
+                o.state === "open"
+                  ? mayResolve(o) && h("button", { type: "button", class: "ghost small", onclick: () => this.resolveDialog(o) }, "Resolve")
+                  : this.may("answer_objection") && !this.isAgent && h("button", { type: "button", class: "ghost small", onclick: () => this.reopenDialog(o) }, "Reopen"),
+              ),
+            ),
+          ),
+        )
+      : h("p", { class: "empty" }, "No objections.");
+    const ledger = h("button", { type: "button", class: "link small", onclick: () => this.ledgerDialog() }, "Full objection ledger");
+    return this.panel("Objections", "panel-objections", add, list, ledger);
+  }
+
+  resolveDialog(o) {
+    openForm({
+      title: `Resolve ${o.id}`,
+      note: o.text,
+      submitLabel: "Resolve",
+      fields: [{ name: "resolution", label: "Resolution", type: "textarea", required: true }],
+      onSubmit: (v) => this.act("POST", `${this.base}/objections/${encodeURIComponent(o.id)}/resolve`, { resolution: v.resolution }),
+    });
+  }
+
+  reopenDialog(o) {
+    openForm({
+      title: `Reopen ${o.id}`,
+      note: "Reopening an objection accepted as residual supersedes the releases that accepted it.",
+      submitLabel: "Reopen",
+      fields: [{ name: "reason", label: "Reason", type: "textarea", required: true }],
+      onSubmit: async (v) => {
+        const r = await this.act("POST", `${this.base}/objections/${encodeURIComponent(o.id)}/reopen`, { reason: v.reason });
+        const gone = (r && r.superseded_releases) || [];
+        if (gone.length) flash(`Superseded: ${gone.join(", ")}`, "warn");
+      },
+    });
+  }
+
+  async ledgerDialog() {
+    try {
+      const data = await api("GET", `${this.base}/objections`);
+      openInfo("Objection ledger", jsonBlock(data));
+    } catch (err) {
+      openInfo("Objection ledger", errorBox(err));
+    }
+  }
+
+  revisionsPanel(p) {
+    const revisions = asList(p.revisions);
+    const add = this.may("cut_revision") ? h("button", { type: "button", class: "ghost small", "data-testid": "cut-revision", onclick: () => this.cutRevisionDialog() }, "Cut revision") : null;
+    const list = revisions.length
+      ? h(
+          "ul",
+          { class: "items" },
+          revisions
+            .slice()
+            .reverse()
+            .map((r) =>
+              h(
+                "li",
+                { class: "item" },
+                h("div", { class: "item-head" }, h("strong", {}, `r${revNumber(r)}`), r.label ? h("span", {}, r.label) : h("span", { class: "muted" }, "(no label)")),
+                h("div", { class: "item-sub" }, h("span", { class: "muted" }, "content hash "), hashEl(r.content_hash)),
+                h("div", { class: "item-sub muted" }, [r.cut_by ? `cut by ${r.cut_by}` : "", r.cut_at ? ` · ${when(r.cut_at)}` : ""].join("")),
+              ),
+            ),
+        )
+      : h("p", { class: "empty" }, "No revisions cut yet.");
+    const tools = h(
+      "div",
+      { class: "item-actions" },
+      revisions.length >= 2 ? h("button", { type: "button", class: "ghost small", onclick: () => this.diffDialog(revisions) }, "Diff two revisions") : null,
+      h("button", { type: "button", class: "link small", onclick: () => this.historyDialog() }, "Revision history"),
+    );
+    return this.panel("Revisions", "panel-revisions", add, list, tools);
+  }
+
+  cutRevisionDialog() {
+    openForm({
+      title: "Cut a revision",
+      note: "A revision is an exact, immutable cut of the packet, identified by its content hash.",
+      submitLabel: "Cut revision",
+      fields: [{ name: "label", label: "Label (optional)", placeholder: "Clarification-Packet-v1" }],
+      onSubmit: async (v) => {
+        const body = v.label.trim() ? { label: v.label.trim() } : {};
+        const r = await this.act("POST", `${this.base}/revisions`, body);
+        flash(`Revision ${r.revision} cut: ${shortHash(r.content_hash)}`, "ok");
+      },
+    });
+  }
+
+  diffDialog(revisions) {
+    const options = revisions.map((r) => ({ value: String(revNumber(r)), label: `r${revNumber(r)}${r.label ? ` ${r.label}` : ""}` }));
+    openForm({
+      title: "Diff two revisions",
+      submitLabel: "Show diff",
+      fields: [
+        { name: "a", label: "From", type: "select", options, value: options[options.length - 2].value },
+        { name: "b", label: "To", type: "select", options, value: options[options.length - 1].value },
+      ],
+      onSubmit: async (v) => {
+        const data = await api("GET", `${this.base}/revisions/${encodeURIComponent(v.a)}/diff/${encodeURIComponent(v.b)}`);
+        setTimeout(() => openInfo(`Diff r${v.a} → r${v.b}`, diffView(data)), 0);
+      },
+    });
+  }
+
+  async historyDialog() {
+    try {
+      const data = await api("GET", `${this.base}/revisions`);
+      const items = (data && data.items) || [];
+      openInfo(
+        "Revision history",
+        items.length
+          ? h(
+              "table",
+              { class: "table compact" },
+              h("thead", {}, h("tr", {}, h("th", {}, "#"), h("th", {}, "Label"), h("th", {}, "Content hash"), h("th", {}, "Cut by"), h("th", {}, "Contributors"))),
+              h(
+                "tbody",
+                {},
+                items.map((r) =>
+                  h("tr", {}, h("td", {}, revNumber(r)), h("td", {}, r.label || ""), h("td", {}, hashEl(r.content_hash)), h("td", {}, r.cut_by || ""), h("td", {}, asList(r.contributors).join(", "))),
+                ),
+              ),
+            )
+          : h("p", { class: "empty" }, "No revisions."),
+      );
+    } catch (err) {
+      openInfo("Revision history", errorBox(err));
+    }
+  }
+
+}
