@@ -197,7 +197,9 @@ def _caller(services: Services, request: Request) -> Principal | None:
         return None
 
 
-#: Errors that mean the database cannot be reached or used now (HTTP 503).
+#: Errors that mean the database cannot be reached or used now (HTTP 503,
+#: and `DATABASE_UNAVAILABLE` with `reconnect: true` on the live socket).
+#: psycopg_pool's PoolTimeout is a psycopg.OperationalError.
 DATABASE_ERRORS: tuple[type[Exception], ...] = (
     es_persistence.OperationalError,
     es_persistence.InterfaceError,
@@ -205,6 +207,11 @@ DATABASE_ERRORS: tuple[type[Exception], ...] = (
     psycopg.InterfaceError,
     sqlite3.OperationalError,
 )
+
+#: Seconds a client should wait before retrying after DATABASE_UNAVAILABLE.
+RETRY_AFTER_SECONDS = 2
+
+DATABASE_UNAVAILABLE_MESSAGE = "the database is unavailable; try again shortly"
 
 
 def install_database_unavailable(app: FastAPI) -> None:
@@ -217,11 +224,11 @@ def install_database_unavailable(app: FastAPI) -> None:
         return JSONResponse(
             error_body(
                 "DATABASE_UNAVAILABLE",
-                "the database is unavailable; try again shortly",
+                DATABASE_UNAVAILABLE_MESSAGE,
                 {"cause": type(exc).__name__},
             ),
             status_code=503,
-            headers={"Retry-After": "2"},
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
 
     async def database_error(request: Request, exc: Exception) -> JSONResponse:

@@ -11,7 +11,11 @@ decoded once and handed to the hub.
   wakes a catch-up read; a dropped connection is re-opened with back-off and
   the feed catches up from its last position, so nothing is lost while it
   was away (notifications sent meanwhile are not needed: the read is).
-  A slow safety poll covers a notification that never arrives.
+  A slow safety poll covers a notification that never arrives. When the
+  database goes away (the LISTEN connection drops, or a read fails), the
+  feed calls `on_lost` once, so the hub tells every socket
+  `DATABASE_UNAVAILABLE` (reconnect); it then keeps reconnecting, and
+  resumes from its position when the database returns.
 - SQLite and memory: no LISTEN, so the feed polls; the hub also wakes it
   after each write made through this process, so local edits are seen at
   once. Only one process serves an SQLite file (shared/DESIGN.md).
@@ -30,6 +34,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from api.errors import DATABASE_ERRORS
 from api.live.protocol import event_message
 
 log = logging.getLogger(__name__)
@@ -39,6 +44,7 @@ BATCH = 500
 Deliver = Callable[[list[dict[str, Any]]], None]
 Interested = Callable[[str], bool]
 OnNotice = Callable[[str, str], None]
+OnLost = Callable[[BaseException], None]
 
 
 class EventFeed:
@@ -53,6 +59,7 @@ class EventFeed:
         interested: Interested,
         poll_seconds: float,
         name: str = "quire-live-feed",
+        on_lost: OnLost | None = None,
     ) -> None:
         self.recorder = recorder
         self.mapper = mapper
@@ -60,6 +67,9 @@ class EventFeed:
         self.interested = interested
         self.poll_seconds = poll_seconds
         self.position = 0
+        self.on_lost = on_lost
+        #: The feed reads the log now; cleared when the database goes away.
+        self.up = False
         self.stopping = threading.Event()
         self.woken = threading.Event()
         self.thread = threading.Thread(target=self._run_safely, name=name, daemon=True)
@@ -102,8 +112,16 @@ class EventFeed:
         while not self.stopping.is_set():
             try:
                 self.run()
-            except Exception:
-                log.warning("live feed interrupted; resuming", exc_info=True)
+            except Exception as exc:
+                if not isinstance(exc, DATABASE_ERRORS):
+                    log.warning("live feed interrupted; resuming", exc_info=True)
+                elif self.up:
+                    log.warning("live feed lost the database (%s); reconnecting", exc)
+                    if self.on_lost is not None:
+                        self.on_lost(exc)
+                else:
+                    log.debug("live feed: the database is still away (%s)", exc)
+                self.up = False
                 self.stopping.wait(backoff)
                 backoff = min(backoff * 2, 2.0)
             else:
@@ -113,6 +131,7 @@ class EventFeed:
         """Polls: the embedded backends have no notifications."""
         while not self.stopping.is_set():
             self.catch_up()
+            self.up = True
             self.woken.wait(self.poll_seconds)
             self.woken.clear()
 
@@ -131,6 +150,7 @@ class ListenFeed(EventFeed):
         poll_seconds: float,
         notice_channels: Sequence[str] = (),
         on_notice: OnNotice | None = None,
+        on_lost: OnLost | None = None,
     ) -> None:
         super().__init__(
             recorder,
@@ -138,6 +158,7 @@ class ListenFeed(EventFeed):
             deliver=deliver,
             interested=interested,
             poll_seconds=poll_seconds,
+            on_lost=on_lost,
         )
         self.conninfo = dict(conninfo)
         self.events_channel: str = recorder.channel_name
@@ -159,6 +180,9 @@ class ListenFeed(EventFeed):
                 self.listening.set()
                 # Whatever was written while we were not listening.
                 self.catch_up()
+                self.up = True
+                if self.connections > 1:
+                    log.info("live feed reconnected; resumed at %s", self.position)
                 self._listen(conn)
         finally:
             self.listening.clear()

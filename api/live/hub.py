@@ -13,6 +13,13 @@ co-author on one server sees who is in a section through another; each
 entry lapses `presence_ttl_seconds` after its socket last said anything, and
 every process expires the entries it knows of on its own clock. On SQLite
 and memory there is one process, so presence stays in it.
+
+When the feed loses the database, every socket is sent `DATABASE_UNAVAILABLE`
+with `reconnect: true` (once per outage) and stays open: edits are refused
+with the same error until the database returns, and the feed's reconnect
+resumes the stream without a gap. The lock pool waits for a connection no
+longer than the connect timeout, so an edit during an outage is answered
+within seconds.
 """
 
 from __future__ import annotations
@@ -36,9 +43,10 @@ from psycopg.conninfo import make_conninfo
 from psycopg_pool import ConnectionPool
 
 from api import prometheus
+from api.errors import DATABASE_ERRORS
 from api.limits import LiveSettings
 from api.live.feed import EventFeed, ListenFeed
-from api.live.protocol import ENCODED, encode
+from api.live.protocol import ENCODED, encode, unavailable_message
 from api.live.writer import PacketWriter
 from api.services import Services
 from workspace.accounts import Principal
@@ -148,12 +156,15 @@ class LiveHub:
         app = self.services.app
         if self.backend == "postgres":
             self._publisher = ThreadPoolExecutor(1, thread_name_prefix="presence")
-            conninfo = postgres_conninfo(self.services.settings.database_url)
+            settings = self.services.settings
+            conninfo = postgres_conninfo(settings.database_url, settings)
             self._lock_pool = ConnectionPool(
                 make_conninfo("", **conninfo, application_name="quire-locks"),
                 min_size=1,
                 max_size=LOCK_CONNECTIONS,
                 kwargs={"autocommit": True},
+                # An edit during an outage is answered, not left waiting 30 s.
+                timeout=max(1, settings.db_connect_timeout_seconds),
                 name="quire-locks",
                 open=True,
             )
@@ -166,6 +177,7 @@ class LiveHub:
                 poll_seconds=self.limits.feed_idle_poll_seconds,
                 notice_channels=[self.channel],
                 on_notice=self._on_notice,
+                on_lost=self._on_database_lost,
             )
         else:
             self.feed = EventFeed(
@@ -372,8 +384,22 @@ class LiveHub:
             datastore = cast(Any, self.services.app.recorder).datastore
             with datastore.get_connection() as conn:
                 conn.execute("SELECT pg_notify(%s, %s)", (self.channel, payload))
+        except DATABASE_ERRORS as exc:
+            log.warning("could not publish presence: %s: %s", type(exc).__name__, exc)
         except Exception:
             log.warning("could not publish presence", exc_info=True)
+
+    def _on_database_lost(self, exc: BaseException) -> None:
+        """From the feed's thread: tell every socket (once per outage)."""
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(self.tell_all, unavailable_message())
+
+    def tell_all(self, message: dict[str, Any]) -> None:
+        for packet_id in list(self.subscribers):
+            self.broadcast(packet_id, message)
 
     def _on_notice(self, channel: str, payload: str) -> None:
         loop = self.loop

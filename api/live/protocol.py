@@ -14,6 +14,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from api.errors import DATABASE_UNAVAILABLE_MESSAGE, RETRY_AFTER_SECONDS
+
 #: Fields every packet event carries, sent beside `data` rather than in it.
 META_FIELDS = frozenset(
     {
@@ -36,6 +38,8 @@ CLOSE_NOT_FOUND = 4404
 CLOSE_BAD_REQUEST = 4400
 CLOSE_SLOW_CONSUMER = 4008
 CLOSE_GOING_AWAY = 1001
+#: RFC 6455 "Try Again Later": the database is unavailable (reconnect later).
+CLOSE_TRY_AGAIN_LATER = 1013
 
 
 def jsonable(value: Any) -> Any:
@@ -78,6 +82,20 @@ def error_message(
         body["client_seq"] = client_seq
     body.update(extra)
     return body
+
+
+def unavailable_message(client_seq: int | None = None) -> dict[str, Any]:
+    """The database is unavailable: an op answered so may be resent with the
+    same client_seq (applied at most once); retry, or reconnect with
+    `since=`, after `retry_after` seconds (docs/API-additions.md)."""
+    return error_message(
+        "DATABASE_UNAVAILABLE",
+        f"{DATABASE_UNAVAILABLE_MESSAGE} (resend edits with the same "
+        "client_seq, or reconnect with since=)",
+        client_seq=client_seq,
+        reconnect=True,
+        retry_after=RETRY_AFTER_SECONDS,
+    )
 
 
 #: Where the hub keeps a message's JSON when it goes to several sockets.

@@ -8,6 +8,12 @@ and only then drains the live queue, skipping any event it has already sent
 and the next live one. So every event after `since` is sent exactly once, in
 version order, whichever process wrote it.
 
+A database outage is never an INTERNAL_ERROR here: an op it stops is answered
+`DATABASE_UNAVAILABLE` with `reconnect: true` (the socket stays open and the
+stream resumes when the database returns: the hub's feed reconnects and
+catches up); a socket that cannot set up or fill a gap from the store is sent
+that error and closed with 1013 (Try Again Later), to reconnect with `since=`.
+
 Three tasks per socket: the receiver (reads client messages, rate-limits
 them, answers `ping`, records presence), the editor (applies `op` messages
 one after another, in a thread, and queues `ack` or `conflict`), and the
@@ -27,7 +33,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from api.errors import record_refusal
+from api.errors import DATABASE_ERRORS, record_refusal
 from api.limits import RateLimiter, check_json
 from api.live import protocol
 from api.live.hub import PRESENCE_STATES, LiveHub, Subscriber
@@ -52,11 +58,32 @@ REPLAY_PAGE = 500
 class Closing(Exception):
     """Ends the socket: an `error` message, then a close frame with `code`."""
 
-    def __init__(self, code: int, reason: str, error_code: str | None = None) -> None:
+    def __init__(
+        self,
+        code: int,
+        reason: str,
+        error_code: str | None = None,
+        message: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(reason)
         self.code = code
         self.reason = reason
         self.error_code = error_code or CLOSE_NAMES.get(code, "CLOSING")
+        self.message = message or protocol.error_message(self.error_code, reason)
+
+    @classmethod
+    def unavailable(cls, exc: BaseException) -> Closing:
+        """The database is unavailable: the error (reconnect), then 1013."""
+        log.warning(
+            "live socket closed, database unavailable: %s: %s", type(exc).__name__, exc
+        )
+        message = protocol.unavailable_message()
+        return cls(
+            protocol.CLOSE_TRY_AGAIN_LATER,
+            "the database is unavailable; reconnect later",
+            "DATABASE_UNAVAILABLE",
+            message,
+        )
 
 
 CLOSE_NAMES = {
@@ -114,6 +141,8 @@ class LiveSession:
             await self._receive_loop()
         except Closing as closing:
             await self._close(closing)
+        except DATABASE_ERRORS as exc:  # setting up needs the database
+            await self._close(Closing.unavailable(exc))
         except WebSocketDisconnect:
             pass
         finally:
@@ -130,11 +159,7 @@ class LiveSession:
     async def _close(self, closing: Closing) -> None:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(
-                self.ws.send_text(
-                    protocol.encode(
-                        protocol.error_message(closing.error_code, closing.reason)
-                    )
-                ),
+                self.ws.send_text(protocol.encode(closing.message)),
                 timeout=1.0,
             )
         with contextlib.suppress(Exception):
@@ -223,20 +248,25 @@ class LiveSession:
                 if entry["conn"] != self.subscriber.conn_id:
                     await self._send(entry)
         self.last_sent = current if since < 0 else since
-        await self._replay(packet_uuid, current)
-        subscriber = self.subscriber
-        if subscriber is None:
-            return
-        while True:
-            message = await subscriber.queue.get()
-            if message["type"] == "event":
-                version = message["version"]
-                if version <= self.last_sent:
-                    continue  # already sent by the replay
-                if version > self.last_sent + 1:
-                    await self._replay(packet_uuid, version - 1)
-                self.last_sent = version
-            await self._send(message)
+        try:
+            await self._replay(packet_uuid, current)
+            subscriber = self.subscriber
+            if subscriber is None:
+                return
+            while True:
+                message = await subscriber.queue.get()
+                if message["type"] == "event":
+                    version = message["version"]
+                    if version <= self.last_sent:
+                        continue  # already sent by the replay
+                    if version > self.last_sent + 1:
+                        await self._replay(packet_uuid, version - 1)
+                    self.last_sent = version
+                await self._send(message)
+        except DATABASE_ERRORS as exc:
+            # A gap this socket cannot fill now: the client resumes it later
+            # with since= (every event after it is sent exactly once).
+            self._end(Closing.unavailable(exc))
 
     async def _replay(self, packet_uuid: UUID, upto: int) -> None:
         """Sends the stored events after `last_sent` up to `upto`, in pages."""
@@ -266,12 +296,20 @@ class LiveSession:
             subscriber.principal.user_id,
             subscriber.packet_id,
         )
-        self.closing = Closing(
-            protocol.CLOSE_SLOW_CONSUMER,
-            "slow consumer: too many undelivered messages; reconnect with since=",
+        self._end(
+            Closing(
+                protocol.CLOSE_SLOW_CONSUMER,
+                "slow consumer: too many undelivered messages; reconnect with since=",
+            )
         )
+
+    def _end(self, closing: Closing) -> None:
+        """Closes the socket from one of its tasks (or a hub callback)."""
+        self.closing = closing
+        current = asyncio.current_task()
         for task in self.tasks:
-            task.cancel()
+            if task is not current:
+                task.cancel()
         self.abort = asyncio.get_running_loop().create_task(self._abort())
 
     async def _abort(self) -> None:
@@ -444,6 +482,9 @@ class LiveSession:
                 "section_id": op.section_id,
                 "version": result.details.get("version"),
             }
+        if isinstance(result, DATABASE_ERRORS):
+            # Not a refusal (and it could not be recorded now).
+            return protocol.unavailable_message(op.client_seq)
         if isinstance(result, QuireError):
             await self._refused(result)
             return protocol.error_message(

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from starlette.concurrency import run_in_threadpool
 
 from api import prometheus
+from api.errors import DATABASE_ERRORS
 from workspace.application import EditOutcome, EditRequest
 from workspace.errors import QuireError
 
@@ -69,7 +70,7 @@ class PacketWriter:
                 try:
                     batch, results = await run_in_threadpool(self._save_next)
                 except Exception as e:  # e.g. the lock's database is down
-                    log.exception("taking the lock of packet %s failed", self.packet_id)
+                    _log_failure(e, "taking the lock of packet %s", self.packet_id)
                     batch = self._take()
                     results = [e] * len(batch)
                 self.hub.wake()  # the embedded backends poll: read it now
@@ -112,5 +113,19 @@ class PacketWriter:
             return list(self.hub.services.app.edit_sections(self.packet_id, requests))
         except Exception as e:  # the whole batch failed (e.g. database)
             if not isinstance(e, QuireError):
-                log.exception("saving %d live edits failed", len(batch))
+                _log_failure(e, "saving %d live edits", len(batch))
             return [e] * len(batch)
+
+
+def _log_failure(error: Exception, what: str, *args: object) -> None:
+    """A database outage is a warning (each socket is told to retry); any
+    other failure is logged with its traceback."""
+    if isinstance(error, DATABASE_ERRORS):
+        log.warning(
+            what + " failed, database unavailable: %s: %s",
+            *args,
+            type(error).__name__,
+            error,
+        )
+    else:
+        log.exception(what + " failed", *args)
