@@ -57,8 +57,8 @@ def _clip_outages(facts: Facts, rules: Rules, lo: int, trace: Trace) -> list[w.S
     period = facts.period
     kept: list[w.Segment] = []
     for i, outage in enumerate(facts.outages):
-        name = f"outages[{i}]"
         cut = w.clip(outage.start, outage.end, lo, period.end)
+        name = "" if cut == (outage.start, outage.end) else f"outages[{i}]"
         if cut is None:
             inside = w.clip(outage.start, outage.end, period.start, period.end)
             code = "OUTAGE_BEFORE_SERVICE_START" if inside else "OUTAGE_OUTSIDE_PERIOD"
