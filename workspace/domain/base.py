@@ -213,6 +213,15 @@ class PacketBase(_Base):
     counters: dict[str, int]
     contributors: list[str]
 
+    def part(self, name: str) -> dict[str, Any]:
+        """The state of a content module added after wave 1, under the one
+        attribute `parts` (created here: packets opened, and snapshots taken,
+        before it existed lack it). Existing content keeps its attributes.
+        Call it from folds only: a read that created `parts` would make a
+        packet's state differ from its replay."""
+        parts: dict[str, dict[str, Any]] = vars(self).setdefault("parts", {})
+        return parts.setdefault(name, {})
+
     def _next_id(self, counter: str, prefix: str) -> str:
         return f"{prefix}-{self.counters.get(counter, 0) + 1}"
 

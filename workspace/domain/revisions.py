@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from workspace.content import modules
 from workspace.domain.base import (
     Meta,
     PacketBase,
@@ -55,51 +56,18 @@ class RevisionCommands(PacketBase):
     """The packet's revisions commands (a mixin of `Packet`)."""
 
     def content(self) -> dict[str, Any]:
-        """What a revision's hash covers (see ARCHITECTURE.md, 'Content hash').
-
-        Included: kind, title, the sections in order (id, heading, text), the
-        cited sources that are not withdrawn (id, kind, title, reference,
-        digest, precedence, valid_until) and the prerequisites with their state.
-        Not included: objections, conflicts, suggestions, releases, members;
-        the release manifest carries objection state.
-        """
-        return {
-            "kind": self.kind,
-            "title": self.title,
-            "sections": [
-                {
-                    "id": sid,
-                    "heading": self.sections[sid]["heading"],
-                    "text": self.sections[sid]["text"],
-                }
-                for sid in self.section_order
-            ],
-            "sources": [
-                {
-                    key: self.sources[sid][key]
-                    for key in (
-                        "id",
-                        "kind",
-                        "title",
-                        "reference",
-                        "digest",
-                        "precedence",
-                        "valid_until",
-                    )
-                }
-                for sid in self.source_order
-                if self.sources[sid]["status"] != "withdrawn"
-            ],
-            "prerequisites": [
-                {
-                    "id": p["id"],
-                    "title": p["title"],
-                    "state": p["state"],
-                    "valid_until": p["valid_until"],
-                }
-                for p in self.prerequisites.values()
-            ],
-        }
+        """What a revision's hash covers (see ARCHITECTURE.md, 'Content hash'):
+        kind, title and every registered content module's part
+        (`workspace/content/`: sections, sources, prerequisites, ...); a
+        module whose part is None is left out. Not included: objections,
+        conflicts, suggestions, releases, members; the release manifest
+        carries objection state."""
+        content: dict[str, Any] = {"kind": self.kind, "title": self.title}
+        for module in modules():
+            part = module.content(self)
+            if part is not None:
+                content[module.key] = part
+        return content
 
     def cut_revision(self, meta: Meta, label: str | None) -> int:
         if label is not None:
