@@ -9,7 +9,6 @@ them (`counts_as_work` per event class). The running list lives in
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -18,6 +17,7 @@ from projections import events as ev
 from projections.driver import Projection
 from projections.events import EventRecord
 from projections.store import ReadStore, Tx, chunks
+from workspace.content import modules
 
 
 class RevisionHistory(Projection):
@@ -120,80 +120,17 @@ def content(store: ReadStore, packet_id: str, revision: int) -> dict[str, Any] |
     return result
 
 
-def _lines(text: str) -> list[str]:
-    lines = text.splitlines(keepends=True)
-    if lines and not lines[-1].endswith("\n"):
-        lines[-1] += "\n"
-    return lines
-
-
-def _unified(a: str, b: str, old: str, new: str) -> str:
-    return "".join(difflib.unified_diff(_lines(a), _lines(b), old, new))
-
-
 def diff(old: dict[str, Any], new: dict[str, Any], a: int, b: int) -> dict[str, Any]:
-    """Per-section unified diffs from revision `a` to revision `b`.
-
-    Sections are matched by id, listed in `b`'s order then those only in `a`;
-    each has `change`: added, removed, changed, moved or unchanged. Title,
-    sources and prerequisites changes are listed beside them.
-    """
-    old_sections = {s["id"]: (i, s) for i, s in enumerate(old.get("sections", []))}
-    new_sections = {s["id"]: (i, s) for i, s in enumerate(new.get("sections", []))}
-    order = [s["id"] for s in new.get("sections", [])] + [
-        s["id"] for s in old.get("sections", []) if s["id"] not in new_sections
-    ]
-    sections = []
-    for sid in order:
-        before = old_sections.get(sid)
-        after = new_sections.get(sid)
-        old_text = before[1]["text"] if before else ""
-        new_text = after[1]["text"] if after else ""
-        old_heading = before[1]["heading"] if before else None
-        new_heading = after[1]["heading"] if after else None
-        if before is None:
-            change = "added"
-        elif after is None:
-            change = "removed"
-        elif old_text != new_text or old_heading != new_heading:
-            change = "changed"
-        elif before[0] != after[0]:
-            change = "moved"
-        else:
-            change = "unchanged"
-        sections.append(
-            {
-                "section_id": sid,
-                "change": change,
-                "heading": {"from": old_heading, "to": new_heading},
-                "position": {
-                    "from": before[0] if before else None,
-                    "to": after[0] if after else None,
-                },
-                "diff": _unified(old_text, new_text, f"r{a}/{sid}", f"r{b}/{sid}"),
-            }
-        )
-    return {
+    """The changes from revision `a` to revision `b`: the title, then every
+    registered content module's part (per-section unified diffs, sources and
+    prerequisites added, removed and changed, ...)."""
+    result: dict[str, Any] = {
         "from": a,
         "to": b,
         "title": {"from": old.get("title"), "to": new.get("title")},
-        "sections": sections,
-        "sources": _by_id(old.get("sources", []), new.get("sources", [])),
-        "prerequisites": _by_id(
-            old.get("prerequisites", []), new.get("prerequisites", [])
-        ),
     }
-
-
-def _by_id(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> dict[str, Any]:
-    before = {x["id"]: x for x in old}
-    after = {x["id"]: x for x in new}
-    return {
-        "added": [after[k] for k in after if k not in before],
-        "removed": [before[k] for k in before if k not in after],
-        "changed": [
-            {"id": k, "from": before[k], "to": after[k]}
-            for k in after
-            if k in before and before[k] != after[k]
-        ],
-    }
+    for module in modules():
+        part = module.diff(old, new, a, b)
+        if part is not None:
+            result[module.key] = part
+    return result

@@ -17,16 +17,24 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from release import gate
+from release.commands import (
+    AcceptResidual,
+    CancelRelease,
+    HoldRelease,
+    LiftReleaseHold,
+    RequestRelease,
+)
 from release.errors import ReleaseHeldError, ReleaseIntegrityError
 from release.impact import impact, supersessions_for
-from release.lanes import Lane, lane_aggregate_id, validate_lane_id
+from release.lanes import Lane, lane_aggregate_id
 from release.manifest import build_manifest, manifest_hash, non_material_refreshes
 from release.regate import follow_up, open_holds
 from release.sweeper import sweep_packet
 from workspace import policy
 from workspace.accounts import Principal
 from workspace.application import MAX_ATTEMPTS, Workspace
-from workspace.domain import TEXT_FIELD_MAX, Meta, Packet, require_text
+from workspace.commands import Executed
+from workspace.domain import Meta, Packet
 from workspace.errors import (
     InvalidInputError,
     NotAllowedError,
@@ -84,8 +92,11 @@ class ReleaseApp(Workspace):
         follow_up(packet, meta, lane_of=self.find_lane, content_of=self._content)
         return others
 
-    def _content(self, packet: Packet, number: int) -> dict[str, Any]:
+    def content_of(self, packet: Packet, number: int) -> dict[str, Any]:
+        """A revision's exact stored content."""
         return self.revision_content(packet, number)[1]
+
+    _content = content_of
 
     # --------------------------------------------------------------- lanes
     def find_lane(self, lane_id: str) -> Lane | None:
@@ -208,39 +219,9 @@ class ReleaseApp(Workspace):
         content_hash: str | None = None,
         require_known: bool = False,
     ) -> dict[str, Any]:
-        """Records a release request with every hold reason the gate finds.
-
-        With `require_known` (the API), an unknown lane or revision is refused
-        (404 LANE_NOT_FOUND / REVISION_NOT_FOUND) instead of recorded as held.
-        """
-        validate_lane_id(lane_id)
-        lane = self.get_lane(lane_id) if require_known else self.find_lane(lane_id)
-
-        def decide(p: Packet) -> str:
-            if require_known:
-                p.revision(revision)
-            known = gate.revision_record(p, revision)
-            holds = gate.evaluate(
-                p,
-                revision=revision,
-                lane=lane,
-                lane_id=lane_id,
-                now=self.clock(),
-                content_hash=content_hash,
-                content=self._content(p, revision) if known else None,
-            )
-            return p.request_release(
-                self.meta(principal),
-                revision=revision,
-                content_hash=known["content_hash"] if known else content_hash or "",
-                lane_id=lane_id,
-                hold_reasons=[h.as_dict() for h in holds],
-            )
-
-        packet, release_id = self.update_packet(
-            packet_id, principal, "request_release", decide
-        )
-        return self.release_view(packet, release_id)
+        """`RequestRelease` (release/commands.py), answered with the release."""
+        command = RequestRelease(revision, lane_id, content_hash, require_known)
+        return self._view(self.execute(packet_id, principal, command))
 
     def accept_residual(
         self,
@@ -250,16 +231,8 @@ class ReleaseApp(Workspace):
         objection_id: str,
         rationale: str,
     ) -> dict[str, Any]:
-        """The named release owner accepts an open objection as residual for
-        one release; the gate then re-evaluates that release."""
-
-        def decide(p: Packet) -> None:
-            meta = self.meta(principal)
-            p.accept_residual(meta, release_id, objection_id, rationale)
-            self._regate(p, meta, release_id)
-
-        packet, _ = self.update_packet(packet_id, principal, "release_owner", decide)
-        return self.release_view(packet, release_id)
+        command = AcceptResidual(release_id, objection_id, rationale)
+        return self._view(self.execute(packet_id, principal, command))
 
     def hold_release(
         self,
@@ -268,44 +241,14 @@ class ReleaseApp(Workspace):
         release_id: str,
         reason: str,
     ) -> dict[str, Any]:
-        """The named release owner holds a release, with a reason.
-
-        An open release (pending or held) stays open but cannot be approved
-        until the owner lifts the hold; a released one is superseded (cause
-        `HELD_BY_RELEASE_OWNER`) in the same save, so its lane sees it
-        withdrawn. A superseded release is refused (`RELEASE_NOT_OPEN`).
-        """
-
-        why = require_text("REASON_EMPTY", "reason", reason, TEXT_FIELD_MAX)
-
-        def decide(p: Packet) -> None:
-            meta = self.meta(principal, reason=why)
-            if p.release(release_id)["status"] == "released":
-                p.supersede_release(
-                    meta,
-                    release_id,
-                    cause="HELD_BY_RELEASE_OWNER",
-                    trigger={"reason": why},
-                )
-                return
-            p.place_owner_hold(meta, release_id)
-            self._regate(p, meta, release_id)
-
-        packet, _ = self.update_packet(packet_id, principal, "release_owner", decide)
-        return self.release_view(packet, release_id)
+        command = HoldRelease(release_id, reason)
+        return self._view(self.execute(packet_id, principal, command))
 
     def lift_release_hold(
         self, packet_id: UUID | str, principal: Principal, release_id: str
     ) -> dict[str, Any]:
-        """The release owner lifts their hold; the gate decides again."""
-
-        def decide(p: Packet) -> None:
-            meta = self.meta(principal)
-            p.lift_owner_hold(meta, release_id)
-            self._regate(p, meta, release_id)
-
-        packet, _ = self.update_packet(packet_id, principal, "release_owner", decide)
-        return self.release_view(packet, release_id)
+        command = LiftReleaseHold(release_id)
+        return self._view(self.execute(packet_id, principal, command))
 
     def cancel_release(
         self,
@@ -314,25 +257,11 @@ class ReleaseApp(Workspace):
         release_id: str,
         reason: str,
     ) -> dict[str, Any]:
-        """The release owner or the requester withdraws an open request for
-        good (status `cancelled`; approving it is then RELEASE_NOT_OPEN)."""
-        why = require_text("REASON_EMPTY", "reason", reason, TEXT_FIELD_MAX)
+        command = CancelRelease(release_id, reason)
+        return self._view(self.execute(packet_id, principal, command))
 
-        def decide(p: Packet) -> None:
-            release = p.release(release_id)
-            if principal.is_agent or principal.user_id not in (
-                p.release_owner,
-                release["requested_by"],
-            ):
-                raise NotAllowedError(
-                    "ROLE_NOT_ALLOWED",
-                    "only the release owner or the requester cancels a request",
-                    {"release_id": release_id, "user": principal.user_id},
-                )
-            p.cancel_release(self.meta(principal, reason=why), release_id)
-
-        packet, _ = self.update_packet(packet_id, principal, "read", decide)
-        return self.release_view(packet, release_id)
+    def _view(self, done: Executed[str]) -> dict[str, Any]:
+        return self.release_view(done.packet, done.result)
 
     def _regate(self, packet: Packet, meta: Meta, release_id: str) -> None:
         """Re-evaluates an open release and records what holds it, if anything."""

@@ -7,12 +7,18 @@ only the event-sourced packet and lane it is given, never a read model.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from release.lanes import DEFAULT_POLICY, Lane
-from workspace.domain import Packet, parse_time
+from workspace.content import Hold, is_past, modules
+from workspace.content.base import REVISION_STALE
+from workspace.content.prerequisites import PREREQUISITE_LAPSED, PREREQUISITE_UNMET
+from workspace.content.sources import SOURCE_DRIFTED_SINCE_CUT, SOURCE_EXPIRED
+from workspace.domain import Packet
+
+__all__ = ["Hold", "is_past"]  # re-exported: they live in workspace/content/
 
 #: Bound into every manifest: which rules the gate applied.
 GATE_POLICY_VERSION = "quire.gate/2"
@@ -24,23 +30,14 @@ SIGNER_IS_AGENT = "SIGNER_IS_AGENT"
 SIGNER_AUTHORED_REVISION = "SIGNER_AUTHORED_REVISION"
 REAUTHENTICATION_FAILED = "REAUTHENTICATION_FAILED"
 OBJECTION_OPEN = "OBJECTION_OPEN"
-SOURCE_DRIFTED_SINCE_CUT = "SOURCE_DRIFTED_SINCE_CUT"
-SOURCE_EXPIRED = "SOURCE_EXPIRED"
-PREREQUISITE_UNMET = "PREREQUISITE_UNMET"
-PREREQUISITE_LAPSED = "PREREQUISITE_LAPSED"
 LANE_UNKNOWN = "LANE_UNKNOWN"
 LANE_REJECTS_KIND = "LANE_REJECTS_KIND"
 RELEASE_ALREADY_ACTIVE = "RELEASE_ALREADY_ACTIVE"
 HELD_BY_RELEASE_OWNER = "HELD_BY_RELEASE_OWNER"
-REVISION_STALE = "REVISION_STALE"
 REVISION_OLDER_THAN_RELEASED = "REVISION_OLDER_THAN_RELEASED"
 
 #: Supersession cause: the packet's release owner changed (wave 2).
 RELEASE_OWNER_CHANGED = "RELEASE_OWNER_CHANGED"
-
-#: Content parts, besides sources and prerequisites, that a release depends on
-#: being current: any difference from the revision's own content holds it.
-DEPENDENCY_PARTS = ("worksheets",)
 
 HOLD_CODES = (
     REVISION_UNKNOWN,
@@ -64,16 +61,6 @@ HOLD_CODES = (
 
 
 @dataclass(frozen=True)
-class Hold:
-    code: str
-    detail: str
-    subject: dict[str, Any] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "detail": self.detail, **self.subject}
-
-
-@dataclass(frozen=True)
 class Signer:
     """Who is signing, and whether they re-authenticated at this moment."""
 
@@ -81,11 +68,6 @@ class Signer:
     is_agent: bool
     reauthenticated: bool
     signing_locked: bool = False
-
-
-def is_past(valid_until: str | None, now: datetime) -> bool:
-    moment = parse_time(valid_until)
-    return moment is not None and moment <= now
 
 
 def objection_is_open_for(objection: dict[str, Any], release_id: str | None) -> bool:
@@ -138,8 +120,9 @@ def evaluate(
 
     Without a signer (at request) the signer checks are made for the packet's
     named release owner, so a separation-of-duties clash shows up early.
-    `content` is the revision's own stored content: the packet's current
-    sources, prerequisites and worksheets must still say what it says
+    After the release-level checks, every registered content module
+    (`workspace/content/`) adds its own holds. `content` is the revision's
+    own stored content: each module's part must still say what it says
     (`REVISION_STALE`). `rollback` is the owner's explicit consent to replace
     a newer release in the lane with this older revision.
     """
@@ -164,9 +147,8 @@ def evaluate(
         )
     holds.extend(_signer_holds(packet, record, lane, signer))
     holds.extend(_objection_holds(packet, release_id))
-    if record is not None:
-        holds.extend(_source_holds(packet, record, now))
-    holds.extend(_prerequisite_holds(packet, now))
+    for module in modules():
+        holds.extend(module.holds(packet, record, now))
     if record is not None and content is not None:
         holds.extend(stale_holds(packet, record, content))
     holds.extend(_lane_holds(packet, lane, lane_id))
@@ -274,67 +256,13 @@ def _objection_holds(packet: Packet, release_id: str | None) -> list[Hold]:
 def stale_holds(
     packet: Packet, record: dict[str, Any], content: dict[str, Any]
 ) -> list[Hold]:
-    """Where the packet's dependencies no longer say what the revision says.
-
-    Differences another code already names are left to it: a material refresh
-    or a withdrawal (SOURCE_DRIFTED_SINCE_CUT), an unmet or lapsed
-    prerequisite. A digest change the release owner judged non-material is
-    not staleness: the manifest lists that judgement. Everything else (a
-    source cited or a prerequisite declared after the cut, a prerequisite
-    satisfied or renewed since, a changed worksheet) is one hold each.
-    """
-    number = record["number"]
-    current = packet.content()
-    holds: list[Hold] = []
-    cut_sources = {s["id"] for s in content.get("sources", [])}
-    for source in current["sources"]:
-        if source["id"] not in cut_sources:
-            holds.append(
-                Hold(
-                    REVISION_STALE,
-                    f"source {source['id']} ({source['title']}) was cited after "
-                    f"revision {number} was cut",
-                    {"part": "sources", "source_id": source["id"]},
-                )
-            )
-    cut_prereqs = {p["id"]: p for p in content.get("prerequisites", [])}
-    for now_p in current["prerequisites"]:
-        pid = now_p["id"]
-        was = cut_prereqs.get(pid)
-        if was is None:
-            holds.append(
-                Hold(
-                    REVISION_STALE,
-                    f"prerequisite {pid} ({now_p['title']}) was declared after "
-                    f"revision {number} was cut",
-                    {"part": "prerequisites", "prerequisite_id": pid},
-                )
-            )
-            continue
-        if now_p["state"] in ("unmet", "lapsed"):
-            continue  # PREREQUISITE_UNMET / PREREQUISITE_LAPSED say so
-        changed = sorted(k for k in now_p if now_p[k] != was.get(k))
-        if changed:
-            said = ", ".join(f"{k} {was.get(k)!r} -> {now_p[k]!r}" for k in changed)
-            holds.append(
-                Hold(
-                    REVISION_STALE,
-                    f"prerequisite {pid} ({now_p['title']}) changed after revision "
-                    f"{number} was cut ({said}); cut a new revision",
-                    {"part": "prerequisites", "prerequisite_id": pid},
-                )
-            )
-    for part in DEPENDENCY_PARTS:
-        before, after = content.get(part), current.get(part)
-        if before != after:
-            holds.append(
-                Hold(
-                    REVISION_STALE,
-                    f"the packet's {part} changed after revision {number} was cut",
-                    {"part": part},
-                )
-            )
-    return holds
+    """Where the packet's content no longer says what the revision says: each
+    registered content module compares its part (`ContentModule.stale`)."""
+    return [
+        hold
+        for module in modules()
+        for hold in module.stale(packet, record, content, module.content(packet))
+    ]
 
 
 def _older_holds(
@@ -353,73 +281,6 @@ def _older_holds(
         and other["lane_id"] == lane_id
         and other["revision"] > revision
     ]
-
-
-def _source_holds(packet: Packet, record: dict[str, Any], now: datetime) -> list[Hold]:
-    holds: list[Hold] = []
-    for source_id, digest in record["source_digests"].items():
-        source = packet.sources[source_id]
-        title = source["title"]
-        if source["status"] == "withdrawn":
-            holds.append(
-                Hold(
-                    SOURCE_DRIFTED_SINCE_CUT,
-                    f"source {source_id} ({title}) was withdrawn after "
-                    f"revision {record['number']} was cut",
-                    {"source_id": source_id},
-                )
-            )
-        elif source.get("material_version", 0) > record["version"]:
-            holds.append(
-                Hold(
-                    SOURCE_DRIFTED_SINCE_CUT,
-                    f"source {source_id} ({title}) was materially refreshed after "
-                    f"revision {record['number']} was cut ({digest} -> "
-                    f"{source['digest']})",
-                    {"source_id": source_id},
-                )
-            )
-        if source["status"] == "expired" or (
-            source["status"] == "current" and is_past(source["valid_until"], now)
-        ):
-            holds.append(
-                Hold(
-                    SOURCE_EXPIRED,
-                    f"source {source_id} ({title}) was valid until "
-                    f"{source['valid_until']}",
-                    {"source_id": source_id, "valid_until": source["valid_until"]},
-                )
-            )
-    return holds
-
-
-def _prerequisite_holds(packet: Packet, now: datetime) -> list[Hold]:
-    holds: list[Hold] = []
-    for pid, prerequisite in packet.prerequisites.items():
-        title = prerequisite["title"]
-        if prerequisite["state"] == "unmet":
-            holds.append(
-                Hold(
-                    PREREQUISITE_UNMET,
-                    f"prerequisite {pid} ({title}) is not met",
-                    {"prerequisite_id": pid},
-                )
-            )
-        elif prerequisite["state"] == "lapsed" or is_past(
-            prerequisite["valid_until"], now
-        ):
-            holds.append(
-                Hold(
-                    PREREQUISITE_LAPSED,
-                    f"prerequisite {pid} ({title}) lapsed at "
-                    f"{prerequisite['valid_until']}",
-                    {
-                        "prerequisite_id": pid,
-                        "valid_until": prerequisite["valid_until"],
-                    },
-                )
-            )
-    return holds
 
 
 def _lane_holds(packet: Packet, lane: Lane | None, lane_id: str) -> list[Hold]:

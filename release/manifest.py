@@ -13,8 +13,12 @@ from typing import Any
 
 from release.gate import GATE_POLICY_VERSION, accepted_residuals
 from release.lanes import Lane
+from workspace.content import modules
+from workspace.content.sources import non_material_refreshes
 from workspace.domain import Packet, iso
 from workspace.hashing import content_hash
+
+__all__ = ["non_material_refreshes"]  # re-exported from workspace/content/
 
 MANIFEST_VERSION = 2
 
@@ -34,17 +38,17 @@ def build_manifest(
 ) -> dict[str, Any]:
     """What the release owner signs for one release (DESIGN.md, 'Manifest').
 
-    Sources and prerequisites are exactly those of the bound revision's
-    content (the gate holds `REVISION_STALE` when the packet says otherwise);
-    the release owner's non-material judgements on those sources are listed
-    with their reasons.
+    The release-level parts, then every registered content module's part of
+    the bound revision's content (sections as the scope, sources with the
+    release owner's non-material judgements, prerequisites, ...): exactly
+    that content, since the gate holds `REVISION_STALE` when the packet says
+    otherwise.
     """
     release = packet.release(release_id)
     revision = packet.revision(release["revision"])
-    bound = {s["id"] for s in content["sources"]}
     statement = scope if isinstance(scope, str) else None
     declared = dict(scope) if isinstance(scope, dict) else None
-    return {
+    manifest: dict[str, Any] = {
         "manifest_version": MANIFEST_VERSION,
         "gate_policy_version": GATE_POLICY_VERSION,
         "packet": {"id": str(packet.id), "kind": packet.kind, "title": packet.title},
@@ -64,13 +68,7 @@ def build_manifest(
         "meaning": meaning,
         "signed_at": iso(signed_at),
         "rollback": bool(rollback),
-        "scope": {
-            "statement": statement,
-            "declared": declared,
-            "sections": [
-                {"id": s["id"], "heading": s["heading"]} for s in content["sections"]
-            ],
-        },
+        "scope": {"statement": statement, "declared": declared},
         "residual_objections": [
             {
                 "objection_id": r["objection_id"],
@@ -80,42 +78,14 @@ def build_manifest(
             }
             for r in accepted_residuals(packet, release_id)
         ],
-        "sources": [
-            {
-                "source_id": s["id"],
-                "kind": s["kind"],
-                "title": s["title"],
-                "precedence": s["precedence"],
-                "digest": s["digest"],
-                "valid_until": s["valid_until"],
-            }
-            for s in sorted(
-                content["sources"], key=lambda s: (s["precedence"], s["id"])
-            )
-        ],
-        "non_material_refreshes": non_material_refreshes(packet, bound),
-        "prerequisites": [
-            {
-                "prerequisite_id": p["id"],
-                "title": p["title"],
-                "state": p["state"],
-                "valid_until": p["valid_until"],
-            }
-            for p in content["prerequisites"]
-        ],
     }
-
-
-def non_material_refreshes(packet: Packet, source_ids: set[str]) -> list[Any]:
-    """Every changed digest of these sources that the release owner judged
-    non-material, with the reason, oldest first."""
-    found = [
-        {"source_id": sid, **judgement}
-        for sid in sorted(source_ids)
-        if sid in packet.sources
-        for judgement in packet.sources[sid].get("non_material", [])
-    ]
-    return sorted(found, key=lambda j: (j["version"], j["source_id"]))
+    for module in modules():
+        for key, part in module.manifest(packet, content).items():
+            if isinstance(part, dict) and isinstance(manifest.get(key), dict):
+                manifest[key] = {**manifest[key], **part}
+            else:
+                manifest[key] = part
+    return manifest
 
 
 def manifest_hash(manifest: dict[str, Any]) -> str:

@@ -43,13 +43,12 @@ from workspace.accounts import (
     validate_user_id,
 )
 from workspace.bounds import BoundedEventStore, bound_connections
+from workspace.commands.base import Command, Context, Executed
 from workspace.config import Settings, backend_of, get_settings, persistence_env
 from workspace.domain import (
-    TEXT_FIELD_MAX,
     Meta,
     Packet,
     all_event_classes,
-    require_text,
 )
 from workspace.errors import (
     AuthenticationError,
@@ -70,6 +69,7 @@ from workspace.rebase import (
     validate_ops,
 )
 from workspace.refusals import RefusalCoalescer
+from workspace.shortcuts import CommandShortcuts
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ class EditRequest:
     client_seq: int | None = None
 
 
-class Workspace(Application[UUID]):
+class Workspace(CommandShortcuts, Application[UUID]):
     """Packets, users and their commands."""
 
     name = "Quire"
@@ -366,6 +366,33 @@ class Workspace(Application[UUID]):
             "VERSION_CLASH", "too many concurrent writers; try again"
         )
 
+    def execute(
+        self,
+        packet_id: UUID | str,
+        principal: Principal,
+        command: Command,
+        *,
+        expected_version: int | None = None,
+    ) -> Executed[Any]:
+        """The one command handler: prepares the command once, then loads,
+        authorizes, decides, adds consequences and saves (`update_packet`)."""
+        ctx = Context(self, principal)
+        command.prepare(ctx)
+
+        def decide(packet: Packet) -> Any:
+            command.authorize(principal, packet)
+            return command.decide(packet, ctx)
+
+        packet, result = self.update_packet(
+            packet_id,
+            principal,
+            None,
+            decide,
+            expected_version=expected_version,
+            others=lambda result: command.others(result, ctx),
+        )
+        return Executed(packet, result)
+
     def consequences(self, packet: Packet, principal: Principal) -> list[Any]:
         """Events that must land in the same save as a change (release layer).
 
@@ -403,108 +430,6 @@ class Workspace(Application[UUID]):
                 )
         self.save(packet)
         return packet
-
-    def change_members(
-        self,
-        packet_id: UUID | str,
-        principal: Principal,
-        *,
-        release_owner: str,
-        authors: list[str],
-        reviewers: list[str],
-        expected_version: int | None = None,
-    ) -> int:
-        for user_id in {release_owner, *authors, *reviewers}:
-            if not self.user_exists(user_id):
-                raise InvalidInputError("USER_UNKNOWN", f"no user {user_id!r}")
-        packet, _ = self.update_packet(
-            packet_id,
-            principal,
-            "change_members",
-            lambda p: p.change_members(
-                self.meta(principal),
-                release_owner=release_owner,
-                authors=authors,
-                reviewers=reviewers,
-            ),
-            expected_version=expected_version,
-        )
-        return packet.version
-
-    def add_section(
-        self,
-        packet_id: UUID | str,
-        principal: Principal,
-        *,
-        heading: str,
-        text: str,
-        position: int | None = None,
-        expected_version: int | None = None,
-    ) -> tuple[str, int]:
-        packet, section_id = self.update_packet(
-            packet_id,
-            principal,
-            "edit",
-            lambda p: p.add_section(
-                self.meta(principal),
-                heading=heading,
-                text=text,
-                max_bytes=self.settings.section_max_bytes,
-                position=position,
-            ),
-            expected_version=expected_version,
-        )
-        return section_id, packet.version
-
-    def retitle_section(
-        self,
-        packet_id: UUID | str,
-        principal: Principal,
-        section_id: str,
-        heading: str,
-        expected_version: int | None = None,
-    ) -> int:
-        packet, _ = self.update_packet(
-            packet_id,
-            principal,
-            "edit",
-            lambda p: p.retitle_section(self.meta(principal), section_id, heading),
-            expected_version=expected_version,
-        )
-        return packet.version
-
-    def move_section(
-        self,
-        packet_id: UUID | str,
-        principal: Principal,
-        section_id: str,
-        position: int,
-        expected_version: int | None = None,
-    ) -> int:
-        packet, _ = self.update_packet(
-            packet_id,
-            principal,
-            "edit",
-            lambda p: p.move_section(self.meta(principal), section_id, position),
-            expected_version=expected_version,
-        )
-        return packet.version
-
-    def remove_section(
-        self,
-        packet_id: UUID | str,
-        principal: Principal,
-        section_id: str,
-        expected_version: int | None = None,
-    ) -> int:
-        packet, _ = self.update_packet(
-            packet_id,
-            principal,
-            "edit",
-            lambda p: p.remove_section(self.meta(principal), section_id),
-            expected_version=expected_version,
-        )
-        return packet.version
 
     # ---------------------------------------------------------------- edits
     def edit_section(
@@ -702,41 +627,6 @@ class Workspace(Application[UUID]):
             )
         raise VersionClashError("VERSION_CLASH", "too many concurrent writers")
 
-    def reject_suggestion(
-        self,
-        packet_id: UUID | str,
-        principal: Principal,
-        suggestion_id: str,
-        *,
-        reason: str | None = None,
-        category: str | None = None,
-    ) -> int:
-        """Rejects an agent's suggestion, keeping the reason and category."""
-        packet, _ = self.update_packet(
-            packet_id,
-            principal,
-            "accept_suggestion",
-            lambda p: p.reject_suggestion(
-                self.meta(principal, reason=reason), suggestion_id, category
-            ),
-        )
-        return packet.version
-
-    def resolve_conflict(
-        self,
-        packet_id: UUID | str,
-        principal: Principal,
-        conflict_id: str,
-        resolution: str,
-    ) -> int:
-        packet, _ = self.update_packet(
-            packet_id,
-            principal,
-            "resolve_conflict",
-            lambda p: p.resolve_conflict(self.meta(principal), conflict_id, resolution),
-        )
-        return packet.version
-
     def _history_since(
         self, packet: Packet, section_id: str, base_version: int
     ) -> tuple[str, list[tuple[int, list[Op]]]]:
@@ -808,240 +698,12 @@ class Workspace(Application[UUID]):
         )
 
     # -------------------------------------------------------------- sources
-    def cite_source(
-        self,
-        packet_id: UUID | str,
-        principal: Principal,
-        *,
-        kind: str,
-        title: str,
-        reference: str,
-        digest: str,
-        precedence: int,
-        valid_until: datetime | None = None,
-        expected_version: int | None = None,
-    ) -> tuple[str, int]:
-        packet, source_id = self.update_packet(
-            packet_id,
-            principal,
-            "cite_source",
-            lambda p: p.cite_source(
-                self.meta(principal),
-                kind=kind,
-                title=title,
-                reference=reference,
-                digest=digest,
-                precedence=precedence,
-                valid_until=valid_until,
-            ),
-            expected_version=expected_version,
-        )
-        return source_id, packet.version
-
-    def refresh_source(
-        self,
-        packet_id: UUID | str,
-        principal: Principal,
-        source_id: str,
-        *,
-        digest: str,
-        material: bool | None,
-        reason: str | None,
-        valid_until: datetime | None = None,
-        expected_version: int | None = None,
-    ) -> Packet:
-        """A changed digest is material (drift) unless the release owner, and
-        only they, judges it otherwise, with a reason (403
-        MATERIALITY_NOT_ALLOWED for anyone else, agents included)."""
-
-        def decide(p: Packet) -> None:
-            changed = digest != p.source(source_id)["digest"]
-            judged = changed if material is None else bool(material)
-            if changed and not judged:
-                if not policy.is_owner(principal, p):
-                    raise NotAllowedError(
-                        "MATERIALITY_NOT_ALLOWED",
-                        "a changed digest is material; only the release owner "
-                        "may judge it non-material",
-                        {"source_id": source_id, "user": principal.user_id},
-                    )
-                require_text("REASON_EMPTY", "reason", reason, TEXT_FIELD_MAX)
-            p.refresh_source(
-                self.meta(principal, reason=reason),
-                source_id,
-                digest=digest,
-                material=judged,
-                valid_until=valid_until,
-            )
-
-        packet, _ = self.update_packet(
-            packet_id,
-            principal,
-            "refresh_source",
-            decide,
-            expected_version=expected_version,
-        )
-        return packet
-
-    def withdraw_source(
-        self,
-        packet_id: UUID | str,
-        principal: Principal,
-        source_id: str,
-        reason: str | None = None,
-    ) -> int:
-        packet, _ = self.update_packet(
-            packet_id,
-            principal,
-            "cite_source",
-            lambda p: p.withdraw_source(self.meta(principal, reason=reason), source_id),
-        )
-        return packet.version
 
     # -------------------------------------------------------- prerequisites
-    def declare_prerequisite(
-        self,
-        packet_id: UUID | str,
-        principal: Principal,
-        *,
-        title: str,
-        satisfied: bool,
-        valid_until: datetime | None = None,
-        expected_version: int | None = None,
-    ) -> tuple[str, int]:
-        packet, prerequisite_id = self.update_packet(
-            packet_id,
-            principal,
-            "declare_prerequisite",
-            lambda p: p.declare_prerequisite(
-                self.meta(principal),
-                title=title,
-                satisfied=satisfied,
-                valid_until=valid_until,
-            ),
-            expected_version=expected_version,
-        )
-        return prerequisite_id, packet.version
-
-    def satisfy_prerequisite(
-        self,
-        packet_id: UUID | str,
-        principal: Principal,
-        prerequisite_id: str,
-        *,
-        evidence: str,
-        valid_until: datetime | None = None,
-        expected_version: int | None = None,
-    ) -> int:
-        packet, _ = self.update_packet(
-            packet_id,
-            principal,
-            "satisfy_prerequisite",
-            lambda p: p.satisfy_prerequisite(
-                self.meta(principal),
-                prerequisite_id,
-                evidence=evidence,
-                valid_until=valid_until,
-            ),
-            expected_version=expected_version,
-        )
-        return packet.version
 
     # ----------------------------------------------------------- objections
-    def raise_objection(
-        self,
-        packet_id: UUID | str,
-        principal: Principal,
-        *,
-        target: dict[str, str],
-        text: str,
-        expected_version: int | None = None,
-    ) -> tuple[str, int]:
-        packet, objection_id = self.update_packet(
-            packet_id,
-            principal,
-            "raise_objection",
-            lambda p: p.raise_objection(self.meta(principal), target=target, text=text),
-            expected_version=expected_version,
-        )
-        return objection_id, packet.version
-
-    def answer_objection(
-        self,
-        packet_id: UUID | str,
-        principal: Principal,
-        objection_id: str,
-        answer: str,
-    ) -> int:
-        packet, _ = self.update_packet(
-            packet_id,
-            principal,
-            "answer_objection",
-            lambda p: p.answer_objection(self.meta(principal), objection_id, answer),
-        )
-        return packet.version
-
-    def resolve_objection(
-        self,
-        packet_id: UUID | str,
-        principal: Principal,
-        objection_id: str,
-        resolution: str,
-    ) -> int:
-        def decide(p: Packet) -> None:
-            policy.require_objection_owner_or(
-                principal, p, p.objection(objection_id), "resolve"
-            )
-            p.resolve_objection(self.meta(principal), objection_id, resolution)
-
-        packet, _ = self.update_packet(packet_id, principal, "read", decide)
-        return packet.version
-
-    def withdraw_objection(
-        self, packet_id: UUID | str, principal: Principal, objection_id: str
-    ) -> int:
-        def decide(p: Packet) -> None:
-            policy.require_objection_owner_or(
-                principal, p, p.objection(objection_id), "withdraw"
-            )
-            p.withdraw_objection(self.meta(principal), objection_id)
-
-        packet, _ = self.update_packet(packet_id, principal, "read", decide)
-        return packet.version
-
-    def reopen_objection(
-        self,
-        packet_id: UUID | str,
-        principal: Principal,
-        objection_id: str,
-        reason: str,
-    ) -> Packet:
-        packet, _ = self.update_packet(
-            packet_id,
-            principal,
-            "raise_objection",
-            lambda p: p.reopen_objection(
-                self.meta(principal, reason=reason), objection_id
-            ),
-        )
-        return packet
 
     # ------------------------------------------------------------ revisions
-    def cut_revision(
-        self,
-        packet_id: UUID | str,
-        principal: Principal,
-        label: str | None = None,
-        expected_version: int | None = None,
-    ) -> tuple[dict[str, Any], int]:
-        packet, number = self.update_packet(
-            packet_id,
-            principal,
-            "cut_revision",
-            lambda p: p.cut_revision(self.meta(principal), label),
-            expected_version=expected_version,
-        )
-        return packet.revision(number), packet.version
 
     def revision_content(
         self, packet: Packet, number: int

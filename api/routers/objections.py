@@ -19,6 +19,12 @@ from api.schemas import (
     SupersedingResult,
     VersionPublic,
 )
+from workspace.commands import (
+    AnswerObjection,
+    ReopenObjection,
+    ResolveObjection,
+    WithdrawObjection,
+)
 
 router = APIRouter(prefix="/v1/packets/{packet_id}/objections", tags=["objections"])
 
@@ -45,8 +51,8 @@ def answer_objection(
     user: CurrentUser,
     svc: ServicesDep,
 ) -> VersionPublic:
-    version = svc.app.answer_objection(packet_id, user, objection_id, body.answer)
-    return VersionPublic(version=version)
+    done = svc.app.execute(packet_id, user, AnswerObjection(objection_id, body.answer))
+    return VersionPublic(version=done.version)
 
 
 @router.post("/{objection_id}/resolve")
@@ -57,8 +63,10 @@ def resolve_objection(
     user: CurrentUser,
     svc: ServicesDep,
 ) -> VersionPublic:
-    version = svc.app.resolve_objection(packet_id, user, objection_id, body.resolution)
-    return VersionPublic(version=version)
+    done = svc.app.execute(
+        packet_id, user, ResolveObjection(objection_id, body.resolution)
+    )
+    return VersionPublic(version=done.version)
 
 
 @router.post("/{objection_id}/withdraw")
@@ -69,8 +77,8 @@ def withdraw_objection(
     user: CurrentUser,
     svc: ServicesDep,
 ) -> VersionPublic:
-    version = svc.app.withdraw_objection(packet_id, user, objection_id)
-    return VersionPublic(version=version)
+    done = svc.app.execute(packet_id, user, WithdrawObjection(objection_id))
+    return VersionPublic(version=done.version)
 
 
 @router.post("/{objection_id}/reopen")
@@ -83,7 +91,9 @@ def reopen_objection(
 ) -> SupersedingResult:
     """Reopening an objection accepted as residual supersedes its release."""
     before = svc.app.get_packet(packet_id)
-    after = svc.app.reopen_objection(packet_id, user, objection_id, body.reason)
+    after = svc.app.execute(
+        packet_id, user, ReopenObjection(objection_id, body.reason)
+    ).packet
     return SupersedingResult(
         version=after.version, superseded_releases=superseded_between(before, after)
     )

@@ -11,6 +11,7 @@ from api.schemas import (
     PrerequisiteSatisfy,
     VersionPublic,
 )
+from workspace.commands import DeclarePrerequisite, SatisfyPrerequisite
 
 router = APIRouter(
     prefix="/v1/packets/{packet_id}/prerequisites", tags=["prerequisites"]
@@ -21,15 +22,11 @@ router = APIRouter(
 def declare_prerequisite(
     packet_id: str, body: PrerequisiteCreate, user: CurrentUser, svc: ServicesDep
 ) -> PrerequisiteCreated:
-    prerequisite_id, version = svc.app.declare_prerequisite(
-        packet_id,
-        user,
-        title=body.title,
-        satisfied=body.satisfied,
-        valid_until=body.valid_until,
-        expected_version=body.expected_version,
+    command = DeclarePrerequisite(body.title, body.satisfied, body.valid_until)
+    done = svc.app.execute(
+        packet_id, user, command, expected_version=body.expected_version
     )
-    return PrerequisiteCreated(prerequisite_id=prerequisite_id, version=version)
+    return PrerequisiteCreated(prerequisite_id=done.result, version=done.version)
 
 
 @router.post("/{prerequisite_id}/satisfy")
@@ -40,12 +37,8 @@ def satisfy_prerequisite(
     user: CurrentUser,
     svc: ServicesDep,
 ) -> VersionPublic:
-    version = svc.app.satisfy_prerequisite(
-        packet_id,
-        user,
-        prerequisite_id,
-        evidence=body.evidence,
-        valid_until=body.valid_until,
-        expected_version=body.expected_version,
+    command = SatisfyPrerequisite(prerequisite_id, body.evidence, body.valid_until)
+    done = svc.app.execute(
+        packet_id, user, command, expected_version=body.expected_version
     )
-    return VersionPublic(version=version)
+    return VersionPublic(version=done.version)

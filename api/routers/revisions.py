@@ -10,6 +10,7 @@ from fastapi import APIRouter
 
 from api.deps import CurrentUser, ServicesDep
 from api.schemas import RevisionCreate, RevisionCreated
+from workspace.commands import CutRevision
 
 router = APIRouter(prefix="/v1/packets/{packet_id}/revisions", tags=["revisions"])
 
@@ -18,9 +19,10 @@ router = APIRouter(prefix="/v1/packets/{packet_id}/revisions", tags=["revisions"
 def cut_revision(
     packet_id: str, body: RevisionCreate, user: CurrentUser, svc: ServicesDep
 ) -> RevisionCreated:
-    revision, version = svc.app.cut_revision(
-        packet_id, user, body.label, body.expected_version
+    done = svc.app.execute(
+        packet_id, user, CutRevision(body.label), expected_version=body.expected_version
     )
+    revision, version = done.result, done.version
     return RevisionCreated(
         revision=revision["number"],
         label=revision["label"],

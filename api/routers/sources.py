@@ -14,6 +14,7 @@ from api.schemas import (
     SupersedingResult,
     VersionPublic,
 )
+from workspace.commands import CiteSource, RefreshSource, WithdrawSource
 
 router = APIRouter(prefix="/v1/packets/{packet_id}/sources", tags=["sources"])
 
@@ -22,18 +23,18 @@ router = APIRouter(prefix="/v1/packets/{packet_id}/sources", tags=["sources"])
 def cite_source(
     packet_id: str, body: SourceCreate, user: CurrentUser, svc: ServicesDep
 ) -> SourceCreated:
-    source_id, version = svc.app.cite_source(
-        packet_id,
-        user,
+    command = CiteSource(
         kind=body.kind,
         title=body.title,
         reference=body.reference,
         digest=body.digest,
         precedence=body.precedence,
         valid_until=body.valid_until,
-        expected_version=body.expected_version,
     )
-    return SourceCreated(source_id=source_id, version=version)
+    done = svc.app.execute(
+        packet_id, user, command, expected_version=body.expected_version
+    )
+    return SourceCreated(source_id=done.result, version=done.version)
 
 
 @router.post("/{source_id}/refresh")
@@ -47,16 +48,16 @@ def refresh_source(
     """A new digest: material (superseding the releases relying on it) unless
     the release owner judges it non-material, with a reason."""
     before = svc.app.get_packet(packet_id)
-    after = svc.app.refresh_source(
-        packet_id,
-        user,
+    command = RefreshSource(
         source_id,
         digest=body.digest,
         material=body.material,
         reason=body.reason,
         valid_until=body.valid_until,
-        expected_version=body.expected_version,
     )
+    after = svc.app.execute(
+        packet_id, user, command, expected_version=body.expected_version
+    ).packet
     return SupersedingResult(
         version=after.version, superseded_releases=superseded_between(before, after)
     )
@@ -70,5 +71,5 @@ def withdraw_source(
     user: CurrentUser,
     svc: ServicesDep,
 ) -> VersionPublic:
-    version = svc.app.withdraw_source(packet_id, user, source_id, body.reason)
-    return VersionPublic(version=version)
+    done = svc.app.execute(packet_id, user, WithdrawSource(source_id, body.reason))
+    return VersionPublic(version=done.version)

@@ -1,0 +1,196 @@
+"""Release commands as data (see `workspace/commands/base.py`): requesting a
+release, the release owner's residual acceptances, holds and lifts, and
+cancelling a request. Each re-gates what it changes in the same save.
+
+Approving stays a method (`ReleaseApp.approve_release`): it re-authenticates
+the signer first, outside the retry loop, and builds a signed manifest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+
+from release import gate
+from release.lanes import Lane, validate_lane_id
+from release.regate import open_holds
+from workspace.accounts import Principal
+from workspace.commands.base import Command, Context
+from workspace.domain import TEXT_FIELD_MAX, Meta, Packet, require_text
+from workspace.errors import NotAllowedError
+
+if TYPE_CHECKING:
+    from release.application import ReleaseApp
+
+
+def release_app(ctx: Context) -> ReleaseApp:
+    return cast("ReleaseApp", ctx.app)
+
+
+def regate(ctx: Context, packet: Packet, meta: Meta, release_id: str) -> None:
+    """Re-evaluates an open release and records what holds it, if anything."""
+    app = release_app(ctx)
+    holds = open_holds(
+        packet,
+        release_id,
+        lane_of=app.find_lane,
+        content_of=app.content_of,
+        now=ctx.now(),
+    )
+    packet.record_gate(meta, release_id, holds)
+
+
+@dataclass(frozen=True)
+class RequestRelease(Command):
+    """Records a release request with every hold reason the gate finds.
+
+    With `require_known` (the API), an unknown lane or revision is refused
+    (404 LANE_NOT_FOUND / REVISION_NOT_FOUND) instead of recorded as held.
+    The result is the new release's id.
+    """
+
+    action = "request_release"
+    revision: int
+    lane_id: str
+    content_hash: str | None = None
+    require_known: bool = False
+
+    def prepare(self, ctx: Context) -> None:
+        validate_lane_id(self.lane_id)
+        if self.require_known:
+            release_app(ctx).get_lane(self.lane_id)
+
+    def lane(self, ctx: Context) -> Lane | None:
+        app = release_app(ctx)
+        if self.require_known:
+            return app.get_lane(self.lane_id)
+        return app.find_lane(self.lane_id)
+
+    def decide(self, packet: Packet, ctx: Context) -> str:
+        if self.require_known:
+            packet.revision(self.revision)
+        known = gate.revision_record(packet, self.revision)
+        holds = gate.evaluate(
+            packet,
+            revision=self.revision,
+            lane=self.lane(ctx),
+            lane_id=self.lane_id,
+            now=ctx.now(),
+            content_hash=self.content_hash,
+            content=release_app(ctx).content_of(packet, self.revision)
+            if known
+            else None,
+        )
+        return packet.request_release(
+            ctx.meta(),
+            revision=self.revision,
+            content_hash=known["content_hash"] if known else self.content_hash or "",
+            lane_id=self.lane_id,
+            hold_reasons=[h.as_dict() for h in holds],
+        )
+
+
+@dataclass(frozen=True)
+class AcceptResidual(Command):
+    """The named release owner accepts an open objection as residual for one
+    release; the gate then re-evaluates that release."""
+
+    action = "release_owner"
+    release_id: str
+    objection_id: str
+    rationale: str
+
+    def decide(self, packet: Packet, ctx: Context) -> str:
+        meta = ctx.meta()
+        packet.accept_residual(meta, self.release_id, self.objection_id, self.rationale)
+        regate(ctx, packet, meta, self.release_id)
+        return self.release_id
+
+
+@dataclass(frozen=True)
+class HoldRelease(Command):
+    """The named release owner holds a release, with a reason.
+
+    An open release (pending or held) stays open but cannot be approved
+    until the owner lifts the hold; a released one is superseded (cause
+    `HELD_BY_RELEASE_OWNER`) in the same save, so its lane sees it
+    withdrawn. A superseded release is refused (`RELEASE_NOT_OPEN`).
+    """
+
+    action = "release_owner"
+    release_id: str
+    reason: str
+
+    def prepare(self, ctx: Context) -> None:
+        require_text("REASON_EMPTY", "reason", self.reason, TEXT_FIELD_MAX)
+
+    def decide(self, packet: Packet, ctx: Context) -> str:
+        why = require_text("REASON_EMPTY", "reason", self.reason, TEXT_FIELD_MAX)
+        meta = ctx.meta(reason=why)
+        if packet.release(self.release_id)["status"] == "released":
+            packet.supersede_release(
+                meta,
+                self.release_id,
+                cause="HELD_BY_RELEASE_OWNER",
+                trigger={"reason": why},
+            )
+            return self.release_id
+        packet.place_owner_hold(meta, self.release_id)
+        regate(ctx, packet, meta, self.release_id)
+        return self.release_id
+
+
+@dataclass(frozen=True)
+class LiftReleaseHold(Command):
+    """The release owner lifts their hold; the gate decides again."""
+
+    action = "release_owner"
+    release_id: str
+
+    def decide(self, packet: Packet, ctx: Context) -> str:
+        meta = ctx.meta()
+        packet.lift_owner_hold(meta, self.release_id)
+        regate(ctx, packet, meta, self.release_id)
+        return self.release_id
+
+
+@dataclass(frozen=True)
+class CancelRelease(Command):
+    """The release owner or the requester withdraws an open request for good
+    (status `cancelled`; approving it is then RELEASE_NOT_OPEN)."""
+
+    action = "read"
+    release_id: str
+    reason: str
+
+    def prepare(self, ctx: Context) -> None:
+        require_text("REASON_EMPTY", "reason", self.reason, TEXT_FIELD_MAX)
+
+    def authorize(self, principal: Principal, packet: Packet) -> None:
+        super().authorize(principal, packet)
+        release = packet.release(self.release_id)
+        if principal.is_agent or principal.user_id not in (
+            packet.release_owner,
+            release["requested_by"],
+        ):
+            raise NotAllowedError(
+                "ROLE_NOT_ALLOWED",
+                "only the release owner or the requester cancels a request",
+                {"release_id": self.release_id, "user": principal.user_id},
+            )
+
+    def decide(self, packet: Packet, ctx: Context) -> str:
+        why = require_text("REASON_EMPTY", "reason", self.reason, TEXT_FIELD_MAX)
+        packet.cancel_release(ctx.meta(reason=why), self.release_id)
+        return self.release_id
+
+
+@dataclass(frozen=True)
+class AcknowledgeRelease(Command):
+    """A lane member acknowledges receipt (the lane's membership is checked
+    by `ReleaseApp.acknowledge_release`, which finds the delivery)."""
+
+    release_id: str
+
+    def decide(self, packet: Packet, ctx: Context) -> Any:
+        return packet.acknowledge_release(ctx.meta(), self.release_id)

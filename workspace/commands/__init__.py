@@ -1,0 +1,47 @@
+"""Commands as data (`base.Command`), one module per area; the one handler
+is `Workspace.execute`. Release commands live in `release/commands.py`."""
+
+from workspace.commands.base import Command, Context, Executed
+from workspace.commands.objections import (
+    AnswerObjection,
+    RaiseObjection,
+    ReopenObjection,
+    ResolveObjection,
+    WithdrawObjection,
+)
+from workspace.commands.packets import ChangeMembers
+from workspace.commands.prerequisites import DeclarePrerequisite, SatisfyPrerequisite
+from workspace.commands.revisions import CutRevision
+from workspace.commands.sections import (
+    AddSection,
+    MoveSection,
+    RejectSuggestion,
+    RemoveSection,
+    ResolveConflict,
+    RetitleSection,
+)
+from workspace.commands.sources import CiteSource, RefreshSource, WithdrawSource
+
+__all__ = [
+    "AddSection",
+    "AnswerObjection",
+    "ChangeMembers",
+    "CiteSource",
+    "Command",
+    "Context",
+    "CutRevision",
+    "DeclarePrerequisite",
+    "Executed",
+    "MoveSection",
+    "RaiseObjection",
+    "RefreshSource",
+    "RejectSuggestion",
+    "RemoveSection",
+    "ReopenObjection",
+    "ResolveConflict",
+    "ResolveObjection",
+    "RetitleSection",
+    "SatisfyPrerequisite",
+    "WithdrawObjection",
+    "WithdrawSource",
+]

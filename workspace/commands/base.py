@@ -1,0 +1,82 @@
+"""Commands as data: one small frozen dataclass per command, one handler.
+
+A command holds its fields, names the role it requires (`action`, a key of
+`workspace/policy.py` RULES, or None when it authorizes itself) and decides
+on a loaded packet. `Workspace.execute` is the one handler: it loads the
+packet, checks the expected version, authorizes, decides, adds the release
+layer's consequences and saves everything in one atomic save, deciding again
+on fresh state when another writer saved first (ARCHITECTURE.md, "The life of
+one command through the handler").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+from workspace import policy
+from workspace.accounts import Principal
+from workspace.domain import Meta, Packet
+
+if TYPE_CHECKING:
+    from workspace.application import Workspace
+    from workspace.config import Settings
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a command may use while it decides: who, when, the settings and
+    the application's reads (`ctx.app.user_exists`, `ctx.app.find_lane`...)."""
+
+    app: Workspace
+    principal: Principal
+
+    def meta(self, **kwargs: Any) -> Meta:
+        return self.app.meta(self.principal, **kwargs)
+
+    @property
+    def settings(self) -> Settings:
+        return self.app.settings
+
+    def now(self) -> datetime:
+        return self.app.clock()
+
+
+@dataclass(frozen=True)
+class Command:
+    """The base of every packet command (subclasses are frozen dataclasses)."""
+
+    #: The role table's action this command requires (None: `authorize`
+    #: is overridden, or the command needs no role beyond its own checks).
+    action: ClassVar[str | None] = None
+
+    def prepare(self, ctx: Context) -> None:
+        """Checks made once, before the packet is loaded (e.g. users exist)."""
+
+    def authorize(self, principal: Principal, packet: Packet) -> None:
+        if self.action is not None:
+            policy.require(principal, self.action, packet)
+
+    def decide(self, packet: Packet, ctx: Context) -> Any:
+        """Triggers the command's events on `packet` (not saved) and returns
+        its result (a new id, a number, ...)."""
+        raise NotImplementedError
+
+    def others(self, result: Any, ctx: Context) -> list[Any]:
+        """Other aggregates to save in the same save (e.g. a lane)."""
+        return []
+
+
+@dataclass(frozen=True)
+class Executed(Generic[T]):
+    """What `Workspace.execute` returns: the packet as saved and the result."""
+
+    packet: Packet
+    result: T
+
+    @property
+    def version(self) -> int:
+        return self.packet.version

@@ -1,0 +1,108 @@
+"""What a packet content module is: one kind of content, declared in its own
+file, that the content hash, the release gate, revisions, diffs and manifests
+work over without knowing it by name (`workspace/content/registry.py`).
+
+A module implements only what it needs; every hook defaults to nothing, so a
+new module contributes nothing to packets that do not use it (their content,
+and so every old revision's hash, stays identical).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+#: The hold code of a dependency that no longer says what the revision says.
+REVISION_STALE = "REVISION_STALE"
+
+
+@dataclass(frozen=True)
+class Hold:
+    """One reason a release is held: a stable code, a detail for people, and
+    the subject it names (`objection_id`, `source_id`, ...)."""
+
+    code: str
+    detail: str
+    subject: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "detail": self.detail, **self.subject}
+
+
+def is_past(valid_until: str | None, now: datetime) -> bool:
+    """Whether an ISO-8601 `valid_until` (None: forever) has passed at `now`."""
+    moment = None if valid_until is None else datetime.fromisoformat(valid_until)
+    return moment is not None and moment <= now
+
+
+class ContentModule:
+    """One kind of packet content. `packet` is a `workspace.domain.Packet`;
+    `record` a revision's record (`Packet.revisions[n]`, None when the
+    revision is unknown); `content` a revision's stored content."""
+
+    #: The module's name (also its key in `Packet.parts`, for new modules).
+    name: str = ""
+    #: Its key in `Packet.content()`, the hashed content of a revision.
+    key: str = ""
+    #: Where it stands among the modules (the order of the gate's holds and
+    #: of a manifest's parts): sections 10, sources 20, prerequisites 30; a
+    #: new module takes a larger number.
+    order: int = 100
+    #: A release depends on this part being current: when True and `stale`
+    #: is not overridden, any difference from the revision's part is
+    #: one REVISION_STALE hold.
+    dependency: bool = False
+
+    def content(self, packet: Any) -> Any | None:
+        """Its part of the hashed content; None leaves the key out."""
+        return None
+
+    def holds(
+        self, packet: Any, record: dict[str, Any] | None, now: datetime
+    ) -> list[Hold]:
+        """The gate's checks of this part for the revision being released."""
+        return []
+
+    def stale(
+        self,
+        packet: Any,
+        record: dict[str, Any],
+        content: dict[str, Any],
+        current: Any,
+    ) -> list[Hold]:
+        """REVISION_STALE: where `current` (this part now) no longer says what
+        the revision's `content` says."""
+        if not self.dependency or content.get(self.key) == current:
+            return []
+        return [
+            Hold(
+                REVISION_STALE,
+                f"the packet's {self.key} changed after revision "
+                f"{record['number']} was cut",
+                {"part": self.key},
+            )
+        ]
+
+    def manifest(self, packet: Any, content: dict[str, Any]) -> dict[str, Any]:
+        """What a signed manifest binds of this part (keys merged into it)."""
+        return {}
+
+    def diff(self, old: dict[str, Any], new: dict[str, Any], a: int, b: int) -> Any:
+        """Its part of the diff from revision `a` to `b` (None: left out)."""
+        return None
+
+
+def by_id(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> dict[str, Any]:
+    """Added, removed and changed items of two lists of `{"id": ...}` dicts."""
+    before = {x["id"]: x for x in old}
+    after = {x["id"]: x for x in new}
+    return {
+        "added": [after[k] for k in after if k not in before],
+        "removed": [before[k] for k in before if k not in after],
+        "changed": [
+            {"id": k, "from": before[k], "to": after[k]}
+            for k in after
+            if k in before and before[k] != after[k]
+        ],
+    }

@@ -1,0 +1,348 @@
+"""What every area of the packet shares: `Meta`, text checks, the base
+event class `PacketEvent` and `PacketBase`, the state every command mixin sees.
+
+Events are stored schema. Each has a stable `TOPIC` (registered explicitly, so a
+class may be renamed or moved without breaking stored history) and a
+`class_version` (bump it and add an `upcast_vN_vN+1` when its fields change).
+
+Event `apply` methods only fold state; they never validate, because they are
+replayed. Every guard lives in the command methods, which run once.
+
+State is plain JSON (dicts, lists, strings, numbers) so that snapshots
+round-trip exactly and `state()` can be compared between a live aggregate and
+one rebuilt from stored events.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from eventsourcing.domain import Aggregate
+
+from workspace.errors import (
+    InvalidInputError,
+    NotFoundError,
+    StateError,
+    TooLargeError,
+)
+from workspace.hashing import sha256_hex
+from workspace.rebase import Op
+
+ActorKind = Literal["human", "agent"]
+
+#: How many recent (client_id, client_seq) results a packet remembers per
+#: (user, client id), so that a resent edit is applied once and answered with
+#: its first result.
+CLIENT_RESULTS_KEPT = 64
+#: ...and how many (user, client id) pairs it remembers (the least recently
+#: used go first).
+CLIENTS_KEPT = 256
+
+TITLE_MAX = 300
+
+#: Why an approved release stops being active (DESIGN.md; extend, never rename).
+SUPERSESSION_CAUSES = (
+    "SOURCE_DRIFT",
+    "SOURCE_EXPIRED",
+    "PREREQUISITE_LAPSED",
+    "RESIDUAL_REOPENED",
+    "LANE_AUDIENCE_CHANGED",
+    "REPLACED_BY_NEW_RELEASE",
+    "HELD_BY_RELEASE_OWNER",
+    "RELEASE_OWNER_CHANGED",
+)
+TEXT_FIELD_MAX = 20_000
+
+#: What a lane decides on a release delivered to it (API.md v2), and why it
+#: may return one.
+LANE_DECISIONS = ("accepted", "returned")
+RETURN_CATEGORIES = (
+    "narrower_scope",
+    "fresher_support",
+    "audience_mistake",
+    "hidden_drift",
+    "other",
+)
+
+#: Why a human rejects an agent's suggestion (shared/API.md, v2 additions).
+REJECTION_CATEGORIES = (
+    "concession_recommendation",
+    "customer_communication",
+    "billing_execution",
+    "entitlement_adjudication",
+    "staffing_commitment",
+    "incident_classification",
+    "live_diagnostics",
+    "factual_error",
+    "other",
+)
+
+
+def client_key(user_id: str, client_id: str) -> str:
+    """The key of one user's client in `Packet.client_results`. User ids have
+    no spaces (`accounts.validate_user_id`), so the first space splits it."""
+    return f"{user_id} {client_id}"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Meta:
+    """Who did it, when, why, and from which client: carried by every event."""
+
+    actor: str
+    actor_kind: ActorKind = "human"
+    reason: str | None = None
+    client_id: str | None = None
+    client_seq: int | None = None
+    at: datetime = field(default_factory=utcnow)
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "actor": self.actor,
+            "actor_kind": self.actor_kind,
+            "reason": self.reason,
+            "client_id": self.client_id,
+            "client_seq": self.client_seq,
+            "timestamp": self.at,
+        }
+
+
+def iso(dt: datetime | None) -> str | None:
+    return None if dt is None else dt.astimezone(UTC).isoformat()
+
+
+def parse_time(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    return datetime.fromisoformat(value)
+
+
+#: Characters no store keeps: PostgreSQL refuses NUL in text (and a refused
+#: event stalls every read model behind it), and a lone UTF-16 surrogate has
+#: no UTF-8 encoding. Stable codes, refused at the edge and again here.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def text_fault(value: str) -> str | None:
+    """`TEXT_HAS_NUL` or `TEXT_HAS_SURROGATE` when `value` holds one, else None."""
+    if "\x00" in value:
+        return "TEXT_HAS_NUL"
+    if _SURROGATE.search(value):
+        return "TEXT_HAS_SURROGATE"
+    return None
+
+
+def require_text(code: str, what: str, value: object, limit: int = TITLE_MAX) -> str:
+    """A non-empty, stripped string of at most `limit` characters.
+
+    `code` names the empty case (`HEADING_EMPTY`); the same field over its
+    limit is `..._TOO_LONG` (`HEADING_TOO_LONG`), with the limit and length.
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInputError(code, f"{what} must be a non-empty string")
+    if len(value) > limit:
+        raise InvalidInputError(
+            code.removesuffix("_EMPTY") + "_TOO_LONG",
+            f"{what} is longer than {limit} characters",
+            {"limit": limit, "length": len(value)},
+        )
+    fault = text_fault(value)
+    if fault is not None:
+        raise InvalidInputError(fault, f"{what} holds a character no store keeps")
+    return value.strip()
+
+
+class PacketEvent(Aggregate.Event):
+    """The base of every packet event (`Packet.Event`): who, why, from which
+    client; `fold` evolves the state, and work that `counts_as_work` makes
+    its actor a contributor of the next revision."""
+
+    actor: str
+    actor_kind: str
+    reason: str | None
+    client_id: str | None
+    client_seq: int | None
+
+    def apply(self, aggregate: Any) -> None:
+        self.fold(aggregate)
+        if self.actor not in aggregate.contributors and self.counts_as_work:
+            aggregate.contributors.append(self.actor)
+
+    counts_as_work: ClassVar[bool] = True
+
+    def fold(self, packet: Packet) -> None:
+        """Evolves the packet's state; overridden by each event."""
+
+
+if TYPE_CHECKING:
+    from workspace.domain.packet import Packet
+
+    _Base = Aggregate
+else:
+    _Base = object
+
+
+class PacketBase(_Base):
+    """The packet's state and lookups, shared by the area mixins of `Packet`
+    (a plain class at run time: mixins hold no event classes, so the
+    eventsourcing library redefines none)."""
+
+    kind: str
+    title: str
+    release_owner: str
+    authors: list[str]
+    reviewers: list[str]
+    sections: dict[str, dict[str, Any]]
+    section_order: list[str]
+    sources: dict[str, dict[str, Any]]
+    source_order: list[str]
+    prerequisites: dict[str, dict[str, Any]]
+    objections: dict[str, dict[str, Any]]
+    conflicts: dict[str, dict[str, Any]]
+    suggestions: dict[str, dict[str, Any]]
+    revisions: list[dict[str, Any]]
+    releases: dict[str, dict[str, Any]]
+    refusals: list[dict[str, Any]]
+    client_results: dict[str, dict[str, Any]]
+    counters: dict[str, int]
+    contributors: list[str]
+
+    def part(self, name: str) -> dict[str, Any]:
+        """The state of a content module added after wave 1, under the one
+        attribute `parts` (created here: packets opened, and snapshots taken,
+        before it existed lack it). Existing content keeps its attributes.
+        Call it from folds only: a read that created `parts` would make a
+        packet's state differ from its replay."""
+        parts: dict[str, dict[str, Any]] = vars(self).setdefault("parts", {})
+        return parts.setdefault(name, {})
+
+    def _next_id(self, counter: str, prefix: str) -> str:
+        return f"{prefix}-{self.counters.get(counter, 0) + 1}"
+
+    def _trigger(self, event_class: type[PacketEvent], meta: Meta, **kw: Any) -> None:
+        self.trigger_event(event_class, **kw, **meta.fields())
+
+    def section(self, section_id: str) -> dict[str, Any]:
+        section = self.sections.get(section_id)
+        if section is None or section.get("removed"):
+            raise NotFoundError(
+                "SECTION_NOT_FOUND",
+                f"no section {section_id!r} in this packet",
+                {"section_id": section_id},
+            )
+        return section
+
+    def suggestion(self, suggestion_id: str) -> dict[str, Any]:
+        suggestion = self.suggestions.get(suggestion_id)
+        if suggestion is None:
+            raise NotFoundError(
+                "SUGGESTION_NOT_FOUND", f"no suggestion {suggestion_id!r}"
+            )
+        if suggestion["state"] != "proposed":
+            raise StateError(
+                "SUGGESTION_NOT_OPEN",
+                f"{suggestion_id} is already {suggestion['state']}",
+            )
+        return suggestion
+
+    def source(self, source_id: str) -> dict[str, Any]:
+        source = self.sources.get(source_id)
+        if source is None:
+            raise NotFoundError(
+                "SOURCE_NOT_FOUND",
+                f"no source {source_id!r} in this packet",
+                {"source_id": source_id},
+            )
+        return source
+
+    def prerequisite(self, prerequisite_id: str) -> dict[str, Any]:
+        prerequisite = self.prerequisites.get(prerequisite_id)
+        if prerequisite is None:
+            raise NotFoundError(
+                "PREREQUISITE_NOT_FOUND",
+                f"no prerequisite {prerequisite_id!r} in this packet",
+                {"prerequisite_id": prerequisite_id},
+            )
+        return prerequisite
+
+    def objection(self, objection_id: str) -> dict[str, Any]:
+        objection = self.objections.get(objection_id)
+        if objection is None:
+            raise NotFoundError(
+                "OBJECTION_NOT_FOUND",
+                f"no objection {objection_id!r} in this packet",
+                {"objection_id": objection_id},
+            )
+        return objection
+
+    def revision(self, number: int) -> dict[str, Any]:
+        if (
+            isinstance(number, bool)
+            or not isinstance(number, int)
+            or not 1 <= number <= len(self.revisions)
+        ):
+            raise NotFoundError(
+                "REVISION_NOT_FOUND",
+                f"no revision {number!r} in this packet",
+                {"revision": number},
+            )
+        return self.revisions[number - 1]
+
+    def release(self, release_id: str) -> dict[str, Any]:
+        release = self.releases.get(release_id)
+        if release is None:
+            raise NotFoundError(
+                "RELEASE_NOT_FOUND",
+                f"no release {release_id!r} in this packet",
+                {"release_id": release_id},
+            )
+        return release
+
+    def _open_release(self, release_id: str) -> dict[str, Any]:
+        release = self.release(release_id)
+        if release["status"] not in ("pending", "held"):
+            raise StateError(
+                "RELEASE_NOT_OPEN",
+                f"{release_id} is {release['status']}; request a new release",
+                {"release_id": release_id, "status": release["status"]},
+            )
+        return release
+
+
+def text_hash(text: str) -> str:
+    """'sha256:<hex>' of a text's UTF-8 bytes (e.g. a residual objection's text)."""
+    return "sha256:" + sha256_hex(text.encode("utf-8"))
+
+
+def _ops(raw: list[dict[str, Any]]) -> list[Op]:
+    return [Op(at=o["at"], delete=o["delete"], insert=o["insert"]) for o in raw]
+
+
+def _user_list(what: str, users: object) -> list[str]:
+    if not isinstance(users, list) or not all(
+        isinstance(u, str) and u.strip() for u in users
+    ):
+        raise InvalidInputError("MEMBERS_INVALID", f"{what} must be a list of user ids")
+    seen: list[str] = []
+    for user in users:
+        if user.strip() not in seen:
+            seen.append(user.strip())
+    return seen
+
+
+def _check_text(text: object, max_bytes: int) -> None:
+    if not isinstance(text, str):
+        raise InvalidInputError("TEXT_INVALID", "text must be a string")
+    size = len(text.encode("utf-8"))
+    if size > max_bytes:
+        raise TooLargeError(
+            "SECTION_TOO_LARGE",
+            f"section text is {size} bytes; the limit is {max_bytes}",
+            {"size": size, "limit": max_bytes},
+        )

@@ -1,0 +1,153 @@
+"""Objections: events and commands."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from workspace.domain.base import (
+    TEXT_FIELD_MAX,
+    Meta,
+    PacketBase,
+    PacketEvent,
+    require_text,
+)
+from workspace.errors import (
+    InvalidInputError,
+    StateError,
+)
+
+if TYPE_CHECKING:
+    from workspace.domain.packet import Packet
+
+
+class ObjectionRaised(PacketEvent):
+    TOPIC = "quire.packet.ObjectionRaised"
+    class_version = 1
+    counts_as_work = False  # objection work is not authorship
+    objection_id: str
+    target: dict[str, str]
+    text: str
+
+    def fold(self, packet: Packet) -> None:
+        packet.counters["objection"] = packet.counters.get("objection", 0) + 1
+        packet.objections[self.objection_id] = {
+            "id": self.objection_id,
+            "target": dict(self.target),
+            "text": self.text,
+            "raised_by": self.actor,
+            "state": "open",
+            "answers": [],
+            "resolution": None,
+        }
+
+
+class ObjectionAnswered(PacketEvent):
+    TOPIC = "quire.packet.ObjectionAnswered"
+    class_version = 1
+    counts_as_work = False  # objection work is not authorship
+    objection_id: str
+    answer: str
+
+    def fold(self, packet: Packet) -> None:
+        packet.objections[self.objection_id]["answers"].append(
+            {"by": self.actor, "text": self.answer}
+        )
+
+
+class ObjectionResolved(PacketEvent):
+    TOPIC = "quire.packet.ObjectionResolved"
+    class_version = 1
+    counts_as_work = False  # objection work is not authorship
+    objection_id: str
+    resolution: str
+
+    def fold(self, packet: Packet) -> None:
+        objection = packet.objections[self.objection_id]
+        objection["state"] = "resolved"
+        objection["resolution"] = self.resolution
+
+
+class ObjectionWithdrawn(PacketEvent):
+    TOPIC = "quire.packet.ObjectionWithdrawn"
+    class_version = 1
+    counts_as_work = False  # objection work is not authorship
+    objection_id: str
+
+    def fold(self, packet: Packet) -> None:
+        packet.objections[self.objection_id]["state"] = "withdrawn"
+
+
+class ObjectionReopened(PacketEvent):
+    TOPIC = "quire.packet.ObjectionReopened"
+    class_version = 1
+    counts_as_work = False  # objection work is not authorship
+    objection_id: str
+
+    def fold(self, packet: Packet) -> None:
+        objection = packet.objections[self.objection_id]
+        objection["state"] = "open"
+        objection["resolution"] = None
+
+
+class ObjectionCommands(PacketBase):
+    """The packet's objections commands (a mixin of `Packet`)."""
+
+    def raise_objection(self, meta: Meta, *, target: dict[str, str], text: str) -> str:
+        if not isinstance(target, dict) or set(target) - {"section_id", "source_id"}:
+            raise InvalidInputError(
+                "TARGET_INVALID",
+                "target must be {}, {section_id} or {source_id}",
+            )
+        if len(target) > 1:
+            raise InvalidInputError("TARGET_INVALID", "target names one thing at most")
+        if "section_id" in target:
+            self.section(target["section_id"])
+        if "source_id" in target:
+            self.source(target["source_id"])
+        objection_id = self._next_id("objection", "obj")
+        self._trigger(
+            ObjectionRaised,
+            meta,
+            objection_id=objection_id,
+            target=dict(target),
+            text=require_text("OBJECTION_EMPTY", "text", text, TEXT_FIELD_MAX),
+        )
+        return objection_id
+
+    def answer_objection(self, meta: Meta, objection_id: str, answer: str) -> None:
+        self.objection(objection_id)
+        self._trigger(
+            ObjectionAnswered,
+            meta,
+            objection_id=objection_id,
+            answer=require_text("ANSWER_EMPTY", "answer", answer, TEXT_FIELD_MAX),
+        )
+
+    def resolve_objection(self, meta: Meta, objection_id: str, resolution: str) -> None:
+        objection = self.objection(objection_id)
+        if objection["state"] != "open":
+            raise StateError(
+                "OBJECTION_NOT_OPEN", f"{objection_id} is {objection['state']}"
+            )
+        self._trigger(
+            ObjectionResolved,
+            meta,
+            objection_id=objection_id,
+            resolution=require_text(
+                "RESOLUTION_EMPTY", "resolution", resolution, TEXT_FIELD_MAX
+            ),
+        )
+
+    def withdraw_objection(self, meta: Meta, objection_id: str) -> None:
+        objection = self.objection(objection_id)
+        if objection["state"] != "open":
+            raise StateError(
+                "OBJECTION_NOT_OPEN", f"{objection_id} is {objection['state']}"
+            )
+        self._trigger(ObjectionWithdrawn, meta, objection_id=objection_id)
+
+    def reopen_objection(self, meta: Meta, objection_id: str) -> None:
+        objection = self.objection(objection_id)
+        if objection["state"] == "open":
+            raise StateError("OBJECTION_ALREADY_OPEN", f"{objection_id} is open")
+        self._trigger(ObjectionReopened, meta, objection_id=objection_id)

@@ -1,0 +1,273 @@
+"""Release requests, the gate's holds, owner holds, cancellation and
+residual objections: events and commands (the gate and the manifest live
+in release/).
+
+The release events' schema is shared with the projections: add fields, never
+rename. None of them count as authoring, so accepting a residual or signing
+never makes the release owner an author of the next revision.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from workspace.domain.base import (
+    TEXT_FIELD_MAX,
+    Meta,
+    PacketBase,
+    PacketEvent,
+    iso,
+    require_text,
+    text_hash,
+)
+from workspace.errors import (
+    StateError,
+)
+
+if TYPE_CHECKING:
+    from workspace.domain.packet import Packet
+
+
+# Written by the release layer (release/); the schema is shared with the
+# projections (notes/release_events.md): add fields, never rename. None of
+# these count as authoring, so accepting a residual or signing never makes
+# the release owner an author of the next revision.
+class ReleaseRequested(PacketEvent):
+    TOPIC = "quire.packet.ReleaseRequested"
+    class_version = 1
+    release_id: str
+    revision: int
+    content_hash: str
+    lane_id: str
+    status: str
+    hold_reasons: list[dict[str, Any]]
+
+    counts_as_work = False
+
+    def fold(self, packet: Packet) -> None:
+        packet.counters["release"] = packet.counters.get("release", 0) + 1
+        packet.releases[self.release_id] = {
+            "id": self.release_id,
+            "revision": self.revision,
+            "content_hash": self.content_hash,
+            "lane_id": self.lane_id,
+            "status": self.status,
+            "hold_reasons": [dict(h) for h in self.hold_reasons],
+            "requested_by": self.actor,
+            "requested_at": iso(self.timestamp),
+            "residuals": {},
+            "meaning": None,
+            "manifest": None,
+            "manifest_hash": None,
+            "approved_by": None,
+            "approved_at": None,
+            "approved_version": None,
+            "supersession": None,
+            "successor_release_id": None,
+            "predecessor_release_id": None,
+            "acknowledgements": [],
+            "owner_hold": None,  # absent from releases requested before it
+        }
+
+
+class ReleaseHeld(PacketEvent):
+    """The gate re-evaluated a release (e.g. at an approval attempt) and held it."""
+
+    TOPIC = "quire.packet.ReleaseHeld"
+    class_version = 1
+    release_id: str
+    hold_reasons: list[dict[str, Any]]
+
+    counts_as_work = False
+
+    def fold(self, packet: Packet) -> None:
+        release = packet.releases[self.release_id]
+        release["status"] = "held"
+        release["hold_reasons"] = [dict(h) for h in self.hold_reasons]
+
+
+class ReleaseCleared(PacketEvent):
+    """The gate re-evaluated a held release and nothing holds it any more."""
+
+    TOPIC = "quire.packet.ReleaseCleared"
+    class_version = 1
+    release_id: str
+
+    counts_as_work = False
+
+    def fold(self, packet: Packet) -> None:
+        release = packet.releases[self.release_id]
+        release["status"] = "pending"
+        release["hold_reasons"] = []
+
+
+class ReleaseHoldPlaced(PacketEvent):
+    """The release owner holds an open release, with a reason; the gate
+    then holds it (`HELD_BY_RELEASE_OWNER`) until the owner lifts it."""
+
+    TOPIC = "quire.packet.ReleaseHoldPlaced"
+    class_version = 1
+    release_id: str  # the reason is the event's own (Meta.reason)
+
+    counts_as_work = False
+
+    def fold(self, packet: Packet) -> None:
+        packet.releases[self.release_id]["owner_hold"] = {
+            "reason": self.reason,
+            "by": self.actor,
+            "at": iso(self.timestamp),
+        }
+
+
+class ReleaseHoldLifted(PacketEvent):
+    TOPIC = "quire.packet.ReleaseHoldLifted"
+    class_version = 1
+    release_id: str
+
+    counts_as_work = False
+
+    def fold(self, packet: Packet) -> None:
+        packet.releases[self.release_id]["owner_hold"] = None
+
+
+class ReleaseCancelled(PacketEvent):
+    """A pending or held request withdrawn for good (reason: Meta.reason)."""
+
+    TOPIC = "quire.packet.ReleaseCancelled"
+    class_version = 1
+    release_id: str
+
+    counts_as_work = False
+
+    def fold(self, packet: Packet) -> None:
+        release = packet.releases[self.release_id]
+        release["status"] = "cancelled"
+        release["cancellation"] = {
+            "by": self.actor,
+            "reason": self.reason,
+            "at": iso(self.timestamp),
+        }
+
+
+class ResidualAccepted(PacketEvent):
+    TOPIC = "quire.packet.ResidualAccepted"
+    class_version = 1
+    release_id: str
+    objection_id: str
+    rationale: str
+    text_hash: str
+
+    counts_as_work = False
+
+    def fold(self, packet: Packet) -> None:
+        packet.releases[self.release_id]["residuals"][self.objection_id] = {
+            "objection_id": self.objection_id,
+            "rationale": self.rationale,
+            "text_hash": self.text_hash,
+            "accepted_by": self.actor,
+            "accepted_at": iso(self.timestamp),
+        }
+        objection = packet.objections[self.objection_id]
+        if objection["state"] == "residual":
+            objection["residual_for"].append(self.release_id)
+        else:  # open: acceptances from before a reopening no longer count
+            objection["residual_for"] = [self.release_id]
+        objection["state"] = "residual"
+
+
+class ReleaseCommands(PacketBase):
+    """The packet's releases commands (a mixin of `Packet`)."""
+
+    def request_release(
+        self,
+        meta: Meta,
+        *,
+        revision: int,
+        content_hash: str,
+        lane_id: str,
+        hold_reasons: list[dict[str, Any]],
+    ) -> str:
+        release_id = self._next_id("release", "rel")
+        self._trigger(
+            ReleaseRequested,
+            meta,
+            release_id=release_id,
+            revision=revision,
+            content_hash=content_hash,
+            lane_id=lane_id,
+            status="held" if hold_reasons else "pending",
+            hold_reasons=hold_reasons,
+        )
+        return release_id
+
+    def record_gate(
+        self, meta: Meta, release_id: str, hold_reasons: list[dict[str, Any]]
+    ) -> None:
+        """Records a re-evaluation of an open release by the gate."""
+        release = self._open_release(release_id)
+        if hold_reasons:
+            self._trigger(
+                ReleaseHeld,
+                meta,
+                release_id=release_id,
+                hold_reasons=hold_reasons,
+            )
+        elif release["status"] == "held":
+            self._trigger(ReleaseCleared, meta, release_id=release_id)
+
+    def place_owner_hold(self, meta: Meta, release_id: str) -> None:
+        """Holds an open release; `meta.reason` says why (required)."""
+        require_text("REASON_EMPTY", "reason", meta.reason, TEXT_FIELD_MAX)
+        release = self._open_release(release_id)
+        if release.get("owner_hold"):
+            raise StateError(
+                "RELEASE_ALREADY_HELD_BY_OWNER",
+                f"{release_id} is already held by its release owner",
+                {"release_id": release_id},
+            )
+        self._trigger(ReleaseHoldPlaced, meta, release_id=release_id)
+
+    def lift_owner_hold(self, meta: Meta, release_id: str) -> None:
+        release = self._open_release(release_id)
+        if not release.get("owner_hold"):
+            raise StateError(
+                "RELEASE_NOT_HELD_BY_OWNER",
+                f"{release_id} is not held by its release owner",
+                {"release_id": release_id},
+            )
+        self._trigger(ReleaseHoldLifted, meta, release_id=release_id)
+
+    def cancel_release(self, meta: Meta, release_id: str) -> None:
+        """Withdraws an open request for good; `meta.reason` says why."""
+        require_text("REASON_EMPTY", "reason", meta.reason, TEXT_FIELD_MAX)
+        self._open_release(release_id)
+        self._trigger(ReleaseCancelled, meta, release_id=release_id)
+
+    def accept_residual(
+        self, meta: Meta, release_id: str, objection_id: str, rationale: str
+    ) -> None:
+        release = self._open_release(release_id)
+        objection = self.objection(objection_id)
+        standing = release["residuals"].get(objection_id)
+        if objection["state"] not in ("open", "residual") or (
+            objection["state"] == "residual"
+            and release_id in objection.get("residual_for", [])
+            # a former release owner's acceptance does not stand for the new one
+            and standing is not None
+            and standing["accepted_by"] == meta.actor
+        ):
+            raise StateError(
+                "OBJECTION_NOT_OPEN",
+                f"{objection_id} is {objection['state']}, not open for {release_id}",
+                {"objection_id": objection_id},
+            )
+        self._trigger(
+            ResidualAccepted,
+            meta,
+            release_id=release_id,
+            objection_id=objection_id,
+            rationale=require_text(
+                "RATIONALE_EMPTY", "rationale", rationale, TEXT_FIELD_MAX
+            ),
+            text_hash=text_hash(objection["text"]),
+        )

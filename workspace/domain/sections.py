@@ -1,0 +1,168 @@
+"""Sections and their live text edits: events and commands."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from workspace.domain.base import (
+    Meta,
+    PacketBase,
+    PacketEvent,
+    _check_text,
+    _ops,
+    require_text,
+)
+from workspace.errors import (
+    InvalidInputError,
+)
+from workspace.rebase import Op, apply_ops
+
+if TYPE_CHECKING:
+    from workspace.domain.packet import Packet
+
+
+class SectionAdded(PacketEvent):
+    TOPIC = "quire.packet.SectionAdded"
+    class_version = 1
+    section_id: str
+    heading: str
+    text: str
+    position: int
+
+    def fold(self, packet: Packet) -> None:
+        packet.counters["section"] = packet.counters.get("section", 0) + 1
+        packet.sections[self.section_id] = {
+            "id": self.section_id,
+            "heading": self.heading,
+            "text": self.text,
+            "last_edit_version": self.originator_version,
+        }
+        packet.section_order.insert(self.position, self.section_id)
+
+
+class SectionRetitled(PacketEvent):
+    TOPIC = "quire.packet.SectionRetitled"
+    class_version = 1
+    section_id: str
+    heading: str
+
+    def fold(self, packet: Packet) -> None:
+        packet.sections[self.section_id]["heading"] = self.heading
+
+
+class SectionMoved(PacketEvent):
+    TOPIC = "quire.packet.SectionMoved"
+    class_version = 1
+    section_id: str
+    position: int
+
+    def fold(self, packet: Packet) -> None:
+        packet.section_order.remove(self.section_id)
+        packet.section_order.insert(self.position, self.section_id)
+
+
+class SectionRemoved(PacketEvent):
+    TOPIC = "quire.packet.SectionRemoved"
+    class_version = 1
+    section_id: str
+
+    def fold(self, packet: Packet) -> None:
+        packet.section_order.remove(self.section_id)
+        packet.sections[self.section_id]["removed"] = True
+
+
+class SectionTextEdited(PacketEvent):
+    """Ops are stored as applied: already rebased onto the text just before."""
+
+    TOPIC = "quire.packet.SectionTextEdited"
+    class_version = 1
+    section_id: str
+    base_version: int
+    ops: list[dict[str, Any]]
+    suggestion_id: str | None
+
+    def fold(self, packet: Packet) -> None:
+        section = packet.sections[self.section_id]
+        section["text"] = apply_ops(section["text"], _ops(self.ops))
+        section["last_edit_version"] = self.originator_version
+        if self.suggestion_id is not None:
+            packet.suggestions[self.suggestion_id]["state"] = "accepted"
+            packet.suggestions[self.suggestion_id]["accepted_by"] = self.actor
+        packet.remember_client(self, {"version": self.originator_version})
+
+
+class SectionCommands(PacketBase):
+    """The packet's sections commands (a mixin of `Packet`)."""
+
+    def add_section(
+        self,
+        meta: Meta,
+        *,
+        heading: str,
+        text: str,
+        max_bytes: int,
+        position: int | None = None,
+    ) -> str:
+        heading = require_text("HEADING_EMPTY", "heading", heading)
+        _check_text(text, max_bytes)
+        if position is None:
+            position = len(self.section_order)
+        if not 0 <= position <= len(self.section_order):
+            raise InvalidInputError(
+                "POSITION_OUT_OF_RANGE",
+                f"position must be between 0 and {len(self.section_order)}",
+            )
+        section_id = self._next_id("section", "sec")
+        self._trigger(
+            SectionAdded,
+            meta,
+            section_id=section_id,
+            heading=heading,
+            text=text,
+            position=position,
+        )
+        return section_id
+
+    def retitle_section(self, meta: Meta, section_id: str, heading: str) -> None:
+        self.section(section_id)
+        self._trigger(
+            SectionRetitled,
+            meta,
+            section_id=section_id,
+            heading=require_text("HEADING_EMPTY", "heading", heading),
+        )
+
+    def move_section(self, meta: Meta, section_id: str, position: int) -> None:
+        self.section(section_id)
+        if not 0 <= position < len(self.section_order):
+            raise InvalidInputError(
+                "POSITION_OUT_OF_RANGE",
+                f"position must be between 0 and {len(self.section_order) - 1}",
+            )
+        self._trigger(SectionMoved, meta, section_id=section_id, position=position)
+
+    def remove_section(self, meta: Meta, section_id: str) -> None:
+        self.section(section_id)
+        self._trigger(SectionRemoved, meta, section_id=section_id)
+
+    def edit_section(
+        self,
+        meta: Meta,
+        *,
+        section_id: str,
+        base_version: int,
+        ops: list[Op],
+        max_bytes: int,
+        suggestion_id: str | None = None,
+    ) -> None:
+        """Applies ops already rebased onto the section's current text."""
+        section = self.section(section_id)
+        _check_text(apply_ops(section["text"], ops), max_bytes)
+        self._trigger(
+            SectionTextEdited,
+            meta,
+            section_id=section_id,
+            base_version=base_version,
+            ops=[dict(op) for op in ops],
+            suggestion_id=suggestion_id,
+        )

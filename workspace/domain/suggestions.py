@@ -1,0 +1,196 @@
+"""Edit conflicts and agents' suggestions: events and commands."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from workspace.domain.base import (
+    REJECTION_CATEGORIES,
+    TEXT_FIELD_MAX,
+    Meta,
+    PacketBase,
+    PacketEvent,
+    require_text,
+)
+from workspace.errors import (
+    InvalidInputError,
+    NotFoundError,
+    StateError,
+)
+from workspace.rebase import Op
+
+if TYPE_CHECKING:
+    from workspace.domain.packet import Packet
+
+
+class EditConflictRecorded(PacketEvent):
+    """A true overlap: the losing ops are kept, never dropped or blended."""
+
+    TOPIC = "quire.packet.EditConflictRecorded"
+    class_version = 1
+    conflict_id: str
+    section_id: str
+    base_version: int
+    ops: list[dict[str, Any]]
+    against_version: int
+
+    counts_as_work = False
+
+    def fold(self, packet: Packet) -> None:
+        packet.counters["conflict"] = packet.counters.get("conflict", 0) + 1
+        packet.conflicts[self.conflict_id] = {
+            "id": self.conflict_id,
+            "section_id": self.section_id,
+            "base_version": self.base_version,
+            "ops": list(self.ops),
+            "against_version": self.against_version,
+            "raised_by": self.actor,
+            "client_id": self.client_id,
+            "client_seq": self.client_seq,
+            "state": "open",
+            "resolution": None,
+        }
+        packet.remember_client(
+            self,
+            {
+                "conflict_id": self.conflict_id,
+                "version": self.originator_version,
+            },
+        )
+
+
+class EditConflictResolved(PacketEvent):
+    TOPIC = "quire.packet.EditConflictResolved"
+    class_version = 1
+    conflict_id: str
+    resolution: str
+
+    def fold(self, packet: Packet) -> None:
+        packet.conflicts[self.conflict_id]["state"] = "resolved"
+        packet.conflicts[self.conflict_id]["resolution"] = self.resolution
+
+
+class SuggestionProposed(PacketEvent):
+    """An agent's edit waits for a human to accept it."""
+
+    TOPIC = "quire.packet.SuggestionProposed"
+    class_version = 1
+    suggestion_id: str
+    section_id: str
+    base_version: int
+    ops: list[dict[str, Any]]
+
+    def fold(self, packet: Packet) -> None:
+        packet.counters["suggestion"] = packet.counters.get("suggestion", 0) + 1
+        packet.suggestions[self.suggestion_id] = {
+            "id": self.suggestion_id,
+            "section_id": self.section_id,
+            "base_version": self.base_version,
+            "ops": list(self.ops),
+            "proposed_by": self.actor,
+            "state": "proposed",
+            "accepted_by": None,
+        }
+        packet.remember_client(
+            self,
+            {
+                "suggestion_id": self.suggestion_id,
+                "version": self.originator_version,
+            },
+        )
+
+
+class SuggestionRejected(PacketEvent):
+    """The reason is the event's own (Meta.reason); `category` says what
+    kind of boundary or error the suggestion crossed (absent before v2)."""
+
+    TOPIC = "quire.packet.SuggestionRejected"
+    class_version = 1
+    suggestion_id: str
+    category: str | None = None
+
+    counts_as_work = False  # rejecting changes no content
+
+    def fold(self, packet: Packet) -> None:
+        suggestion = packet.suggestions[self.suggestion_id]
+        suggestion["state"] = "rejected"
+        suggestion["rejection"] = {
+            "by": self.actor,
+            "reason": self.reason,
+            "category": self.category,
+        }
+
+
+class SuggestionCommands(PacketBase):
+    """The packet's suggestions commands (a mixin of `Packet`)."""
+
+    def record_conflict(
+        self,
+        meta: Meta,
+        *,
+        section_id: str,
+        base_version: int,
+        ops: list[Op],
+        against_version: int,
+    ) -> str:
+        self.section(section_id)
+        conflict_id = self._next_id("conflict", "conf")
+        self._trigger(
+            EditConflictRecorded,
+            meta,
+            conflict_id=conflict_id,
+            section_id=section_id,
+            base_version=base_version,
+            ops=[dict(op) for op in ops],
+            against_version=against_version,
+        )
+        return conflict_id
+
+    def resolve_conflict(self, meta: Meta, conflict_id: str, resolution: str) -> None:
+        conflict = self.conflicts.get(conflict_id)
+        if conflict is None:
+            raise NotFoundError("CONFLICT_NOT_FOUND", f"no conflict {conflict_id!r}")
+        if conflict["state"] != "open":
+            raise StateError("CONFLICT_NOT_OPEN", f"{conflict_id} is already resolved")
+        self._trigger(
+            EditConflictResolved,
+            meta,
+            conflict_id=conflict_id,
+            resolution=require_text(
+                "RESOLUTION_EMPTY", "resolution", resolution, TEXT_FIELD_MAX
+            ),
+        )
+
+    def propose_suggestion(
+        self, meta: Meta, *, section_id: str, base_version: int, ops: list[Op]
+    ) -> str:
+        self.section(section_id)
+        suggestion_id = self._next_id("suggestion", "sug")
+        self._trigger(
+            SuggestionProposed,
+            meta,
+            suggestion_id=suggestion_id,
+            section_id=section_id,
+            base_version=base_version,
+            ops=[dict(op) for op in ops],
+        )
+        return suggestion_id
+
+    def reject_suggestion(
+        self, meta: Meta, suggestion_id: str, category: str | None = None
+    ) -> None:
+        self.suggestion(suggestion_id)
+        if category is not None and category not in REJECTION_CATEGORIES:
+            raise InvalidInputError(
+                "REJECTION_CATEGORY_UNKNOWN",
+                f"category must be one of {', '.join(REJECTION_CATEGORIES)}",
+                {"category": category},
+            )
+        if meta.reason is not None:
+            require_text("REASON_EMPTY", "reason", meta.reason, TEXT_FIELD_MAX)
+        self._trigger(
+            SuggestionRejected,
+            meta,
+            suggestion_id=suggestion_id,
+            category=category,
+        )
