@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from importlib import import_module
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -86,6 +87,9 @@ SIGNING_ATTEMPTS = 200
 #: Locks guarding cached packets (`Workspace._cache_lock`), shared by id.
 CACHE_LOCK_STRIPES = 64
 
+# Content modules define their events in their own files: import them all
+# before registering every event's topic.
+import_module("workspace.content")
 for _cls in [*all_event_classes(), *user_event_classes()]:
     register_topic(_cls.TOPIC, _cls)
 register_topic(Packet.TOPIC, Packet)

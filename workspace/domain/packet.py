@@ -282,7 +282,10 @@ class Packet(
 
 
 def all_event_classes() -> list[type[PacketEvent]]:
-    """Every stored packet event class (the topic registry test lists them)."""
+    """Every stored packet event class (the topic registry test lists them):
+    those of the areas (aliased on `Packet`) and those of content modules,
+    which subclass `PacketEvent` in their own files without touching
+    `Packet` (import `workspace.content` first so they exist)."""
     found: list[type[PacketEvent]] = []
     for value in vars(Packet).values():
         if (
@@ -291,4 +294,10 @@ def all_event_classes() -> list[type[PacketEvent]]:
             and "TOPIC" in value.__dict__
         ):
             found.append(value)
+    pending = list(PacketEvent.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if "TOPIC" in cls.__dict__ and cls not in found:
+            found.append(cls)
     return found
