@@ -49,6 +49,8 @@ from typing import Any
 import httpx
 import psycopg
 
+from workspace.commands import AddSection
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -128,7 +130,9 @@ def set_up(coauthors: int, servers: int, home: Path, worker: bool) -> Stack:
             reviewers=[],
         )
         for user in users:
-            app.add_section(packet.id, owner, heading=f"Notes of {user}", text="")
+            app.execute(
+                packet.id, owner, AddSection(heading=f"Notes of {user}", text="")
+            )
         stack.packet_id = str(packet.id)
     finally:
         services.close()

@@ -18,6 +18,8 @@ from typing import Any
 
 import psycopg
 
+from workspace.commands import AddSection
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from workspace.accounts import Principal
@@ -73,7 +75,7 @@ def setup(url: str) -> tuple[Workspace, Principal, Any, str]:
         authors=[],
         reviewers=[],
     )
-    sid, _ = app.add_section(packet.id, who, heading="H", text="")
+    sid = app.execute(packet.id, who, AddSection(heading="H", text="")).result
     return app, who, packet.id, sid
 
 

@@ -1,23 +1,24 @@
 """Release commands as data (see `workspace/commands/base.py`): requesting a
-release, the release owner's residual acceptances, holds and lifts, and
-cancelling a request. Each re-gates what it changes in the same save.
-
-Approving stays a method (`ReleaseApp.approve_release`): it re-authenticates
-the signer first, outside the retry loop, and builds a signed manifest.
+release, the release owner's residual acceptances, holds and lifts,
+cancelling a request, approving it (re-authentication in `prepare`, once,
+outside the retry loop), and the lane's acknowledgement and decision. Each
+re-gates what it changes in the same save; each returns the release id.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from release import gate
+from release.approval import approve, require_member, require_signer, signer
+from release.errors import ReleaseHeldError
 from release.lanes import Lane, validate_lane_id
 from release.regate import open_holds
 from workspace.accounts import Principal
-from workspace.commands.base import Command, Context
+from workspace.commands.base import Command, Context, Executed
 from workspace.domain import TEXT_FIELD_MAX, Meta, Packet, require_text
-from workspace.errors import NotAllowedError
+from workspace.errors import NotAllowedError, StateError
 
 if TYPE_CHECKING:
     from release.application import ReleaseApp
@@ -186,11 +187,135 @@ class CancelRelease(Command):
 
 
 @dataclass(frozen=True)
+class ApproveRelease(Command):
+    """Signs one exact revision for one lane, or records why it is held.
+
+    `prepare` refuses anyone but the named release owner before anything is
+    written (403; the API records the refusal in the audit log), so a refused
+    attempt never changes the release, and re-authenticates the signer once
+    (failures are recorded on the user; five in a row lock signing). The
+    approval, its manifest, the lane's delivery and any replaced release's
+    supersession land in one save. Held: the holds are recorded, then
+    `after_save` raises ReleaseHeldError (409 RELEASE_HELD).
+    """
+
+    release_id: str
+    content_hash: str
+    meaning: str
+    passphrase: str = field(repr=False)
+    scope: str | dict[str, Any] | None = None
+    rollback: bool = False
+
+    def prepare(self, ctx: Context) -> None:
+        packet = ctx.app.get_packet(ctx.packet_id)
+        require_member(ctx.principal, packet, "approve a release")
+        packet.release(self.release_id)
+        require_signer(ctx.principal, packet)
+        ctx.scratch["signer"] = signer(
+            release_app(ctx), ctx.principal, packet, self.release_id, self.passphrase
+        )
+
+    def decide(self, packet: Packet, ctx: Context) -> str:
+        app = release_app(ctx)
+        ctx.scratch.update(holds=[], lane=None)
+        release = packet.release(self.release_id)
+        if release["status"] not in ("pending", "held"):
+            raise StateError(
+                "RELEASE_NOT_OPEN",
+                f"{self.release_id} is {release['status']}; request a new release",
+                {"release_id": self.release_id, "status": release["status"]},
+            )
+        lane = app.find_lane(release["lane_id"])
+        meta = ctx.meta()
+        holds = [
+            h.as_dict()
+            for h in gate.evaluate(
+                packet,
+                revision=release["revision"],
+                lane=lane,
+                lane_id=release["lane_id"],
+                now=meta.at,
+                release_id=self.release_id,
+                content_hash=self.content_hash,
+                signer=ctx.scratch["signer"],
+                content=app.content_of(packet, release["revision"])
+                if gate.revision_record(packet, release["revision"])
+                else None,
+                rollback=self.rollback,
+            )
+        ]
+        if holds or lane is None:
+            packet.record_gate(meta, self.release_id, holds)
+            ctx.scratch["holds"] = holds
+            return self.release_id
+        approve(
+            app,
+            packet,
+            lane,
+            ctx.principal,
+            self.release_id,
+            meaning=self.meaning,
+            scope=self.scope,
+            at=meta.at,
+            rollback=self.rollback,
+        )
+        ctx.scratch["lane"] = lane
+        return self.release_id
+
+    def others(self, result: Any, ctx: Context) -> list[Any]:
+        return [ctx.scratch["lane"]] if ctx.scratch["lane"] is not None else []
+
+    def after_save(self, done: Executed[Any], ctx: Context) -> None:
+        if ctx.scratch["holds"]:
+            raise ReleaseHeldError(self.release_id, ctx.scratch["holds"])
+
+
+@dataclass(frozen=True)
 class AcknowledgeRelease(Command):
     """A lane member acknowledges receipt (the lane's membership is checked
     by `ReleaseApp.acknowledge_release`, which finds the delivery)."""
 
     release_id: str
 
-    def decide(self, packet: Packet, ctx: Context) -> Any:
-        return packet.acknowledge_release(ctx.meta(), self.release_id)
+    def decide(self, packet: Packet, ctx: Context) -> str:
+        packet.acknowledge_release(ctx.meta(), self.release_id)
+        return self.release_id
+
+
+@dataclass(frozen=True)
+class DecideRelease(Command):
+    """A lane member accepts a release or returns it with a reason category
+    (membership checked by `ReleaseApp.decide_release`, as above)."""
+
+    release_id: str
+    decision: str
+    reason_category: str | None = None
+    reason: str | None = None
+
+    def decide(self, packet: Packet, ctx: Context) -> str:
+        packet.decide_release(
+            ctx.meta(reason=self.reason),
+            self.release_id,
+            self.decision,
+            self.reason_category,
+        )
+        return self.release_id
+
+
+@dataclass(frozen=True)
+class RecordRefusal(Command):
+    """Records on the packet a request Quire refused (invariant 9: out of
+    scope), with its code and explanation; the caller then raises."""
+
+    request: str
+    code: str
+    detail: str
+    reason: str | None = None
+
+    def decide(self, packet: Packet, ctx: Context) -> None:
+        packet.record_refusal(
+            ctx.meta(reason=self.reason),
+            request=self.request,
+            code=self.code,
+            detail=self.detail,
+        )

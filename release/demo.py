@@ -14,7 +14,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from release.application import ReleaseApp
+from release.commands import AcceptResidual, ApproveRelease, RequestRelease
 from workspace.accounts import Principal
+from workspace.commands import (
+    AddSection,
+    CiteSource,
+    Command,
+    CutRevision,
+    DeclarePrerequisite,
+    Executed,
+    RaiseObjection,
+    RefreshSource,
+    SatisfyPrerequisite,
+)
 from workspace.domain import Packet
 
 log = logging.getLogger(__name__)
@@ -110,10 +122,14 @@ class Story:
     def now(self) -> datetime:
         return self.app.clock()
 
+    def run(self, user_id: str, command: Command) -> Executed[Any]:
+        """`user_id` issues `command` on this story's packet."""
+        return self.app.execute(self.packet_id, self.who(user_id), command)
+
     def section(self, user_id: str, name: str, heading: str, text: str) -> None:
-        self.ids[name], _ = self.app.add_section(
-            self.packet_id, self.who(user_id), heading=heading, text=text
-        )
+        self.ids[name] = self.run(
+            user_id, AddSection(heading=heading, text=text)
+        ).result
 
     def rewrite(self, user_id: str, name: str, text: str) -> None:
         self.app.edit_section(
@@ -135,9 +151,7 @@ class Story:
         precedence: int,
         valid_until: datetime | None = None,
     ) -> None:
-        self.ids[name], _ = self.app.cite_source(
-            self.packet_id,
-            self.who(user_id),
+        cite = CiteSource(
             kind=kind,
             title=title,
             reference=f"{kind}://{name}",
@@ -145,6 +159,7 @@ class Story:
             precedence=precedence,
             valid_until=valid_until,
         )
+        self.ids[name] = self.run(user_id, cite).result
 
     def prerequisite(
         self,
@@ -155,63 +170,55 @@ class Story:
         satisfied: bool,
         valid_until: datetime | None = None,
     ) -> None:
-        self.ids[name], _ = self.app.declare_prerequisite(
-            self.packet_id,
-            self.who(user_id),
-            title=title,
-            satisfied=satisfied,
-            valid_until=valid_until,
+        declare = DeclarePrerequisite(
+            title=title, satisfied=satisfied, valid_until=valid_until
         )
+        self.ids[name] = self.run(user_id, declare).result
 
     def satisfy(
         self, user_id: str, name: str, evidence: str, valid_until: datetime | None
     ) -> None:
-        self.app.satisfy_prerequisite(
-            self.packet_id,
-            self.who(user_id),
-            self.ids[name],
-            evidence=evidence,
-            valid_until=valid_until,
+        satisfy = SatisfyPrerequisite(
+            prerequisite_id=self.ids[name], evidence=evidence, valid_until=valid_until
         )
+        self.run(user_id, satisfy)
 
     def object(self, user_id: str, name: str, target: str, text: str) -> None:
-        self.ids[name], _ = self.app.raise_objection(
-            self.packet_id,
-            self.who(user_id),
-            target={"section_id": self.ids[target]},
-            text=text,
-        )
+        objection = RaiseObjection(target={"section_id": self.ids[target]}, text=text)
+        self.ids[name] = self.run(user_id, objection).result
 
     def cut(self, user_id: str, label: str) -> dict[str, Any]:
-        revision, _ = self.app.cut_revision(self.packet_id, self.who(user_id), label)
+        revision: dict[str, Any] = self.run(user_id, CutRevision(label)).result
         return revision
 
     def request(self, user_id: str, revision: int, lane_id: str) -> dict[str, Any]:
-        return self.app.request_release(
-            self.packet_id, self.who(user_id), revision=revision, lane_id=lane_id
-        )
+        done = self.run(user_id, RequestRelease(revision=revision, lane_id=lane_id))
+        return self.app.release_view(done.packet, done.result)
 
     def accept_residual(
         self, owner: str, release_id: str, objection: str, rationale: str
     ) -> dict[str, Any]:
-        return self.app.accept_residual(
-            self.packet_id, self.who(owner), release_id, self.ids[objection], rationale
+        accept = AcceptResidual(
+            release_id=release_id,
+            objection_id=self.ids[objection],
+            rationale=rationale,
         )
+        done = self.run(owner, accept)
+        return self.app.release_view(done.packet, done.result)
 
     def sign(
         self, owner: str, release_id: str, meaning: str, scope: str
     ) -> dict[str, Any]:
         packet = self.packet()
         revision = packet.revision(packet.release(release_id)["revision"])
-        return self.app.approve_release(
-            self.packet_id,
-            self.who(owner),
+        approve = ApproveRelease(
             release_id,
             content_hash=revision["content_hash"],
             meaning=meaning,
             passphrase=DEMO_PASSPHRASES[owner],
             scope=scope,
         )
+        return self.app.release_view(self.run(owner, approve).packet, release_id)
 
 
 class EntitlementStory(Story):
@@ -376,14 +383,13 @@ class EntitlementStory(Story):
 
     def correct_ledger(self) -> None:
         """The reconciliation agent finds the ledger snapshot out of date."""
-        self.app.refresh_source(
-            self.packet_id,
-            self.who("entitlement-reconciler"),
-            self.ids["ledger"],
+        refresh = RefreshSource(
+            source_id=self.ids["ledger"],
             digest="sha256:ledger-snapshot-0614",
             material=True,
             reason="ledger re-snapshotted after the renewal ingestion",
         )
+        self.run("entitlement-reconciler", refresh)
 
     def revise_to_v3(self) -> dict[str, Any]:
         self.rewrite(
@@ -519,14 +525,13 @@ class CreditStory(Story):
         )
 
     def correct_telemetry(self) -> Packet:
-        return self.app.refresh_source(
-            self.packet_id,
-            self.who("timeline-reconciler"),
-            self.ids["telemetry"],
+        refresh = RefreshSource(
+            source_id=self.ids["telemetry"],
             digest="sha256:telemetry-march-b",
             material=True,
             reason="telemetry correction: 37 outage minutes were double counted",
         )
+        return self.run("timeline-reconciler", refresh).packet
 
     def revise_to_v2(self) -> dict[str, Any]:
         self.rewrite(

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
 from release.gate import is_past
 from workspace.accounts import Principal
 from workspace.application import Workspace
+from workspace.commands import Command, Context
 from workspace.domain import Packet
 
 log = logging.getLogger(__name__)
@@ -62,17 +64,23 @@ def sweep_packet(app: Workspace, packet_id: UUID | str) -> tuple[Packet, int]:
     packet = app.get_packet(packet_id)
     if not any(due_lapses(packet, app.clock())):
         return packet, 0
+    done = app.execute(packet_id, SWEEPER, RecordLapses())
+    return done.packet, done.result
 
-    def decide(p: Packet) -> int:
-        sources, prerequisites = due_lapses(p, app.clock())
-        meta = app.meta(SWEEPER, reason="valid_until passed")
+
+@dataclass(frozen=True)
+class RecordLapses(Command):
+    """The sweeper records every source and prerequisite whose `valid_until`
+    has passed; the result is how many lapses it recorded."""
+
+    def decide(self, packet: Packet, ctx: Context) -> int:
+        sources, prerequisites = due_lapses(packet, ctx.now())
+        meta = ctx.meta(reason="valid_until passed")
         for source_id in sources:
-            p.expire_source(meta, source_id)
+            packet.expire_source(meta, source_id)
         for prerequisite_id in prerequisites:
-            p.lapse_prerequisite(meta, prerequisite_id)
+            packet.lapse_prerequisite(meta, prerequisite_id)
         return len(sources) + len(prerequisites)
-
-    return app.update_packet(packet_id, SWEEPER, None, decide)
 
 
 def sweep(app: Workspace) -> int:

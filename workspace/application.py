@@ -70,7 +70,6 @@ from workspace.rebase import (
     validate_ops,
 )
 from workspace.refusals import RefusalCoalescer
-from workspace.shortcuts import CommandShortcuts
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +124,7 @@ class EditRequest:
     client_seq: int | None = None
 
 
-class Workspace(CommandShortcuts, Application[UUID]):
+class Workspace(Application[UUID]):
     """Packets, users and their commands."""
 
     name = "Quire"
@@ -380,7 +379,7 @@ class Workspace(CommandShortcuts, Application[UUID]):
     ) -> Executed[Any]:
         """The one command handler: prepares the command once, then loads,
         authorizes, decides, adds consequences and saves (`update_packet`)."""
-        ctx = Context(self, principal)
+        ctx = Context(self, principal, packet_id)
         command.prepare(ctx)
 
         def decide(packet: Packet) -> Any:
@@ -395,7 +394,9 @@ class Workspace(CommandShortcuts, Application[UUID]):
             expected_version=expected_version,
             others=lambda result: command.others(result, ctx),
         )
-        return Executed(packet, result)
+        done = Executed(packet, result)
+        command.after_save(done, ctx)
+        return done
 
     def consequences(self, packet: Packet, principal: Principal) -> list[Any]:
         """Events that must land in the same save as a change (release layer).

@@ -5,7 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import CurrentUser, ServicesDep
+from api.outcomes import version_after
 from api.schemas import ConflictResolve, VersionPublic
+from workspace.commands import ResolveConflict
 
 router = APIRouter(prefix="/v1/packets/{packet_id}/conflicts", tags=["conflicts"])
 
@@ -18,5 +20,5 @@ def resolve_conflict(
     user: CurrentUser,
     svc: ServicesDep,
 ) -> VersionPublic:
-    version = svc.app.resolve_conflict(packet_id, user, conflict_id, body.resolution)
-    return VersionPublic(version=version)
+    command = ResolveConflict(conflict_id, body.resolution)
+    return version_after(svc.app, packet_id, user, command)

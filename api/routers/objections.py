@@ -8,7 +8,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import CurrentUser, ServicesDep
-from api.outcomes import superseded_between
+from api.outcomes import execute, superseding, version_after
 from api.schemas import (
     ObjectionAnswer,
     ObjectionCreate,
@@ -21,6 +21,7 @@ from api.schemas import (
 )
 from workspace.commands import (
     AnswerObjection,
+    RaiseObjection,
     ReopenObjection,
     ResolveObjection,
     WithdrawObjection,
@@ -33,14 +34,9 @@ router = APIRouter(prefix="/v1/packets/{packet_id}/objections", tags=["objection
 def raise_objection(
     packet_id: str, body: ObjectionCreate, user: CurrentUser, svc: ServicesDep
 ) -> ObjectionCreated:
-    objection_id, version = svc.app.raise_objection(
-        packet_id,
-        user,
-        target=body.target,
-        text=body.text,
-        expected_version=body.expected_version,
-    )
-    return ObjectionCreated(objection_id=objection_id, version=version)
+    command = RaiseObjection(target=body.target, text=body.text)
+    done = execute(svc.app, packet_id, user, command, body)
+    return ObjectionCreated(objection_id=done.result, version=done.version)
 
 
 @router.post("/{objection_id}/answer")
@@ -51,8 +47,8 @@ def answer_objection(
     user: CurrentUser,
     svc: ServicesDep,
 ) -> VersionPublic:
-    done = svc.app.execute(packet_id, user, AnswerObjection(objection_id, body.answer))
-    return VersionPublic(version=done.version)
+    command = AnswerObjection(objection_id, body.answer)
+    return version_after(svc.app, packet_id, user, command)
 
 
 @router.post("/{objection_id}/resolve")
@@ -63,10 +59,8 @@ def resolve_objection(
     user: CurrentUser,
     svc: ServicesDep,
 ) -> VersionPublic:
-    done = svc.app.execute(
-        packet_id, user, ResolveObjection(objection_id, body.resolution)
-    )
-    return VersionPublic(version=done.version)
+    command = ResolveObjection(objection_id, body.resolution)
+    return version_after(svc.app, packet_id, user, command)
 
 
 @router.post("/{objection_id}/withdraw")
@@ -77,8 +71,8 @@ def withdraw_objection(
     user: CurrentUser,
     svc: ServicesDep,
 ) -> VersionPublic:
-    done = svc.app.execute(packet_id, user, WithdrawObjection(objection_id))
-    return VersionPublic(version=done.version)
+    command = WithdrawObjection(objection_id)
+    return version_after(svc.app, packet_id, user, command)
 
 
 @router.post("/{objection_id}/reopen")
@@ -90,10 +84,5 @@ def reopen_objection(
     svc: ServicesDep,
 ) -> SupersedingResult:
     """Reopening an objection accepted as residual supersedes its release."""
-    before = svc.app.get_packet(packet_id)
-    after = svc.app.execute(
-        packet_id, user, ReopenObjection(objection_id, body.reason)
-    ).packet
-    return SupersedingResult(
-        version=after.version, superseded_releases=superseded_between(before, after)
-    )
+    command = ReopenObjection(objection_id, body.reason)
+    return superseding(svc.app, packet_id, user, command)

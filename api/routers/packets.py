@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from api.deps import CurrentUser, ServicesDep
+from api.outcomes import version_after
 from api.routers.history import ReadModelsDep
 from api.schemas import (
     MembersChange,
@@ -20,6 +21,7 @@ from api.schemas import (
 from projections import packets as packet_list
 from projections.runner import bring_up_to_date
 from workspace import policy
+from workspace.commands import ChangeMembers
 from workspace.domain import Packet
 from workspace.errors import InvalidInputError
 
@@ -83,15 +85,8 @@ def read_packet(
 def change_members(
     packet_id: str, body: MembersChange, user: CurrentUser, svc: ServicesDep
 ) -> VersionPublic:
-    version = svc.app.change_members(
-        packet_id,
-        user,
-        release_owner=body.release_owner,
-        authors=body.authors,
-        reviewers=body.reviewers,
-        expected_version=body.expected_version,
-    )
-    return VersionPublic(version=version)
+    command = ChangeMembers(body.release_owner, body.authors, body.reviewers)
+    return version_after(svc.app, packet_id, user, command, body)
 
 
 def packet_public(packet: Packet) -> PacketPublic:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import CurrentUser, ServicesDep
+from api.outcomes import execute, version_after
 from api.schemas import (
     PrerequisiteCreate,
     PrerequisiteCreated,
@@ -23,9 +24,7 @@ def declare_prerequisite(
     packet_id: str, body: PrerequisiteCreate, user: CurrentUser, svc: ServicesDep
 ) -> PrerequisiteCreated:
     command = DeclarePrerequisite(body.title, body.satisfied, body.valid_until)
-    done = svc.app.execute(
-        packet_id, user, command, expected_version=body.expected_version
-    )
+    done = execute(svc.app, packet_id, user, command, body)
     return PrerequisiteCreated(prerequisite_id=done.result, version=done.version)
 
 
@@ -38,7 +37,4 @@ def satisfy_prerequisite(
     svc: ServicesDep,
 ) -> VersionPublic:
     command = SatisfyPrerequisite(prerequisite_id, body.evidence, body.valid_until)
-    done = svc.app.execute(
-        packet_id, user, command, expected_version=body.expected_version
-    )
-    return VersionPublic(version=done.version)
+    return version_after(svc.app, packet_id, user, command, body)

@@ -9,8 +9,17 @@ from fastapi import APIRouter, Query
 from pydantic import StrictBool
 
 from api.deps import CurrentUser
+from api.outcomes import release_after
 from api.routers.lanes import ReleaseAppDep
 from api.schemas import Input, RevisionRef
+from release.commands import (
+    AcceptResidual,
+    ApproveRelease,
+    CancelRelease,
+    HoldRelease,
+    LiftReleaseHold,
+    RequestRelease,
+)
 
 router = APIRouter(prefix="/v1/packets/{packet_id}", tags=["releases"])
 
@@ -53,14 +62,13 @@ def request_release(
 ) -> dict[str, Any]:
     """Records the request with every hold reason the gate finds; an unknown
     lane or revision is 404 (LANE_NOT_FOUND, REVISION_NOT_FOUND)."""
-    return app.request_release(
-        packet_id,
-        user,
+    command = RequestRelease(
         revision=body.revision,
         lane_id=body.lane,
         content_hash=body.content_hash,
         require_known=True,
     )
+    return release_after(app, packet_id, user, command)
 
 
 @router.get("/releases")
@@ -87,9 +95,8 @@ def accept_residual(
     user: CurrentUser,
     app: ReleaseAppDep,
 ) -> dict[str, Any]:
-    return app.accept_residual(
-        packet_id, user, release_id, body.objection_id, body.rationale
-    )
+    command = AcceptResidual(release_id, body.objection_id, body.rationale)
+    return release_after(app, packet_id, user, command)
 
 
 @router.post("/releases/{release_id}/approve")
@@ -101,9 +108,7 @@ def approve_release(
     app: ReleaseAppDep,
 ) -> dict[str, Any]:
     """409 RELEASE_HELD with `details.hold_reasons` when the gate holds it."""
-    return app.approve_release(
-        packet_id,
-        user,
+    command = ApproveRelease(
         release_id,
         content_hash=body.content_hash,
         meaning=body.meaning,
@@ -111,6 +116,7 @@ def approve_release(
         scope=body.scope,
         rollback=body.rollback,
     )
+    return release_after(app, packet_id, user, command)
 
 
 @router.post("/releases/{release_id}/cancel")
@@ -123,7 +129,8 @@ def cancel_release(
 ) -> dict[str, Any]:
     """The release owner or the requester withdraws a pending or held
     request for good (status `cancelled`)."""
-    return app.cancel_release(packet_id, user, release_id, body.reason)
+    command = CancelRelease(release_id, body.reason)
+    return release_after(app, packet_id, user, command)
 
 
 @router.post("/releases/{release_id}/hold")
@@ -136,7 +143,8 @@ def hold_release(
 ) -> dict[str, Any]:
     """The release owner holds an open release (it cannot be approved until
     lifted) or withdraws a released one (superseded, `HELD_BY_RELEASE_OWNER`)."""
-    return app.hold_release(packet_id, user, release_id, body.reason)
+    command = HoldRelease(release_id, body.reason)
+    return release_after(app, packet_id, user, command)
 
 
 @router.post("/releases/{release_id}/hold/lift")
@@ -144,7 +152,7 @@ def lift_release_hold(
     packet_id: str, release_id: str, user: CurrentUser, app: ReleaseAppDep
 ) -> dict[str, Any]:
     """The release owner lifts their hold; the gate decides the status again."""
-    return app.lift_release_hold(packet_id, user, release_id)
+    return release_after(app, packet_id, user, LiftReleaseHold(release_id))
 
 
 @router.get("/releases/{release_id}/manifest")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import CurrentUser, ServicesDep
+from api.outcomes import execute
 from api.schemas import RevisionCreate, RevisionCreated
 from workspace.commands import CutRevision
 
@@ -19,13 +20,11 @@ router = APIRouter(prefix="/v1/packets/{packet_id}/revisions", tags=["revisions"
 def cut_revision(
     packet_id: str, body: RevisionCreate, user: CurrentUser, svc: ServicesDep
 ) -> RevisionCreated:
-    done = svc.app.execute(
-        packet_id, user, CutRevision(body.label), expected_version=body.expected_version
-    )
-    revision, version = done.result, done.version
+    done = execute(svc.app, packet_id, user, CutRevision(body.label), body)
+    revision = done.result
     return RevisionCreated(
         revision=revision["number"],
         label=revision["label"],
         content_hash=revision["content_hash"],
-        version=version,
+        version=done.version,
     )

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from api.deps import CurrentUser, ServicesDep
 from api.live.hub import hub_of
+from api.outcomes import execute, version_after
 from api.schemas import (
     EditCreate,
     EditResult,
@@ -18,6 +19,7 @@ from api.schemas import (
     SectionRetitle,
     VersionPublic,
 )
+from workspace.commands import AddSection, MoveSection, RemoveSection, RetitleSection
 
 router = APIRouter(prefix="/v1/packets/{packet_id}/sections", tags=["sections"])
 
@@ -26,15 +28,9 @@ router = APIRouter(prefix="/v1/packets/{packet_id}/sections", tags=["sections"])
 def add_section(
     packet_id: str, body: SectionCreate, user: CurrentUser, svc: ServicesDep
 ) -> SectionCreated:
-    section_id, version = svc.app.add_section(
-        packet_id,
-        user,
-        heading=body.heading,
-        text=body.text,
-        position=body.position,
-        expected_version=body.expected_version,
-    )
-    return SectionCreated(section_id=section_id, version=version)
+    command = AddSection(heading=body.heading, text=body.text, position=body.position)
+    done = execute(svc.app, packet_id, user, command, body)
+    return SectionCreated(section_id=done.result, version=done.version)
 
 
 @router.post(
@@ -76,10 +72,8 @@ def retitle_section(
     user: CurrentUser,
     svc: ServicesDep,
 ) -> VersionPublic:
-    version = svc.app.retitle_section(
-        packet_id, user, section_id, body.heading, body.expected_version
-    )
-    return VersionPublic(version=version)
+    command = RetitleSection(section_id, body.heading)
+    return version_after(svc.app, packet_id, user, command, body)
 
 
 @router.post("/{section_id}/move")
@@ -90,10 +84,8 @@ def move_section(
     user: CurrentUser,
     svc: ServicesDep,
 ) -> VersionPublic:
-    version = svc.app.move_section(
-        packet_id, user, section_id, body.position, body.expected_version
-    )
-    return VersionPublic(version=version)
+    command = MoveSection(section_id, body.position)
+    return version_after(svc.app, packet_id, user, command, body)
 
 
 @router.post("/{section_id}/remove")
@@ -104,5 +96,5 @@ def remove_section(
     user: CurrentUser,
     svc: ServicesDep,
 ) -> VersionPublic:
-    version = svc.app.remove_section(packet_id, user, section_id, body.expected_version)
-    return VersionPublic(version=version)
+    command = RemoveSection(section_id)
+    return version_after(svc.app, packet_id, user, command, body)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import CurrentUser, ServicesDep
-from api.outcomes import superseded_between
+from api.outcomes import execute, superseding, version_after
 from api.schemas import (
     SourceCreate,
     SourceCreated,
@@ -31,9 +31,7 @@ def cite_source(
         precedence=body.precedence,
         valid_until=body.valid_until,
     )
-    done = svc.app.execute(
-        packet_id, user, command, expected_version=body.expected_version
-    )
+    done = execute(svc.app, packet_id, user, command, body)
     return SourceCreated(source_id=done.result, version=done.version)
 
 
@@ -47,7 +45,6 @@ def refresh_source(
 ) -> SupersedingResult:
     """A new digest: material (superseding the releases relying on it) unless
     the release owner judges it non-material, with a reason."""
-    before = svc.app.get_packet(packet_id)
     command = RefreshSource(
         source_id,
         digest=body.digest,
@@ -55,12 +52,7 @@ def refresh_source(
         reason=body.reason,
         valid_until=body.valid_until,
     )
-    after = svc.app.execute(
-        packet_id, user, command, expected_version=body.expected_version
-    ).packet
-    return SupersedingResult(
-        version=after.version, superseded_releases=superseded_between(before, after)
-    )
+    return superseding(svc.app, packet_id, user, command, body)
 
 
 @router.post("/{source_id}/withdraw")
@@ -71,5 +63,5 @@ def withdraw_source(
     user: CurrentUser,
     svc: ServicesDep,
 ) -> VersionPublic:
-    done = svc.app.execute(packet_id, user, WithdrawSource(source_id, body.reason))
-    return VersionPublic(version=done.version)
+    command = WithdrawSource(source_id, body.reason)
+    return version_after(svc.app, packet_id, user, command)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import CurrentUser, ServicesDep
+from api.outcomes import version_after
 from api.schemas import EditResult, SuggestionReject, VersionPublic
+from workspace.commands import RejectSuggestion
 
 router = APIRouter(prefix="/v1/packets/{packet_id}/suggestions", tags=["suggestions"])
 
@@ -31,7 +33,5 @@ def reject_suggestion(
 ) -> VersionPublic:
     """Keeps `{reason, category}` on the stored rejection."""
     given = body or SuggestionReject()
-    version = svc.app.reject_suggestion(
-        packet_id, user, suggestion_id, reason=given.reason, category=given.category
-    )
-    return VersionPublic(version=version)
+    command = RejectSuggestion(suggestion_id, given.reason, given.category)
+    return version_after(svc.app, packet_id, user, command)

@@ -9,6 +9,13 @@ from typing import Any
 import pytest
 
 from tests.api.conftest import Api
+from workspace.commands import (
+    AddSection,
+    CiteSource,
+    DeclarePrerequisite,
+    RaiseObjection,
+    ResolveObjection,
+)
 from workspace.errors import EditConflictError
 
 ROLES = ["owner", "co-author", "reviewer", "agent", "auditor", "outsider", "no token"]
@@ -191,22 +198,30 @@ def furnish(api: Api) -> str:
         reviewers=["rita"],
     )
     pid = packet.id
-    app.add_section(
-        pid, who("ben"), heading="Entitlement", text="Credits accrue monthly."
-    )
-    app.cite_source(
+    app.execute(
         pid,
         who("ben"),
-        kind="order-form",
-        title="OF-1",
-        reference="crm://of-1",
-        digest="sha256:old",
-        precedence=1,
+        AddSection(heading="Entitlement", text="Credits accrue monthly."),
     )
-    app.declare_prerequisite(pid, who("ben"), title="Register current", satisfied=False)
-    app.raise_objection(pid, who("rita"), target={}, text="open objection")
-    app.raise_objection(pid, who("rita"), target={}, text="settled objection")
-    app.resolve_objection(pid, who("rita"), "obj-2", "settled")
+    app.execute(
+        pid,
+        who("ben"),
+        CiteSource(
+            kind="order-form",
+            title="OF-1",
+            reference="crm://of-1",
+            digest="sha256:old",
+            precedence=1,
+        ),
+    )
+    app.execute(
+        pid, who("ben"), DeclarePrerequisite(title="Register current", satisfied=False)
+    )
+    app.execute(pid, who("rita"), RaiseObjection(target={}, text="open objection"))
+    app.execute(pid, who("rita"), RaiseObjection(target={}, text="settled objection"))
+    app.execute(
+        pid, who("rita"), ResolveObjection(objection_id="obj-2", resolution="settled")
+    )
     app.edit_section(
         pid,
         who("bot"),

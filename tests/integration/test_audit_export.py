@@ -38,6 +38,7 @@ from projections.store import ReadStore
 from tests.conftest import PG_URL
 from workspace.accounts import Principal
 from workspace.application import Workspace
+from workspace.commands import AddSection, CutRevision, RaiseObjection, ResolveObjection
 from workspace.config import Settings, persistence_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -148,14 +149,15 @@ def history(app: Workspace) -> dict[str, Any]:
 
     first = open_("Entitlement clarification")
     other = open_("Recovery plan")
-    sid, v = app.add_section(first, p["ben"], heading="Scope", text="Credits.\n")
-    app.add_section(other, p["ben"], heading="Plan", text="Steps.\n")
+    done = app.execute(first, p["ben"], AddSection(heading="Scope", text="Credits.\n"))
+    sid, v = done.result, done.version
+    app.execute(other, p["ben"], AddSection(heading="Plan", text="Steps.\n"))
     app.edit_section(first, p["maya"], sid, base_version=v, text="Credits accrue.\n")
-    app.cut_revision(first, p["ben"], "v1")
-    oid, _ = app.raise_objection(first, p["rita"], target={}, text="Cap?")
-    app.resolve_objection(first, p["rita"], oid, "ok")
-    app.cut_revision(first, p["ben"], "v2")
-    app.add_section(first, p["ben"], heading="Late", text="After the cut.\n")
+    app.execute(first, p["ben"], CutRevision("v1"))
+    oid = app.execute(first, p["rita"], RaiseObjection(target={}, text="Cap?")).result
+    app.execute(first, p["rita"], ResolveObjection(objection_id=oid, resolution="ok"))
+    app.execute(first, p["ben"], CutRevision("v2"))
+    app.execute(first, p["ben"], AddSection(heading="Late", text="After the cut.\n"))
     return {"packet": first, "other": other}
 
 

@@ -14,6 +14,7 @@ from eventsourcing.application import project_aggregate
 
 from workspace.accounts import Principal
 from workspace.application import Workspace
+from workspace.commands import AddSection
 from workspace.config import Settings
 from workspace.domain import Packet
 from workspace.errors import (
@@ -43,7 +44,9 @@ def packet_id(app: Workspace, people: dict[str, Principal]) -> str:
         authors=["ben"],
         reviewers=[],
     )
-    app.add_section(packet.id, people["ben"], heading="Entitlement", text="Credits.")
+    app.execute(
+        packet.id, people["ben"], AddSection(heading="Entitlement", text="Credits.")
+    )
     return str(packet.id)
 
 
@@ -122,9 +125,10 @@ def test_an_edit_based_before_the_section_existed_is_refused(
     kind: str,
 ) -> None:
     ben = people["ben"]
-    section_id, added = app.add_section(
-        packet_id, ben, heading="Window", text="Starts at 09:00."
+    done = app.execute(
+        packet_id, ben, AddSection(heading="Window", text="Starts at 09:00.")
     )
+    section_id, added = done.result, done.version
     assert added == 3
     if edited_since:
         app.edit_section(packet_id, ben, section_id, base_version=added, ops=INSERT_X)
@@ -168,7 +172,9 @@ def test_concurrent_readers_and_writers_of_one_packet_see_whole_versions(
     ben = people["ben"]
     # A larger state makes each copy take longer, and so a race likelier.
     for n in range(40):
-        app.add_section(packet_id, ben, heading=f"Filler {n}", text="filler " * 40)
+        app.execute(
+            packet_id, ben, AddSection(heading=f"Filler {n}", text="filler " * 40)
+        )
     start = app.get_packet(packet_id).version
     other = Workspace(settings=settings)  # another process's application
     stop = threading.Event()

@@ -46,10 +46,12 @@ from projections.governance_measures import Window, compute, to_csv
 from projections.runner import create_read_models
 from projections.store import ReadStore
 from release.application import ReleaseApp
+from release.commands import AcceptResidual, CancelRelease, HoldRelease
 from release.errors import ReleaseHeldError
 from release.sweeper import ManualClock
 from tests.integration.test_release_gate import KIND, LANE, PASSPHRASE, draft, who
 from workspace import accounts
+from workspace.commands import RaiseObjection, RefreshSource, RejectSuggestion
 from workspace.config import Settings
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -109,14 +111,19 @@ def script(app: ReleaseApp, clock: ManualClock) -> None:
 
     # ---- packet A
     now(1)
-    oid, _ = app.raise_objection(a.packet_id, rita, target={}, text="Cite it")
+    oid = app.execute(
+        a.packet_id, rita, RaiseObjection(target={}, text="Cite it")
+    ).result
     r1 = a.request(a.cut()["number"])
     assert codes(r1) == ["OBJECTION_OPEN"]
     r1_id = r1["release_id"]
     now(2)
-    assert app.accept_residual(a.packet_id, olga, r1_id, oid, "known gap")[
-        "status"
-    ] == ("pending")
+    done = app.execute(
+        a.packet_id,
+        olga,
+        AcceptResidual(release_id=r1_id, objection_id=oid, rationale="known gap"),
+    )
+    assert app.release_view(done.packet, done.result)["status"] == ("pending")
     now(2.5)
     with pytest.raises(ReleaseHeldError):
         a.approve(r1_id, passphrase="not the passphrase")
@@ -126,16 +133,24 @@ def script(app: ReleaseApp, clock: ManualClock) -> None:
     app.decide_release(lars, LANE, r1_id, decision="accepted", packet_id=a.packet_id)
     now(5)
     source = a.packet().source_order[0]
-    refreshed = app.refresh_source(
-        a.packet_id, ben, source, digest="sha256:new", material=None, reason=None
-    )
+    refreshed = app.execute(
+        a.packet_id,
+        ben,
+        RefreshSource(
+            source_id=source, digest="sha256:new", material=None, reason=None
+        ),
+    ).packet
     assert refreshed.release(r1_id)["status"] == "superseded"
     now(6)
     r2 = a.request(a.cut()["number"])
     assert codes(r2) == ["OBJECTION_OPEN"]
     r2_id = r2["release_id"]
     now(6.5)
-    app.accept_residual(a.packet_id, olga, r2_id, oid, "still known")
+    app.execute(
+        a.packet_id,
+        olga,
+        AcceptResidual(release_id=r2_id, objection_id=oid, rationale="still known"),
+    )
     now(7)
     a.approve(r2_id)
     now(8)
@@ -148,7 +163,9 @@ def script(app: ReleaseApp, clock: ManualClock) -> None:
         packet_id=a.packet_id,
     )
     now(9)
-    app.hold_release(a.packet_id, olga, r2_id, "the lane found drift")
+    app.execute(
+        a.packet_id, olga, HoldRelease(release_id=r2_id, reason="the lane found drift")
+    )
 
     # ---- packet B
     now(1.5)
@@ -166,8 +183,12 @@ def script(app: ReleaseApp, clock: ManualClock) -> None:
         (s2.suggestion_id, None),
     ):
         assert suggestion is not None
-        app.reject_suggestion(
-            b.packet_id, ben, suggestion, reason="not ours", category=category
+        app.execute(
+            b.packet_id,
+            ben,
+            RejectSuggestion(
+                suggestion_id=suggestion, reason="not ours", category=category
+            ),
         )
     now(3)
     app.decide_release(
@@ -195,7 +216,11 @@ def script(app: ReleaseApp, clock: ManualClock) -> None:
     r5 = b.request(r4["revision"], lane="nowhere")
     assert codes(r5) == ["LANE_UNKNOWN"]
     now(6)
-    app.cancel_release(b.packet_id, ben, r5["release_id"], "wrong lane")
+    app.execute(
+        b.packet_id,
+        ben,
+        CancelRelease(release_id=r5["release_id"], reason="wrong lane"),
+    )
     now(7)
     app.edit_section(b.packet_id, bot, sid, base_version=b.packet().version, text="c")
 

@@ -10,6 +10,13 @@ from eventsourcing.application import project_aggregate
 
 from workspace.accounts import Principal
 from workspace.application import Workspace
+from workspace.commands import (
+    AddSection,
+    CiteSource,
+    CutRevision,
+    RaiseObjection,
+    ResolveObjection,
+)
 from workspace.domain import Packet
 from workspace.errors import (
     EditConflictError,
@@ -91,7 +98,9 @@ def test_opening_a_packet_records_members_and_the_opener(
             InvalidInputError,
         ),
         (
-            lambda a, p, pid: a.add_section(pid, p["ben"], heading="", text="x"),
+            lambda a, p, pid: a.execute(
+                pid, p["ben"], AddSection(heading="", text="x")
+            ),
             "HEADING_EMPTY",
             InvalidInputError,
         ),
@@ -146,8 +155,8 @@ def test_opening_a_packet_records_members_and_the_opener(
             TooLargeError,
         ),
         (
-            lambda a, p, pid: a.add_section(
-                pid, p["ben"], heading="big", text="é" * (512 * 1024 + 1)
+            lambda a, p, pid: a.execute(
+                pid, p["ben"], AddSection(heading="big", text="é" * (512 * 1024 + 1))
             ),
             "SECTION_TOO_LARGE",
             TooLargeError,
@@ -160,8 +169,8 @@ def test_opening_a_packet_records_members_and_the_opener(
             NotFoundError,
         ),
         (
-            lambda a, p, pid: a.add_section(
-                "not-a-uuid", p["ben"], heading="h", text=""
+            lambda a, p, pid: a.execute(
+                "not-a-uuid", p["ben"], AddSection(heading="h", text="")
             ),
             "PACKET_NOT_FOUND",
             NotFoundError,
@@ -174,21 +183,25 @@ def test_opening_a_packet_records_members_and_the_opener(
             InvalidInputError,
         ),
         (
-            lambda a, p, pid: a.raise_objection(
-                pid, p["rita"], target={"section_id": "sec-7"}, text="why?"
+            lambda a, p, pid: a.execute(
+                pid,
+                p["rita"],
+                RaiseObjection(target={"section_id": "sec-7"}, text="why?"),
             ),
             "SECTION_NOT_FOUND",
             NotFoundError,
         ),
         (
-            lambda a, p, pid: a.cite_source(
+            lambda a, p, pid: a.execute(
                 pid,
                 p["ben"],
-                kind="order-form",
-                title="Order form",
-                reference="ref",
-                digest="",
-                precedence=1,
+                CiteSource(
+                    kind="order-form",
+                    title="Order form",
+                    reference="ref",
+                    digest="",
+                    precedence=1,
+                ),
             ),
             "DIGEST_EMPTY",
             InvalidInputError,
@@ -203,7 +216,7 @@ def test_bad_input_is_refused_with_a_stable_code_and_nothing_is_stored(
     code: str,
     error: type[QuireError],
 ) -> None:
-    app.add_section(packet_id, people["ben"], heading="Scope", text="short")
+    app.execute(packet_id, people["ben"], AddSection(heading="Scope", text="short"))
     before = stored_count(app)
     with pytest.raises(error) as raised:
         call(app, people, packet_id)
@@ -226,8 +239,11 @@ def test_two_writers_on_the_same_base_version_one_wins_one_clashes(
     assert "Integrity" in type(raised.value).__name__
     # Through the command API, a stale expected version is a VERSION_CLASH.
     with pytest.raises(VersionClashError) as clash:
-        app.add_section(
-            packet_id, people["ben"], heading="Three", text="c", expected_version=1
+        app.execute(
+            packet_id,
+            people["ben"],
+            AddSection(heading="Three", text="c"),
+            expected_version=1,
         )
     assert clash.value.code == "VERSION_CLASH"
     assert [s["heading"] for s in app.get_packet(packet_id).sections.values()] == [
@@ -239,9 +255,10 @@ def test_concurrent_edits_to_different_paragraphs_both_land(
     app: Workspace, people: dict[str, Principal], packet_id: str
 ) -> None:
     base_text = "Outage window.\n\nMaintenance exclusions.\n"
-    sid, base = app.add_section(
-        packet_id, people["ben"], heading="Calc", text=base_text
+    done = app.execute(
+        packet_id, people["ben"], AddSection(heading="Calc", text=base_text)
     )
+    sid, base = done.result, done.version
     app.edit_section(
         packet_id,
         people["ben"],
@@ -262,9 +279,10 @@ def test_concurrent_edits_to_different_paragraphs_both_land(
 def test_rewrites_of_the_same_sentence_give_one_edit_and_one_stored_conflict(
     app: Workspace, people: dict[str, Principal], packet_id: str
 ) -> None:
-    sid, base = app.add_section(
-        packet_id, people["ben"], heading="Cap", text="The cap is 10%."
+    done = app.execute(
+        packet_id, people["ben"], AddSection(heading="Cap", text="The cap is 10%.")
     )
+    sid, base = done.result, done.version
     app.edit_section(
         packet_id, people["ben"], sid, base_version=base, text="The cap is 15%."
     )
@@ -309,7 +327,8 @@ def test_rewrites_of_the_same_sentence_give_one_edit_and_one_stored_conflict(
 def test_a_resent_edit_is_applied_once_and_returns_its_first_result(
     app: Workspace, people: dict[str, Principal], packet_id: str
 ) -> None:
-    sid, base = app.add_section(packet_id, people["ben"], heading="H", text="abc")
+    done = app.execute(packet_id, people["ben"], AddSection(heading="H", text="abc"))
+    sid, base = done.result, done.version
     ops = [{"at": 3, "delete": 0, "insert": "d"}]
     first = app.edit_section(
         packet_id,
@@ -343,7 +362,10 @@ def test_a_resent_edit_is_applied_once_and_returns_its_first_result(
 def test_agents_propose_suggestions_that_a_human_accepts(
     app: Workspace, people: dict[str, Principal], packet_id: str
 ) -> None:
-    sid, base = app.add_section(packet_id, people["ben"], heading="H", text="credit 5%")
+    done = app.execute(
+        packet_id, people["ben"], AddSection(heading="H", text="credit 5%")
+    )
+    sid, base = done.result, done.version
     out = app.edit_section(
         packet_id, people["bot"], sid, base_version=base, text="credit 5% (capped)"
     )
@@ -370,20 +392,34 @@ def test_reviewers_agents_and_auditors_do_not_edit_or_cut(
     app: Workspace, people: dict[str, Principal], packet_id: str, who: str
 ) -> None:
     with pytest.raises(NotAllowedError):
-        app.add_section(packet_id, people[who], heading="H", text="x")
+        app.execute(packet_id, people[who], AddSection(heading="H", text="x"))
     with pytest.raises(NotAllowedError):
-        app.cut_revision(packet_id, people[who], "v1")
+        app.execute(packet_id, people[who], CutRevision("v1"))
 
 
 def test_only_the_raiser_or_release_owner_resolves_and_agents_never_do(
     app: Workspace, people: dict[str, Principal], packet_id: str
 ) -> None:
-    oid, _ = app.raise_objection(packet_id, people["rita"], target={}, text="Basis?")
+    oid = app.execute(
+        packet_id, people["rita"], RaiseObjection(target={}, text="Basis?")
+    ).result
     with pytest.raises(NotAllowedError):
-        app.resolve_objection(packet_id, people["bot"], oid, "fine")
+        app.execute(
+            packet_id,
+            people["bot"],
+            ResolveObjection(objection_id=oid, resolution="fine"),
+        )
     with pytest.raises(NotAllowedError):
-        app.resolve_objection(packet_id, people["ben"], oid, "fine")
-    app.resolve_objection(packet_id, people["maya"], oid, "clarified in §2")
+        app.execute(
+            packet_id,
+            people["ben"],
+            ResolveObjection(objection_id=oid, resolution="fine"),
+        )
+    app.execute(
+        packet_id,
+        people["maya"],
+        ResolveObjection(objection_id=oid, resolution="clarified in §2"),
+    )
     assert app.get_packet(packet_id).objections[oid]["state"] == "resolved"
 
 
@@ -404,8 +440,10 @@ def type_digits(
 def test_any_past_version_loads_and_revisions_keep_their_hash(
     app: Workspace, people: dict[str, Principal], packet_id: str
 ) -> None:
-    sid, _ = app.add_section(packet_id, people["ben"], heading="H", text="v1 text")
-    rev1, _ = app.cut_revision(packet_id, people["ben"], "PSE-v1")
+    sid = app.execute(
+        packet_id, people["ben"], AddSection(heading="H", text="v1 text")
+    ).result
+    rev1 = app.execute(packet_id, people["ben"], CutRevision("PSE-v1")).result
     type_digits(app, people["ben"], packet_id, sid, 12)  # snapshots every 5
     old = app.get_packet(packet_id, version=rev1["version"])
     assert old.sections[sid]["text"] == "v1 text"
@@ -423,7 +461,7 @@ def test_snapshots_are_taken_at_each_interval_and_equal_the_replayed_state(
     """On PostgreSQL snapshots are written by a thread of their own after the
     save that reaches them. Each one must equal the packet folded from its
     events up to that version."""
-    sid, _ = app.add_section(packet_id, people["ben"], heading="H", text="")
+    sid = app.execute(packet_id, people["ben"], AddSection(heading="H", text="")).result
     type_digits(app, people["ben"], packet_id, sid, 12)  # snapshots every 5
     version = app.get_packet(packet_id).version
     app.flush_snapshots()

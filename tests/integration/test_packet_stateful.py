@@ -29,6 +29,15 @@ from hypothesis.stateful import (
 from tests.conftest import database_url_for, drop_pg_schema
 from workspace.accounts import Principal
 from workspace.application import Workspace
+from workspace.commands import (
+    AddSection,
+    CiteSource,
+    CutRevision,
+    RaiseObjection,
+    RefreshSource,
+    WithdrawObjection,
+    WithdrawSource,
+)
 from workspace.config import Settings
 from workspace.domain import Packet
 from workspace.errors import EditConflictError, QuireError
@@ -70,9 +79,9 @@ class PacketMachine(RuleBasedStateMachine):
             reviewers=[],
         )
         self.packet_id = packet.id
-        self.section_id, _ = self.app.add_section(
-            packet.id, self.people["ann"], heading="Plan", text="0123456789"
-        )
+        self.section_id = self.app.execute(
+            packet.id, self.people["ann"], AddSection(heading="Plan", text="0123456789")
+        ).result
 
     def current(self) -> Packet:
         return self.app.get_packet(self.packet_id)
@@ -146,47 +155,54 @@ class PacketMachine(RuleBasedStateMachine):
         live = [s for s in packet.sources.values() if s["status"] == "current"]
         ann = self.people["ann"]
         if not live:
-            self.app.cite_source(
+            self.app.execute(
                 self.packet_id,
                 ann,
-                kind="order-form",
-                title="Order form",
-                reference="OF-1",
-                digest="d0",
-                precedence=1,
+                CiteSource(
+                    kind="order-form",
+                    title="Order form",
+                    reference="OF-1",
+                    digest="d0",
+                    precedence=1,
+                ),
             )
         elif material:
-            self.app.refresh_source(
+            self.app.execute(
                 self.packet_id,
                 ann,
-                live[0]["id"],
-                digest=f"d{packet.version}",
-                material=True,
-                reason="telemetry corrected",
+                RefreshSource(
+                    source_id=live[0]["id"],
+                    digest=f"d{packet.version}",
+                    material=True,
+                    reason="telemetry corrected",
+                ),
             )
         else:
-            self.app.withdraw_source(self.packet_id, ann, live[0]["id"])
+            self.app.execute(
+                self.packet_id, ann, WithdrawSource(source_id=live[0]["id"])
+            )
 
     @rule(withdraw=st.booleans())
     def object_then_withdraw(self, withdraw: bool) -> None:
         packet = self.current()
         open_ = [o for o in packet.objections.values() if o["state"] == "open"]
         if open_ and withdraw:
-            self.app.withdraw_objection(
-                self.packet_id, self.people[open_[0]["raised_by"]], open_[0]["id"]
+            self.app.execute(
+                self.packet_id,
+                self.people[open_[0]["raised_by"]],
+                WithdrawObjection(open_[0]["id"]),
             )
         else:
-            self.app.raise_objection(
+            self.app.execute(
                 self.packet_id,
                 self.people["bea"],
-                target={"section_id": self.section_id},
-                text="basis?",
+                RaiseObjection(target={"section_id": self.section_id}, text="basis?"),
             )
 
     @rule(label=st.one_of(st.none(), st.text("abc", min_size=1, max_size=3)))
     def cut(self, label: str | None) -> None:
         try:
-            self.app.cut_revision(self.packet_id, self.people["ann"], label)
+            self.app.execute(self.packet_id, self.people["ann"], CutRevision(label))
         except QuireError as e:
             assert e.code == "LABEL_TAKEN"
 

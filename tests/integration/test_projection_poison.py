@@ -23,6 +23,7 @@ from projections.store import ReadStore, Tx
 from tests.integration.test_projections import append_raw
 from workspace.accounts import Principal
 from workspace.application import Workspace
+from workspace.commands import AddSection, RaiseObjection
 from workspace.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,7 +75,7 @@ def test_an_event_a_projection_cannot_apply_is_recorded_and_skipped(
         append_raw(app, nul, "quire.packet.Retitled", "ben", title="Nul\x00title")
         bad_ids.append(store.head())
     later = open_packet(app, ben, "Later")
-    app.add_section(later, ben, heading="Scope", text="Credits accrue.")
+    app.execute(later, ben, AddSection(heading="Scope", text="Credits accrue."))
 
     runner = ProjectionRunner(store, all_projections(settings), poison_attempts=2)
     runner.start()
@@ -116,7 +117,7 @@ def test_a_poison_event_is_re_applied_on_retry_once_the_cause_is_fixed(
     backend: str,
 ) -> None:
     pid = open_packet(app, ben, "Plan")
-    app.raise_objection(pid, ben, target={}, text="Cite the addendum")
+    app.execute(pid, ben, RaiseObjection(target={}, text="Cite the addendum"))
     runner = ProjectionRunner(store, [FlakyPacketList()], poison_attempts=2)
     runner.start()
     try:

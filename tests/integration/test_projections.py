@@ -19,6 +19,17 @@ from projections.runner import all_projections, create_read_models
 from projections.store import ReadStore, Tx
 from workspace.accounts import Principal
 from workspace.application import Workspace
+from workspace.commands import (
+    AddSection,
+    AnswerObjection,
+    ChangeMembers,
+    CutRevision,
+    RaiseObjection,
+    RemoveSection,
+    ReopenObjection,
+    ResolveObjection,
+    WithdrawObjection,
+)
 from workspace.config import Settings
 
 
@@ -103,9 +114,12 @@ def test_revision_history_lists_each_cut_with_contributors_since_the_previous(
     people: dict[str, Principal],
     packet_id: str,
 ) -> None:
-    sid, version = app.add_section(
-        packet_id, people["ben"], heading="Entitlement", text="Credits accrue.\n"
+    done = app.execute(
+        packet_id,
+        people["ben"],
+        AddSection(heading="Entitlement", text="Credits accrue.\n"),
     )
+    sid, version = done.result, done.version
     app.edit_section(
         packet_id,
         people["maya"],
@@ -113,9 +127,11 @@ def test_revision_history_lists_each_cut_with_contributors_since_the_previous(
         base_version=version,
         text="Credits accrue monthly.\n",
     )
-    app.cut_revision(packet_id, people["ben"], "v1")
-    app.raise_objection(packet_id, people["rita"], target={}, text="Cite the addendum")
-    app.cut_revision(packet_id, people["maya"], None)
+    app.execute(packet_id, people["ben"], CutRevision("v1"))
+    app.execute(
+        packet_id, people["rita"], RaiseObjection(target={}, text="Cite the addendum")
+    )
+    app.execute(packet_id, people["maya"], CutRevision(None))
     catch_up(store, settings)
 
     history = revisions.history(store, packet_id)
@@ -142,13 +158,17 @@ def test_diff_between_two_revisions_is_unified_per_section(
     packet_id: str,
 ) -> None:
     ben = people["ben"]
-    kept, v = app.add_section(packet_id, ben, heading="Scope", text="one\ntwo\n")
-    gone, v = app.add_section(packet_id, ben, heading="Old", text="bye\n")
-    app.cut_revision(packet_id, ben, "r1")
+    done = app.execute(packet_id, ben, AddSection(heading="Scope", text="one\ntwo\n"))
+    kept, v = done.result, done.version
+    done = app.execute(packet_id, ben, AddSection(heading="Old", text="bye\n"))
+    gone, v = done.result, done.version
+    app.execute(packet_id, ben, CutRevision("r1"))
     app.edit_section(packet_id, ben, kept, base_version=v, text="one\n2\n")
-    app.remove_section(packet_id, ben, gone)
-    added, _ = app.add_section(packet_id, ben, heading="New", text="hello\n")
-    app.cut_revision(packet_id, ben, "r2")
+    app.execute(packet_id, ben, RemoveSection(gone))
+    added = app.execute(
+        packet_id, ben, AddSection(heading="New", text="hello\n")
+    ).result
+    app.execute(packet_id, ben, CutRevision("r2"))
     catch_up(store, settings)
 
     old = revisions.content(store, packet_id, 1)
@@ -178,12 +198,24 @@ def test_objection_ledger_keeps_every_state_change_and_residual_acceptance(
     people: dict[str, Principal],
     packet_id: str,
 ) -> None:
-    oid, _ = app.raise_objection(
-        packet_id, people["rita"], target={}, text="The cap is unclear"
+    oid = app.execute(
+        packet_id, people["rita"], RaiseObjection(target={}, text="The cap is unclear")
+    ).result
+    app.execute(
+        packet_id,
+        people["ben"],
+        AnswerObjection(objection_id=oid, answer="See clause 4"),
     )
-    app.answer_objection(packet_id, people["ben"], oid, "See clause 4")
-    app.resolve_objection(packet_id, people["rita"], oid, "Clause 4 settles it")
-    app.reopen_objection(packet_id, people["rita"], oid, "Clause 4 was amended")
+    app.execute(
+        packet_id,
+        people["rita"],
+        ResolveObjection(objection_id=oid, resolution="Clause 4 settles it"),
+    )
+    app.execute(
+        packet_id,
+        people["rita"],
+        ReopenObjection(objection_id=oid, reason="Clause 4 was amended"),
+    )
     _request(app, packet_id, people["ben"], "rel-1")
     append_raw(
         app,
@@ -195,8 +227,10 @@ def test_objection_ledger_keeps_every_state_change_and_residual_acceptance(
         rationale="Known gap, tracked in the amendment",
         text_hash="sha256:abc",
     )
-    second, _ = app.raise_objection(packet_id, people["ben"], target={}, text="Typo")
-    app.withdraw_objection(packet_id, people["ben"], second)
+    second = app.execute(
+        packet_id, people["ben"], RaiseObjection(target={}, text="Typo")
+    ).result
+    app.execute(packet_id, people["ben"], WithdrawObjection(second))
     catch_up(store, settings)
 
     ledger = {o["id"]: o for o in objections.ledger(store, packet_id)}
@@ -231,7 +265,7 @@ def _request(
     hold_reasons: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     """Cuts a revision and requests its release (as the release layer would)."""
-    revision, _ = app.cut_revision(packet_id, author, None)
+    revision = app.execute(packet_id, author, CutRevision(None)).result
     append_raw(
         app,
         packet_id,
@@ -278,9 +312,11 @@ def test_packet_list_follows_status_open_objections_and_last_activity(
         return found
 
     assert row()["status"] == "draft"
-    oid, _ = app.raise_objection(packet_id, people["rita"], target={}, text="Why?")
+    oid = app.execute(
+        packet_id, people["rita"], RaiseObjection(target={}, text="Why?")
+    ).result
     assert row()["open_objections"] == 1
-    app.cut_revision(packet_id, people["ben"], "v1")
+    app.execute(packet_id, people["ben"], CutRevision("v1"))
     assert row()["status"] == "in review"
     _request(
         app,
@@ -290,7 +326,9 @@ def test_packet_list_follows_status_open_objections_and_last_activity(
         [{"code": "OBJECTION_OPEN", "detail": oid}],
     )
     assert row()["status"] == "held"
-    app.resolve_objection(packet_id, people["rita"], oid, "fine")
+    app.execute(
+        packet_id, people["rita"], ResolveObjection(objection_id=oid, resolution="fine")
+    )
     append_raw(
         app, packet_id, "quire.packet.ReleaseCleared", "maya", release_id="rel-1"
     )
@@ -334,8 +372,10 @@ def test_packet_list_shows_members_their_packets_and_auditors_all(
         authors=[],
         reviewers=[],
     )
-    app.change_members(
-        packet_id, people["maya"], release_owner="maya", authors=["ben"], reviewers=[]
+    app.execute(
+        packet_id,
+        people["maya"],
+        ChangeMembers(release_owner="maya", authors=["ben"], reviewers=[]),
     )
     catch_up(store, settings)
 
@@ -361,8 +401,8 @@ def test_manifests_and_lane_inbox_follow_release_events(
     people: dict[str, Principal],
     packet_id: str,
 ) -> None:
-    app.add_section(packet_id, people["ben"], heading="H", text="t")
-    app.cut_revision(packet_id, people["ben"], "PSE-Packet-v1")
+    app.execute(packet_id, people["ben"], AddSection(heading="H", text="t"))
+    app.execute(packet_id, people["ben"], CutRevision("PSE-Packet-v1"))
     append_raw(
         app,
         packet_id,
@@ -418,8 +458,8 @@ def test_audit_log_records_every_event_and_checkpoints_cuts(
     people: dict[str, Principal],
     packet_id: str,
 ) -> None:
-    app.add_section(packet_id, people["ben"], heading="H", text="t")
-    app.cut_revision(packet_id, people["ben"], "v1")
+    app.execute(packet_id, people["ben"], AddSection(heading="H", text="t"))
+    app.execute(packet_id, people["ben"], CutRevision("v1"))
     app.record_view(people["aud"], "packet", packet_id=packet_id)
     catch_up(store, settings)
 
@@ -488,7 +528,7 @@ def test_a_moved_tracking_record_makes_a_stale_instance_reload(
         stale = Driver(store, PacketList())
         stale.prepare(first)  # loaded at position 0
         Driver(store, PacketList()).catch_up(second)  # another instance ran
-        app.add_section(packet_id, people["ben"], heading="H", text="t")
+        app.execute(packet_id, people["ben"], AddSection(heading="H", text="t"))
         stale.catch_up(first)  # must not apply the first events twice
         row = packets.packet_row(store, packet_id)
         assert row is not None and row["version"] == 2

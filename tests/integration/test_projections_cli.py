@@ -11,6 +11,7 @@ from pathlib import Path
 from uuid import UUID
 
 from workspace.application import Workspace
+from workspace.commands import AddSection, CutRevision
 from workspace.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,8 +53,10 @@ def test_rebuild_and_export_from_the_command_line(tmp_path: Path) -> None:
     packet = app.open_packet(
         ben, kind="k", title="Plan", release_owner="ben", authors=[], reviewers=[]
     )
-    app.add_section(str(packet.id), ben, heading="Scope", text="Credits accrue.")
-    app.cut_revision(str(packet.id), ben, "v1")
+    app.execute(
+        str(packet.id), ben, AddSection(heading="Scope", text="Credits accrue.")
+    )
+    app.execute(str(packet.id), ben, CutRevision("v1"))
     app.close()
 
     rebuilt = quire(tmp_path, "projections", "rebuild")

@@ -21,6 +21,13 @@ from projections.runner import all_projections, create_read_models, read_model_t
 from projections.store import ReadStore, Tx
 from tests.conftest import database_url_for, drop_pg_schema
 from workspace.application import Workspace
+from workspace.commands import (
+    AddSection,
+    CutRevision,
+    RaiseObjection,
+    ReopenObjection,
+    ResolveObjection,
+)
 from workspace.config import Settings
 from workspace.errors import QuireError
 
@@ -107,7 +114,7 @@ class World:
                 return
         pid = self.packets[-1]
         if step == "section":
-            sid, _ = app.add_section(pid, p["ben"], heading="H", text=arg)
+            sid = app.execute(pid, p["ben"], AddSection(heading="H", text=arg)).result
             self.sections[pid].append(sid)
         elif step == "edit" and self.sections[pid]:
             version = app.get_packet(pid).version
@@ -115,14 +122,22 @@ class World:
                 pid, p["maya"], self.sections[pid][-1], base_version=version, text=arg
             )
         elif step == "object":
-            app.raise_objection(pid, p[arg], target={}, text="why")
+            app.execute(pid, p[arg], RaiseObjection(target={}, text="why"))
             self.objections[pid] += 1
         elif step == "resolve" and arg <= self.objections[pid]:
-            app.resolve_objection(pid, p["maya"], f"obj-{arg}", "done")
+            app.execute(
+                pid,
+                p["maya"],
+                ResolveObjection(objection_id=f"obj-{arg}", resolution="done"),
+            )
         elif step == "reopen" and arg <= self.objections[pid]:
-            app.reopen_objection(pid, p["rita"], f"obj-{arg}", "again")
+            app.execute(
+                pid,
+                p["rita"],
+                ReopenObjection(objection_id=f"obj-{arg}", reason="again"),
+            )
         elif step == "cut":
-            app.cut_revision(pid, p[arg], None)
+            app.execute(pid, p[arg], CutRevision(None))
         elif step == "retitle":
             app.update_packet(
                 pid,

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from release.application import ReleaseApp
+from release.commands import AcceptResidual, ApproveRelease
 from release.demo import (
     DIAGNOSTICS_LANE,
     GOVERNANCE_LANE,
@@ -72,14 +73,13 @@ def test_each_intruder_is_refused_signing_accepting_a_residual_and_reading_the_l
 
     revision = story.packet().revision(2)
     with pytest.raises((ReleaseHeldError, NotAllowedError)) as refused:
-        app.approve_release(
-            story.packet_id,
-            principal,
+        approve = ApproveRelease(
             "rel-2",
             content_hash=revision["content_hash"],
             meaning="approve",
             passphrase="mine",
         )
+        app.execute(story.packet_id, principal, approve)
     if isinstance(refused.value, ReleaseHeldError):  # members: the gate says why
         codes = {h["code"] for h in refused.value.details["hold_reasons"]}
         assert "SIGNER_NOT_RELEASE_OWNER" in codes
@@ -90,8 +90,14 @@ def test_each_intruder_is_refused_signing_accepting_a_residual_and_reading_the_l
     other = story.request("marcus.lee", 2, DIAGNOSTICS_LANE)["release_id"]
     before = story.packet().version
     with pytest.raises(NotAllowedError):
-        app.accept_residual(
-            story.packet_id, principal, other, story.ids["open_question"], "fine"
+        app.execute(
+            story.packet_id,
+            principal,
+            AcceptResidual(
+                release_id=other,
+                objection_id=story.ids["open_question"],
+                rationale="fine",
+            ),
         )
     assert story.packet().version == before
 

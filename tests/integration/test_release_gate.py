@@ -11,10 +11,21 @@ from typing import Any
 import pytest
 
 from release.application import ReleaseApp
+from release.commands import AcceptResidual, ApproveRelease, RequestRelease
 from release.errors import ReleaseHeldError
 from release.sweeper import ManualClock
 from workspace import accounts
 from workspace.accounts import Principal
+from workspace.commands import (
+    AddSection,
+    CiteSource,
+    CutRevision,
+    DeclarePrerequisite,
+    RaiseObjection,
+    RefreshSource,
+    ReopenObjection,
+    ResolveObjection,
+)
 from workspace.config import Settings, backend_of
 from workspace.errors import NotAllowedError, OutOfScopeError
 
@@ -71,13 +82,13 @@ class Draft:
         return self.app.get_packet(self.packet_id)
 
     def cut(self) -> dict[str, Any]:
-        revision, _ = self.app.cut_revision(self.packet_id, self.ben)
-        return revision
+        return self.app.execute(self.packet_id, self.ben, CutRevision()).result
 
     def request(self, revision: int, lane: str = LANE) -> dict[str, Any]:
-        return self.app.request_release(
-            self.packet_id, self.ben, revision=revision, lane_id=lane
+        done = self.app.execute(
+            self.packet_id, self.ben, RequestRelease(revision=revision, lane_id=lane)
         )
+        return self.app.release_view(done.packet, done.result)
 
     def approve(
         self,
@@ -88,14 +99,14 @@ class Draft:
     ) -> dict[str, Any]:
         packet = self.packet()
         revision = packet.revision(packet.release(release_id)["revision"])
-        return self.app.approve_release(
-            self.packet_id,
-            who(self.app, signer),
+        approve = ApproveRelease(
             release_id,
             content_hash=content_hash or revision["content_hash"],
             meaning="approved for governance review intake",
             passphrase=passphrase,
         )
+        done = self.app.execute(self.packet_id, who(self.app, signer), approve)
+        return self.app.release_view(done.packet, release_id)
 
     def release(self) -> str:
         """Cuts, requests and approves; returns the release id."""
@@ -115,25 +126,29 @@ def draft(app: ReleaseApp, clock: ManualClock, title: str = "Credit packet") -> 
         reviewers=["rita"],
     )
     pid = str(packet.id)
-    app.add_section(pid, ben, heading="Calculation", text="412 outage minutes")
+    app.execute(pid, ben, AddSection(heading="Calculation", text="412 outage minutes"))
     for n, valid in ((1, None), (2, clock.now + timedelta(days=1))):
-        app.cite_source(
+        app.execute(
             pid,
             ben,
-            kind="telemetry",
-            title=f"Extract {n}",
-            reference=f"ref-{n}",
-            digest=f"sha256:{n}",
-            precedence=n,
-            valid_until=valid,
+            CiteSource(
+                kind="telemetry",
+                title=f"Extract {n}",
+                reference=f"ref-{n}",
+                digest=f"sha256:{n}",
+                precedence=n,
+                valid_until=valid,
+            ),
         )
-    app.declare_prerequisite(pid, ben, title="Severity closed", satisfied=True)
-    app.declare_prerequisite(
+    app.execute(pid, ben, DeclarePrerequisite(title="Severity closed", satisfied=True))
+    app.execute(
         pid,
         ben,
-        title="Contacts current",
-        satisfied=True,
-        valid_until=clock.now + timedelta(days=2),
+        DeclarePrerequisite(
+            title="Contacts current",
+            satisfied=True,
+            valid_until=clock.now + timedelta(days=2),
+        ),
     )
     return Draft(app, pid)
 
@@ -154,13 +169,21 @@ def test_the_gate_reports_every_hold_reason_at_once_naming_each_subject(
         base_version=release_app.get_packet(d.packet_id).version,
         text="x",
     )
-    release_app.declare_prerequisite(
-        d.packet_id, d.ben, title="Worksheet reconciled", satisfied=False
+    release_app.execute(
+        d.packet_id,
+        d.ben,
+        DeclarePrerequisite(title="Worksheet reconciled", satisfied=False),
     )
-    release_app.raise_objection(d.packet_id, d.rita, target={}, text="Cap unclear")
+    release_app.execute(
+        d.packet_id, d.rita, RaiseObjection(target={}, text="Cap unclear")
+    )
     revision = d.cut()
-    release_app.refresh_source(
-        d.packet_id, d.bot, "src-1", digest="sha256:1b", material=True, reason="fix"
+    release_app.execute(
+        d.packet_id,
+        d.bot,
+        RefreshSource(
+            source_id="src-1", digest="sha256:1b", material=True, reason="fix"
+        ),
     )
     rid = d.request(revision["number"])["release_id"]
     clock.advance(timedelta(days=3))
@@ -220,14 +243,16 @@ def test_a_non_material_refresh_neither_holds_nor_supersedes(
 ) -> None:
     d = draft(release_app, clock)
     rid = d.release()
-    packet = release_app.refresh_source(
+    packet = release_app.execute(
         d.packet_id,
         d.olga,  # only the release owner judges a changed digest non-material
-        "src-1",
-        digest="sha256:1-reformatted",
-        material=False,
-        reason="whitespace",
-    )
+        RefreshSource(
+            source_id="src-1",
+            digest="sha256:1-reformatted",
+            material=False,
+            reason="whitespace",
+        ),
+    ).packet
     assert packet.release(rid)["status"] == "released"
 
 
@@ -274,26 +299,38 @@ def test_reopening_a_residual_objection_supersedes_the_release_in_the_same_save(
     release_app: ReleaseApp, clock: ManualClock
 ) -> None:
     d = draft(release_app, clock)
-    residual, _ = release_app.raise_objection(
-        d.packet_id, d.rita, target={}, text="Maintenance notice was short"
+    residual = release_app.execute(
+        d.packet_id,
+        d.rita,
+        RaiseObjection(target={}, text="Maintenance notice was short"),
+    ).result
+    other = release_app.execute(
+        d.packet_id, d.rita, RaiseObjection(target={}, text="Typo in the heading")
+    ).result
+    release_app.execute(
+        d.packet_id, d.rita, ResolveObjection(objection_id=other, resolution="fixed")
     )
-    other, _ = release_app.raise_objection(
-        d.packet_id, d.rita, target={}, text="Typo in the heading"
-    )
-    release_app.resolve_objection(d.packet_id, d.rita, other, "fixed")
     rid = d.request(d.cut()["number"])["release_id"]
-    release_app.accept_residual(
-        d.packet_id, d.olga, rid, residual, "reviewers weigh it"
+    release_app.execute(
+        d.packet_id,
+        d.olga,
+        AcceptResidual(
+            release_id=rid, objection_id=residual, rationale="reviewers weigh it"
+        ),
     )
     d.approve(rid)
 
-    release_app.reopen_objection(d.packet_id, d.rita, other, "not fixed")
+    release_app.execute(
+        d.packet_id, d.rita, ReopenObjection(objection_id=other, reason="not fixed")
+    )
     assert d.packet().release(rid)["status"] == "released"
     assert [
         i["release_id"]
         for i in release_app.impact(d.packet_id, d.ben, objection_id=residual)
     ] == [rid]
-    packet = release_app.reopen_objection(d.packet_id, d.rita, residual, "worse")
+    packet = release_app.execute(
+        d.packet_id, d.rita, ReopenObjection(objection_id=residual, reason="worse")
+    ).packet
     release = packet.release(rid)
     assert release["supersession"]["cause"] == "RESIDUAL_REOPENED"
     assert release["supersession"]["version"] == packet.version
@@ -314,8 +351,12 @@ def test_the_impact_query_names_what_a_change_would_supersede_before_it_is_made(
         (rid, "PREREQUISITE_LAPSED")
     ]
     assert d.packet().release(rid)["status"] == "released"  # nothing changed
-    release_app.refresh_source(
-        d.packet_id, d.ben, "src-1", digest="sha256:new", material=True, reason="fix"
+    release_app.execute(
+        d.packet_id,
+        d.ben,
+        RefreshSource(
+            source_id="src-1", digest="sha256:new", material=True, reason="fix"
+        ),
     )
     assert d.packet().release(rid)["supersession"]["cause"] == "SOURCE_DRIFT"
     assert release_app.impact(d.packet_id, d.ben, source_id="src-1") == []
@@ -411,8 +452,12 @@ def test_a_fresh_process_replays_releases_and_lanes_exactly(
         pytest.skip("an in-memory store is not shared between processes")
     d = draft(release_app, clock)
     rid = d.release()
-    release_app.refresh_source(
-        d.packet_id, d.ben, "src-1", digest="sha256:new", material=True, reason="fix"
+    release_app.execute(
+        d.packet_id,
+        d.ben,
+        RefreshSource(
+            source_id="src-1", digest="sha256:new", material=True, reason="fix"
+        ),
     )
     fresh = ReleaseApp(settings=settings, clock=clock)
     try:

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from release.application import ReleaseApp
+from release.commands import AcceptResidual, ApproveRelease, CancelRelease
 from release.errors import ReleaseHeldError
 from release.sweeper import ManualClock
 from tests.integration.test_release_gate import (
@@ -24,6 +25,16 @@ from tests.integration.test_release_gate import (
     release_app,
     who,
 )
+from workspace.commands import (
+    ChangeMembers,
+    CiteSource,
+    DeclarePrerequisite,
+    RaiseObjection,
+    RefreshSource,
+    ResolveObjection,
+    SatisfyPrerequisite,
+    WithdrawObjection,
+)
 from workspace.errors import InvalidInputError, NotAllowedError, StateError
 
 __all__ = ["cheap_passphrases", "clock", "release_app"]  # fixtures used here
@@ -32,15 +43,14 @@ __all__ = ["cheap_passphrases", "clock", "release_app"]  # fixtures used here
 def approve(d: Draft, rid: str, **extra: Any) -> dict[str, Any]:
     packet = d.packet()
     revision = packet.revision(packet.release(rid)["revision"])
-    return d.app.approve_release(
-        d.packet_id,
-        d.olga,
+    approve = ApproveRelease(
         rid,
         content_hash=revision["content_hash"],
         meaning="approved",
         passphrase=PASSPHRASE,
         **extra,
     )
+    return d.app.release_view(d.app.execute(d.packet_id, d.olga, approve).packet, rid)
 
 
 def test_objection_work_by_the_owner_does_not_make_her_an_author(
@@ -48,10 +58,18 @@ def test_objection_work_by_the_owner_does_not_make_her_an_author(
 ) -> None:
     d = draft(release_app, clock)
     first = d.release()
-    raised = release_app.raise_objection(d.packet_id, d.olga, target={}, text="Cap?")
-    release_app.resolve_objection(d.packet_id, d.olga, raised[0], "monthly")
-    other, _ = release_app.raise_objection(d.packet_id, d.olga, target={}, text="x")
-    release_app.withdraw_objection(d.packet_id, d.olga, other)
+    raised = release_app.execute(
+        d.packet_id, d.olga, RaiseObjection(target={}, text="Cap?")
+    )
+    release_app.execute(
+        d.packet_id,
+        d.olga,
+        ResolveObjection(objection_id=raised.result, resolution="monthly"),
+    )
+    other = release_app.execute(
+        d.packet_id, d.olga, RaiseObjection(target={}, text="x")
+    ).result
+    release_app.execute(d.packet_id, d.olga, WithdrawObjection(other))
     revision = d.cut()  # by ben; the same content as revision 1
     assert revision["content_hash"] == d.packet().revision(1)["content_hash"]
     assert revision["contributors"] == []
@@ -65,11 +83,15 @@ def test_a_prerequisite_satisfied_after_the_cut_holds_the_revision_stale(
     release_app: ReleaseApp, clock: ManualClock
 ) -> None:
     d = draft(release_app, clock)
-    pid, _ = release_app.declare_prerequisite(
-        d.packet_id, d.ben, title="Register current", satisfied=False
-    )
+    pid = release_app.execute(
+        d.packet_id,
+        d.ben,
+        DeclarePrerequisite(title="Register current", satisfied=False),
+    ).result
     revision = d.cut()  # its content says: unmet
-    release_app.satisfy_prerequisite(d.packet_id, d.ben, pid, evidence="checked")
+    release_app.execute(
+        d.packet_id, d.ben, SatisfyPrerequisite(prerequisite_id=pid, evidence="checked")
+    )
     rid = d.request(revision["number"])["release_id"]
     with pytest.raises(ReleaseHeldError) as held:
         approve(d, rid)
@@ -93,15 +115,13 @@ def test_a_source_cited_after_the_cut_holds_the_revision_stale(
 ) -> None:
     d = draft(release_app, clock)
     revision = d.cut()
-    sid, _ = release_app.cite_source(
+    sid = release_app.execute(
         d.packet_id,
         d.ben,
-        kind="crm",
-        title="Note",
-        reference="n",
-        digest="sha256:n",
-        precedence=9,
-    )
+        CiteSource(
+            kind="crm", title="Note", reference="n", digest="sha256:n", precedence=9
+        ),
+    ).result
     held = d.request(revision["number"])
     assert [(h["code"], h.get("source_id")) for h in held["hold_reasons"]] == [
         ("REVISION_STALE", sid)
@@ -135,19 +155,27 @@ def test_every_released_manifest_states_exactly_the_content_it_binds(
     for step in steps:
         packet = d.packet()
         if step[0] == "declare":
-            app.declare_prerequisite(pid, d.ben, title="p", satisfied=step[1])
+            app.execute(pid, d.ben, DeclarePrerequisite(title="p", satisfied=step[1]))
         elif step[0] == "satisfy" and packet.prerequisites:
             ids = sorted(packet.prerequisites)
-            app.satisfy_prerequisite(pid, d.ben, ids[step[1] % len(ids)], evidence="e")
+            app.execute(
+                pid,
+                d.ben,
+                SatisfyPrerequisite(
+                    prerequisite_id=ids[step[1] % len(ids)], evidence="e"
+                ),
+            )
         elif step[0] == "refresh":
             refreshes += 1
-            app.refresh_source(
+            app.execute(
                 pid,
                 d.ben if step[2] else d.olga,
-                f"src-{step[1]}",
-                digest=f"sha256:{step[1]}-{refreshes}",
-                material=step[2],
-                reason="judged",
+                RefreshSource(
+                    source_id=f"src-{step[1]}",
+                    digest=f"sha256:{step[1]}-{refreshes}",
+                    material=step[2],
+                    reason="judged",
+                ),
             )
         elif step[0] == "release":
             number = d.cut()["number"] if step[1] or not packet.revisions else 1
@@ -181,20 +209,26 @@ def test_only_the_release_owner_judges_a_changed_digest_non_material(
     rid = d.release()
     for user in ("bot", "ben"):
         with pytest.raises(NotAllowedError) as refused:
-            release_app.refresh_source(
+            release_app.execute(
                 d.packet_id,
                 who(release_app, user),
-                "src-1",
-                digest="sha256:1-new",
-                material=False,
-                reason="cosmetic",
+                RefreshSource(
+                    source_id="src-1",
+                    digest="sha256:1-new",
+                    material=False,
+                    reason="cosmetic",
+                ),
             )
         assert refused.value.code == "MATERIALITY_NOT_ALLOWED"
     assert d.packet().release(rid)["status"] == "released"
     # Without `material`, a changed digest is drift.
-    packet = release_app.refresh_source(
-        d.packet_id, d.bot, "src-1", digest="sha256:1-new", material=None, reason="x"
-    )
+    packet = release_app.execute(
+        d.packet_id,
+        d.bot,
+        RefreshSource(
+            source_id="src-1", digest="sha256:1-new", material=None, reason="x"
+        ),
+    ).packet
     assert packet.release(rid)["supersession"]["cause"] == "SOURCE_DRIFT"
 
 
@@ -203,17 +237,23 @@ def test_a_non_material_judgement_is_bound_into_the_manifest_and_shown_to_the_la
 ) -> None:
     d = draft(release_app, clock)
     with pytest.raises(InvalidInputError):
-        release_app.refresh_source(
-            d.packet_id, d.olga, "src-1", digest="sha256:r", material=False, reason=None
+        release_app.execute(
+            d.packet_id,
+            d.olga,
+            RefreshSource(
+                source_id="src-1", digest="sha256:r", material=False, reason=None
+            ),
         )
     revision = d.cut()
-    release_app.refresh_source(
+    release_app.execute(
         d.packet_id,
         d.olga,
-        "src-1",
-        digest="sha256:1-reformatted",
-        material=False,
-        reason="whitespace only",
+        RefreshSource(
+            source_id="src-1",
+            digest="sha256:1-reformatted",
+            material=False,
+            reason="whitespace only",
+        ),
     )
     rid = d.request(revision["number"])["release_id"]
     approve(d, rid)
@@ -225,13 +265,15 @@ def test_a_non_material_judgement_is_bound_into_the_manifest_and_shown_to_the_la
         "whitespace only",
         "olga",
     )
-    release_app.refresh_source(
+    release_app.execute(
         d.packet_id,
         d.olga,
-        "src-1",
-        digest="sha256:1-again",
-        material=False,
-        reason="header date",
+        RefreshSource(
+            source_id="src-1",
+            digest="sha256:1-again",
+            material=False,
+            reason="header date",
+        ),
     )
     shown = release_app.lane_release(who(release_app, "lars"), LANE, rid)
     assert shown["status"] == "released"
@@ -274,7 +316,7 @@ def test_changing_the_release_owner_supersedes_and_re_holds_in_one_save(
 ) -> None:
     d = draft(release_app, clock)
     released = d.release()
-    release_app.raise_objection(d.packet_id, d.rita, target={}, text="Cap?")
+    release_app.execute(d.packet_id, d.rita, RaiseObjection(target={}, text="Cap?"))
     release_app.edit_section(
         d.packet_id,
         d.ben,
@@ -283,15 +325,17 @@ def test_changing_the_release_owner_supersedes_and_re_holds_in_one_save(
         text="9",
     )
     pending = d.request(d.cut()["number"])["release_id"]
-    release_app.accept_residual(d.packet_id, d.olga, pending, "obj-1", "caveat")
+    release_app.execute(
+        d.packet_id,
+        d.olga,
+        AcceptResidual(release_id=pending, objection_id="obj-1", rationale="caveat"),
+    )
     assert d.packet().release(pending)["status"] == "pending"
     before = d.packet().version
-    release_app.change_members(
+    release_app.execute(
         d.packet_id,
         who(release_app, "root"),
-        release_owner="mia",
-        authors=["ben", "bot"],
-        reviewers=["rita"],
+        ChangeMembers(release_owner="mia", authors=["ben", "bot"], reviewers=["rita"]),
     )
     packet = d.packet()
     assert packet.version == before + 3  # one save: change, supersession, hold
@@ -304,8 +348,10 @@ def test_changing_the_release_owner_supersedes_and_re_holds_in_one_save(
         in (packet.release(pending)["hold_reasons"][0]["detail"])
     )
     # The new owner accepts the residual herself, then may sign.
-    release_app.accept_residual(
-        d.packet_id, who(release_app, "mia"), pending, "obj-1", "ok"
+    release_app.execute(
+        d.packet_id,
+        who(release_app, "mia"),
+        AcceptResidual(release_id=pending, objection_id="obj-1", rationale="ok"),
     )
     assert d.packet().release(pending)["status"] == "pending"
 
@@ -314,9 +360,15 @@ def test_a_residual_is_accepted_per_release(
     release_app: ReleaseApp, clock: ManualClock
 ) -> None:
     d = draft(release_app, clock)
-    oid, _ = release_app.raise_objection(d.packet_id, d.rita, target={}, text="Cap?")
+    oid = release_app.execute(
+        d.packet_id, d.rita, RaiseObjection(target={}, text="Cap?")
+    ).result
     first = d.request(d.cut()["number"])["release_id"]
-    release_app.accept_residual(d.packet_id, d.olga, first, oid, "caveat one")
+    release_app.execute(
+        d.packet_id,
+        d.olga,
+        AcceptResidual(release_id=first, objection_id=oid, rationale="caveat one"),
+    )
     approve(d, first)
     release_app.edit_section(
         d.packet_id,
@@ -329,7 +381,11 @@ def test_a_residual_is_accepted_per_release(
     assert [h["code"] for h in d.packet().release(second)["hold_reasons"]] == [
         "OBJECTION_OPEN"
     ]
-    release_app.accept_residual(d.packet_id, d.olga, second, oid, "caveat two")
+    release_app.execute(
+        d.packet_id,
+        d.olga,
+        AcceptResidual(release_id=second, objection_id=oid, rationale="caveat two"),
+    )
     assert approve(d, second)["status"] == "released"
     assert d.packet().release(first)["status"] == "superseded"
 
@@ -353,9 +409,13 @@ def test_a_material_refresh_re_gates_open_releases_in_the_same_save(
     d = draft(release_app, clock)
     rid = d.request(d.cut()["number"])["release_id"]
     assert d.packet().release(rid)["status"] == "pending"
-    packet = release_app.refresh_source(
-        d.packet_id, d.bot, "src-1", digest="sha256:new", material=True, reason="fix"
-    )
+    packet = release_app.execute(
+        d.packet_id,
+        d.bot,
+        RefreshSource(
+            source_id="src-1", digest="sha256:new", material=True, reason="fix"
+        ),
+    ).packet
     release = packet.release(rid)
     assert (release["status"], [h["code"] for h in release["hold_reasons"]]) == (
         "held",
@@ -374,8 +434,13 @@ def test_a_cancelled_request_is_withdrawn_for_good(
     d = draft(release_app, clock)
     rid = d.request(d.cut()["number"], lane="typo-lane")["release_id"]
     with pytest.raises(NotAllowedError):
-        release_app.cancel_release(d.packet_id, d.rita, rid, "not mine")
-    view = release_app.cancel_release(d.packet_id, d.ben, rid, "lane id typo")
+        release_app.execute(
+            d.packet_id, d.rita, CancelRelease(release_id=rid, reason="not mine")
+        )
+    done = release_app.execute(
+        d.packet_id, d.ben, CancelRelease(release_id=rid, reason="lane id typo")
+    )
+    view = release_app.release_view(done.packet, done.result)
     assert view["status"] == "cancelled"
     assert view["cancellation"]["reason"] == "lane id typo"
     with pytest.raises(StateError) as again:

@@ -16,8 +16,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from release.application import ReleaseApp
+from release.commands import AcceptResidual, ApproveRelease, RequestRelease
 from release.sweeper import ManualClock, due_lapses, sweep_packet
 from workspace import accounts
+from workspace.commands import (
+    AddSection,
+    CiteSource,
+    CutRevision,
+    DeclarePrerequisite,
+    RaiseObjection,
+    RefreshSource,
+    ReopenObjection,
+    ResolveObjection,
+    SatisfyPrerequisite,
+)
 from workspace.config import Settings
 from workspace.domain import Packet
 from workspace.errors import QuireError
@@ -92,24 +104,26 @@ class World:
         )
         self.pid = str(packet.id)
         for heading in ("A", "B"):
-            app.add_section(self.pid, ben, heading=heading, text="text")
+            app.execute(self.pid, ben, AddSection(heading=heading, text="text"))
         for n in range(3):
-            app.cite_source(
+            app.execute(
                 self.pid,
                 ben,
-                kind="k",
-                title=f"S{n}",
-                reference="r",
-                digest=f"d{n}-0",
-                precedence=n,
-                valid_until=clock.now + timedelta(hours=20) if n == 2 else None,
+                CiteSource(
+                    kind="k",
+                    title=f"S{n}",
+                    reference="r",
+                    digest=f"d{n}-0",
+                    precedence=n,
+                    valid_until=clock.now + timedelta(hours=20) if n == 2 else None,
+                ),
             )
-        app.declare_prerequisite(
+        app.execute(
             self.pid,
             ben,
-            title="P",
-            satisfied=True,
-            valid_until=clock.now + timedelta(hours=40),
+            DeclarePrerequisite(
+                title="P", satisfied=True, valid_until=clock.now + timedelta(hours=40)
+            ),
         )
         self.refreshes = 0
 
@@ -133,53 +147,69 @@ class World:
             app.edit_section(pid, ben, sid, base_version=packet.version, text=op[2])
         elif name == "refresh":
             self.refreshes += 1
-            app.refresh_source(
+            app.execute(
                 pid,
                 self.who["bot"],
-                f"src-{op[1] + 1}",
-                digest=f"d{op[1]}-{self.refreshes}",
-                material=op[2],
-                reason="r",
-                valid_until=self.clock.now + timedelta(hours=20),
+                RefreshSource(
+                    source_id=f"src-{op[1] + 1}",
+                    digest=f"d{op[1]}-{self.refreshes}",
+                    material=op[2],
+                    reason="r",
+                    valid_until=self.clock.now + timedelta(hours=20),
+                ),
             )
         elif name == "object":
-            app.raise_objection(
-                pid, rita, target={}, text=f"objection {packet.version}"
+            app.execute(
+                pid, rita, RaiseObjection(target={}, text=f"objection {packet.version}")
             )
         elif name == "resolve":
             open_ = [o for o, v in packet.objections.items() if v["state"] == "open"]
             if open_:
-                app.resolve_objection(pid, rita, open_[0], "resolved")
+                app.execute(
+                    pid,
+                    rita,
+                    ResolveObjection(objection_id=open_[0], resolution="resolved"),
+                )
         elif name == "reopen":
             closed = [o for o, v in packet.objections.items() if v["state"] != "open"]
             if closed:
-                app.reopen_objection(pid, rita, closed[op[1] % len(closed)], "again")
+                app.execute(
+                    pid,
+                    rita,
+                    ReopenObjection(
+                        objection_id=closed[op[1] % len(closed)], reason="again"
+                    ),
+                )
         elif name == "cut":
-            app.cut_revision(pid, ben)
+            app.execute(pid, ben, CutRevision())
         elif name == "request" and packet.revisions:
-            app.request_release(
-                pid, ben, revision=len(packet.revisions), lane_id=self.lane
+            app.execute(
+                pid,
+                ben,
+                RequestRelease(revision=len(packet.revisions), lane_id=self.lane),
             )
         elif name == "residual":
             rid = self.open_release(packet)
             open_ = [o for o, v in packet.objections.items() if v["state"] == "open"]
             if rid and open_:
-                app.accept_residual(pid, owner, rid, open_[0], "accepted")
+                app.execute(
+                    pid,
+                    owner,
+                    AcceptResidual(
+                        release_id=rid, objection_id=open_[0], rationale="accepted"
+                    ),
+                )
         elif name == "approve":
             rid = self.open_release(packet)
             if rid:
                 revision = packet.revision(packet.release(rid)["revision"])
                 shown = revision["content_hash"] if op[1] else "sha256:other"
-                app.approve_release(
-                    pid,
-                    owner,
-                    rid,
-                    content_hash=shown,
-                    meaning="m",
-                    passphrase=PASSPHRASE,
+                approve = ApproveRelease(
+                    rid, content_hash=shown, meaning="m", passphrase=PASSPHRASE
                 )
+                app.execute(pid, owner, approve)
         elif name == "release":  # cut, request, accept what is open, sign
-            app.cut_revision(pid, ben)
+            app.execute(pid, ben, CutRevision())
             self.do(("request",))
             while True:
                 packet = self.packet()
@@ -195,12 +225,14 @@ class World:
             members = ["lars"] if len(lane.members) > 1 else ["lars", "ben"]
             app.change_lane_members(self.admin, self.lane, members)
         elif name == "satisfy":
-            app.satisfy_prerequisite(
+            app.execute(
                 pid,
                 ben,
-                "pre-1",
-                evidence="renewed",
-                valid_until=self.clock.now + timedelta(hours=40),
+                SatisfyPrerequisite(
+                    prerequisite_id="pre-1",
+                    evidence="renewed",
+                    valid_until=self.clock.now + timedelta(hours=40),
+                ),
             )
         elif name == "advance":
             self.clock.advance(timedelta(hours=op[1]))

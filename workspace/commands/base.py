@@ -11,9 +11,10 @@ one command through the handler").
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from uuid import UUID
 
 from workspace import policy
 from workspace.accounts import Principal
@@ -33,6 +34,12 @@ class Context:
 
     app: Workspace
     principal: Principal
+    #: The packet the command is executed on, as the caller named it.
+    packet_id: UUID | str = ""
+    #: What a command keeps between its steps within one execution (e.g.
+    #: ApproveRelease: the signer `prepare` re-authenticated, the decision's
+    #: holds for `after_save`).
+    scratch: dict[str, Any] = field(default_factory=dict)
 
     def meta(self, **kwargs: Any) -> Meta:
         return self.app.meta(self.principal, **kwargs)
@@ -68,6 +75,10 @@ class Command:
     def others(self, result: Any, ctx: Context) -> list[Any]:
         """Other aggregates to save in the same save (e.g. a lane)."""
         return []
+
+    def after_save(self, done: Executed[Any], ctx: Context) -> None:
+        """Runs once the decision is saved; may raise an error that the saved
+        events explain (ApproveRelease: the gate's holds, recorded)."""
 
 
 @dataclass(frozen=True)
