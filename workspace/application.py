@@ -14,10 +14,9 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from importlib import import_module
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.application import (
@@ -34,55 +33,31 @@ from workspace.accounts import (
     Principal,
     TokenIndex,
     User,
-    check_passphrase,
-    hash_token,
-    new_token,
-    token_aggregate_id,
-    trail_aggregate_id,
-    user_aggregate_id,
     user_event_classes,
-    validate_user_id,
 )
 from workspace.bounds import BoundedEventStore, bound_connections
-from workspace.commands.base import Command, Context, Executed
+from workspace.commands.base import MAX_ATTEMPTS, Command, Context, Executed
 from workspace.config import Settings, backend_of, get_settings, persistence_env
 from workspace.domain import (
     Meta,
     Packet,
     all_event_classes,
 )
+from workspace.editing import EditBatch, EditOutcome, EditRequest
 from workspace.errors import (
-    AuthenticationError,
-    EditConflictError,
     InvalidInputError,
     NotAllowedError,
     NotFoundError,
-    QuireError,
-    StateError,
     VersionClashError,
 )
-from workspace.rebase import (
-    InvalidOps,
-    Op,
-    RebaseConflict,
-    diff_to_ops,
-    transform,
-    validate_ops,
-)
 from workspace.refusals import RefusalCoalescer
+from workspace.users import UserAccounts
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
 
-#: A write with no expected version is re-decided on fresh state this many
-#: times when another process saved first; edits rebase, so they always may.
-MAX_ATTEMPTS = 20
-
-#: A signing attempt re-decided this many times (each time another process
-#: recorded an attempt of the same signer first) gives up with 409.
-SIGNING_ATTEMPTS = 200
 #: Locks guarding cached packets (`Workspace._cache_lock`), shared by id.
 CACHE_LOCK_STRIPES = 64
 
@@ -101,31 +76,9 @@ def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(frozen=True)
-class EditOutcome:
-    version: int
-    text: str
-    section_id: str
-    conflict_id: str | None = None
-    suggestion_id: str | None = None
-    replayed: bool = False
-
-
-@dataclass(frozen=True)
-class EditRequest:
-    """One edit of a batch (`Workspace.edit_sections`)."""
-
-    principal: Principal
-    section_id: str
-    base_version: int
-    ops: object = None
-    text: object = None
-    client_id: str | None = None
-    client_seq: int | None = None
-
-
-class Workspace(Application[UUID]):
-    """Packets, users and their commands."""
+class WorkspaceCore(UserAccounts, Application[UUID]):
+    """Loading, the one command handler, saving, snapshots; users come from
+    `UserAccounts` (workspace/users.py). `Workspace` adds the edit batch."""
 
     name = "Quire"
     snapshotting_intervals = {Packet: 100}
@@ -379,7 +332,7 @@ class Workspace(Application[UUID]):
     ) -> Executed[Any]:
         """The one command handler: prepares the command once, then loads,
         authorizes, decides, adds consequences and saves (`update_packet`)."""
-        ctx = Context(self, principal, packet_id)
+        ctx = Context(cast("Workspace", self), principal, packet_id)
         command.prepare(ctx)
 
         def decide(packet: Packet) -> Any:
@@ -437,271 +390,6 @@ class Workspace(Application[UUID]):
         return packet
 
     # ---------------------------------------------------------------- edits
-    def edit_section(
-        self,
-        packet_id: UUID | str,
-        principal: Principal,
-        section_id: str,
-        *,
-        base_version: int,
-        ops: object = None,
-        text: object = None,
-        client_id: str | None = None,
-        client_seq: int | None = None,
-    ) -> EditOutcome:
-        """Applies a range edit or a whole new text, rebased over later edits.
-
-        An agent's edit becomes a suggestion. A resend (same client id and
-        sequence) returns its first result. A true overlap is saved as a
-        conflict event and raised as EditConflictError.
-        """
-        request = EditRequest(
-            principal, section_id, base_version, ops, text, client_id, client_seq
-        )
-        result = self.edit_sections(packet_id, [request])[0]
-        if isinstance(result, QuireError):
-            raise result
-        return result
-
-    def edit_sections(
-        self, packet_id: UUID | str, requests: list[EditRequest]
-    ) -> list[EditOutcome | QuireError]:
-        """Applies several edits of one packet with one load and one atomic save
-        (live co-authoring coalesces concurrent keystrokes this way).
-
-        Each is decided exactly as `edit_section` decides one, in order, seeing
-        the ones before it; one refused does not stop the others. On a version
-        clash the whole batch is decided again on fresh state.
-        """
-        for _ in range(MAX_ATTEMPTS):
-            packet = self.get_packet(packet_id)
-            decided: list[EditOutcome | QuireError] = []
-            for request in requests:
-                try:
-                    decided.append(self._decide_edit(packet, request, decided))
-                except QuireError as e:
-                    decided.append(e)
-            if not packet.pending_events:
-                return decided
-            others = self.consequences(packet, requests[0].principal)
-            try:
-                self.save(packet, *others)
-            except IntegrityError:
-                continue  # another process saved first: rebase again
-            if self.repository.cache is not None:
-                # What was just saved is the recorded state (and is not used
-                # again here): the next load fast-forwards from it instead of
-                # reading and folding this batch's events again.
-                with self._cache_lock(packet.id):
-                    try:
-                        cached: Any = self.repository.cache.get(packet.id)
-                    except KeyError:
-                        cached = None
-                    if cached is None or cached.version < packet.version:
-                        self.repository.cache.put(packet.id, packet)
-            return [
-                _conflict_error(r.conflict_id, r.section_id, r.version)
-                if isinstance(r, EditOutcome) and r.conflict_id and not r.replayed
-                else r
-                for r in decided
-            ]
-        raise VersionClashError("VERSION_CLASH", "too many concurrent writers")
-
-    def _decide_edit(
-        self,
-        packet: Packet,
-        request: EditRequest,
-        earlier: list[EditOutcome | QuireError],
-    ) -> EditOutcome:
-        """Triggers one edit's event on `packet` (not saved) and says what it did."""
-        principal, section_id, base_version = (
-            request.principal,
-            request.section_id,
-            request.base_version,
-        )
-        client_id, client_seq = request.client_id, request.client_seq
-        _check_client(client_id, client_seq)
-        if isinstance(base_version, bool) or not isinstance(base_version, int):
-            raise InvalidInputError("BASE_VERSION_INVALID", "base_version is an int")
-        if (request.ops is None) == (request.text is None):
-            raise InvalidInputError(
-                "EDIT_MALFORMED", "send exactly one of 'ops' or 'text'"
-            )
-        # Authorized first, then de-duplicated by (user, client id, sequence):
-        # a resend is answered from the sender's own results, never from
-        # another user's (whose ids may collide or be copied).
-        action = "suggest" if principal.is_agent else "edit"
-        policy.require(principal, action, packet)
-        replay = packet.client_result(principal.user_id, client_id, client_seq)
-        if replay is not None:
-            if packet.pending_events and replay["version"] >= _loaded(packet) + 1:
-                # Resent within this batch: the same answer as the first send.
-                for r in earlier:
-                    if isinstance(r, EditOutcome) and r.version == replay["version"]:
-                        return EditOutcome(
-                            **{**vars(r), "replayed": r.conflict_id is None}
-                        )
-            return self._replayed(packet, section_id, replay)
-        if not 1 <= base_version <= _loaded(packet):
-            raise InvalidInputError(
-                "BASE_VERSION_INVALID",
-                f"base_version must be between 1 and {_loaded(packet)}",
-                {"current_version": _loaded(packet)},
-            )
-        section = packet.section(section_id)
-        base_text, later = self._history_since(packet, section_id, base_version)
-        new_ops = self._parse_ops(base_text, request.ops, request.text)
-        meta = self.meta(principal, client_id=client_id, client_seq=client_seq)
-        conflict_id: str | None = None
-        suggestion_id: str | None = None
-        if principal.is_agent:
-            suggestion_id = packet.propose_suggestion(
-                meta, section_id=section_id, base_version=base_version, ops=new_ops
-            )
-        else:
-            rebased, against = _rebase(new_ops, later)
-            if rebased is None:
-                conflict_id = packet.record_conflict(
-                    meta,
-                    section_id=section_id,
-                    base_version=base_version,
-                    ops=new_ops,
-                    against_version=against,
-                )
-            elif rebased or client_id is not None:
-                packet.edit_section(
-                    meta,
-                    section_id=section_id,
-                    base_version=base_version,
-                    ops=rebased,
-                    max_bytes=self.settings.section_max_bytes,
-                )
-        return EditOutcome(
-            packet.version,
-            section["text"],
-            section_id,
-            conflict_id=conflict_id,
-            suggestion_id=suggestion_id,
-        )
-
-    def accept_suggestion(
-        self, packet_id: UUID | str, principal: Principal, suggestion_id: str
-    ) -> EditOutcome:
-        """A human takes an agent's suggestion; it is rebased like any edit."""
-        for _ in range(MAX_ATTEMPTS):
-            packet = self.get_packet(packet_id)
-            policy.require(principal, "accept_suggestion", packet)
-            suggestion = packet.suggestion(suggestion_id)
-            section_id = suggestion["section_id"]
-            packet.section(section_id)
-            _, later = self._history_since(
-                packet, section_id, suggestion["base_version"]
-            )
-            ops = [
-                Op(at=o["at"], delete=o["delete"], insert=o["insert"])
-                for o in suggestion["ops"]
-            ]
-            rebased, against = _rebase(ops, later)
-            meta = self.meta(principal)
-            conflict_id = None
-            if rebased is None:
-                conflict_id = packet.record_conflict(
-                    meta,
-                    section_id=section_id,
-                    base_version=suggestion["base_version"],
-                    ops=ops,
-                    against_version=against,
-                )
-            else:
-                packet.edit_section(
-                    meta,
-                    section_id=section_id,
-                    base_version=suggestion["base_version"],
-                    ops=rebased,
-                    max_bytes=self.settings.section_max_bytes,
-                    suggestion_id=suggestion_id,
-                )
-            try:
-                self.save(packet, *self.consequences(packet, principal))
-            except IntegrityError:
-                continue
-            if conflict_id is not None:
-                raise _conflict_error(conflict_id, section_id, packet.version)
-            return EditOutcome(
-                packet.version, packet.sections[section_id]["text"], section_id
-            )
-        raise VersionClashError("VERSION_CLASH", "too many concurrent writers")
-
-    def _history_since(
-        self, packet: Packet, section_id: str, base_version: int
-    ) -> tuple[str, list[tuple[int, list[Op]]]]:
-        """The section's text at base_version, and every edit applied since."""
-        section = packet.sections[section_id]
-        if section["last_edit_version"] <= base_version:
-            return section["text"], []
-        later: list[tuple[int, list[Op]]] = []
-        # Bounded by the loaded version: another process may have saved since,
-        # and those edits are not in `packet` (its save will clash and retry);
-        # then the edits decided earlier in this batch, not yet saved.
-        stored = self.events.get(packet.id, gt=base_version, lte=_loaded(packet))
-        pending = [
-            e for e in packet.pending_events if e.originator_version > base_version
-        ]
-        for event in [*stored, *pending]:
-            if (
-                isinstance(event, Packet.SectionAdded)
-                and event.section_id == section_id
-            ):
-                # Based on a version from before the section existed: its text
-                # at that version is nothing to diff or rebase against, whether
-                # or not the section was edited since.
-                raise _base_before_section(section_id, base_version)
-            if (
-                isinstance(event, Packet.SectionTextEdited)
-                and event.section_id == section_id
-            ):
-                later.append(
-                    (
-                        event.originator_version,
-                        [
-                            Op(at=o["at"], delete=o["delete"], insert=o["insert"])
-                            for o in event.ops
-                        ],
-                    )
-                )
-        if not later:
-            return section["text"], []
-        base = self.get_packet(packet.id, version=base_version)
-        base_section = base.sections.get(section_id)
-        if base_section is None:
-            raise _base_before_section(section_id, base_version)
-        return base_section["text"], later
-
-    def _parse_ops(self, base_text: str, ops: object, text: object) -> list[Op]:
-        if text is not None:
-            if not isinstance(text, str):
-                raise InvalidInputError("TEXT_INVALID", "text must be a string")
-            return diff_to_ops(base_text, text)
-        try:
-            return validate_ops(ops, len(base_text), self.settings.max_ops_per_edit)
-        except InvalidOps as e:
-            raise InvalidInputError(e.code, str(e)) from None
-
-    def _replayed(
-        self, packet: Packet, section_id: str, result: dict[str, Any]
-    ) -> EditOutcome:
-        if "conflict_id" in result:
-            raise _conflict_error(result["conflict_id"], section_id, result["version"])
-        at = self.get_packet(packet.id, version=result["version"])
-        section = at.sections.get(section_id, {"text": ""})
-        return EditOutcome(
-            result["version"],
-            section["text"],
-            section_id,
-            suggestion_id=result.get("suggestion_id"),
-            replayed=True,
-        )
-
     # -------------------------------------------------------------- sources
 
     # -------------------------------------------------------- prerequisites
@@ -739,258 +427,6 @@ class Workspace(Application[UUID]):
             if len(batch) < 500:
                 return
             start = batch[-1].id + 1
-
-    # --------------------------------------------------------------- users
-    def user_exists(self, user_id: str) -> bool:
-        try:
-            self.repository.get(user_aggregate_id(user_id))
-        except AggregateNotFoundError:
-            return False
-        return True
-
-    def get_user(self, user_id: str) -> User:
-        try:
-            user: Any = self.repository.get(
-                user_aggregate_id(validate_user_id(user_id))
-            )
-        except AggregateNotFoundError:
-            raise NotFoundError("USER_NOT_FOUND", f"no user {user_id!r}") from None
-        if not isinstance(user, User):
-            raise NotFoundError("USER_NOT_FOUND", f"no user {user_id!r}")
-        return user
-
-    def add_user(
-        self,
-        user_id: str,
-        name: str,
-        *,
-        roles: list[str],
-        passphrase: str | None = None,
-        actor: str = "system",
-    ) -> str:
-        """Registers a user and returns their first bearer token (shown once)."""
-        user = User.register(
-            actor=actor, user_id=user_id, name=name, roles=roles, passphrase=passphrase
-        )
-        token, index = self._token_for(user, actor)
-        try:
-            self.save(user, index)
-        except IntegrityError:
-            raise StateError(
-                "USER_EXISTS", f"user {user_id!r} already exists"
-            ) from None
-        return token
-
-    def issue_token(self, user_id: str, actor: str = "system") -> str:
-        user = self.get_user(user_id)
-        token, index = self._token_for(user, actor)
-        self.save(user, index)
-        return token
-
-    def _token_for(self, user: User, actor: str) -> tuple[str, TokenIndex]:
-        token = new_token()
-        digest = hash_token(token)
-        at = self.clock()  # the token's issue time (expiry counts from it)
-        user.trigger_event(
-            User.TokenIssued, actor=actor, token_hash=digest, timestamp=at
-        )
-        index = TokenIndex._create(
-            TokenIndex.Issued,
-            id=token_aggregate_id(digest),
-            user_id=user.user_id,
-            timestamp=at,
-        )
-        return token, index
-
-    def authenticate(self, token: str | None) -> Principal:
-        """The token's user, unless the token is unknown, revoked (every token
-        a user held when `revoke_tokens` ran) or older than the TTL."""
-        if not token:
-            raise AuthenticationError("TOKEN_MISSING", "send Authorization: Bearer")
-        digest = hash_token(token)
-        try:
-            index: Any = self.repository.get(token_aggregate_id(digest))
-        except AggregateNotFoundError:
-            raise AuthenticationError("TOKEN_INVALID", "unknown token") from None
-        user = self.get_user(index.user_id)
-        if digest not in user.token_hashes:
-            raise AuthenticationError("TOKEN_REVOKED", "this token was revoked")
-        ttl = timedelta(days=self.settings.token_ttl_days)
-        if self.clock() >= index.created_on + ttl:
-            raise AuthenticationError(
-                "TOKEN_EXPIRED",
-                f"this token is older than {self.settings.token_ttl_days} days; "
-                "ask an admin for a new one",
-            )
-        return user.principal()
-
-    def revoke_tokens(self, admin: Principal, user_id: str) -> int:
-        """Revokes every token the user holds; returns how many."""
-        if not admin.is_admin:
-            raise NotAllowedError("ROLE_NOT_ALLOWED", "only admins revoke tokens")
-        for _ in range(MAX_ATTEMPTS):
-            user = self.get_user(user_id)
-            count = len(user.token_hashes)
-            user.trigger_event(
-                User.TokensRevoked,
-                actor=admin.user_id,
-                count=count,
-                timestamp=self.clock(),
-            )
-            try:
-                self.save(user)
-            except IntegrityError:
-                continue
-            return count
-        raise VersionClashError("VERSION_CLASH", "the user changed meanwhile; retry")
-
-    def check_signing_passphrase(
-        self,
-        user_id: str,
-        passphrase: str,
-        *,
-        packet_id: str,
-        release_id: str,
-    ) -> bool:
-        """Re-authenticates a signer; five failures in a row lock signing until
-        an admin unlocks it.
-
-        Every attempt is recorded exactly once, whatever the concurrency: a
-        failure (or any attempt on a locked signer) as `SigningFailed`, a
-        success as `SigningSucceeded`. Both are saved against the version of
-        the user they were decided on, so a decision made on a stale version
-        (another process saved first) is re-decided on fresh state, which
-        re-checks the lock. The slow passphrase hash is checked once.
-        """
-        user = self.get_user(user_id)
-        hashed = user.passphrase_hash
-        matched = (
-            False if user.signing_locked else check_passphrase(passphrase or "", hashed)
-        )
-        with self._signing_lock(user_id):
-            for _ in range(SIGNING_ATTEMPTS):
-                user = self.get_user(user_id)  # fresh: after the lock was taken
-                locked = user.signing_locked
-                if not locked and user.passphrase_hash != hashed:
-                    # The passphrase changed meanwhile (rare): check the new one.
-                    hashed = user.passphrase_hash
-                    matched = check_passphrase(passphrase or "", hashed)
-                ok = matched and not locked
-                if ok:
-                    user.trigger_event(
-                        User.SigningSucceeded,
-                        actor=user_id,
-                        packet_id=packet_id,
-                        release_id=release_id,
-                    )
-                else:
-                    user.trigger_event(
-                        User.SigningFailed,
-                        actor=user_id,
-                        packet_id=packet_id,
-                        release_id=release_id,
-                        while_locked=locked,
-                    )
-                try:
-                    self.save(user)
-                except IntegrityError:
-                    continue  # another process recorded an attempt first
-                return ok
-        raise VersionClashError(
-            "SIGNING_BUSY", "too many simultaneous signing attempts; try again"
-        )
-
-    def _signing_lock(self, user_id: str) -> threading.Lock:
-        """One lock per signer in this process: its attempts queue here rather
-        than clash on the user's version (other processes still may: retried)."""
-        with self._signing_locks_guard:
-            return self._signing_locks.setdefault(user_id, threading.Lock())
-
-    def unlock_signing(self, admin: Principal, user_id: str) -> None:
-        if not admin.is_admin:
-            raise NotAllowedError("ROLE_NOT_ALLOWED", "only admins unlock signing")
-        user = self.get_user(user_id)
-        user.trigger_event(User.SigningUnlocked, actor=admin.user_id)
-        self.save(user)
-
-    # ---------------------------------------------------------- audit trail
-    def record_view(
-        self,
-        principal: Principal,
-        what: str,
-        *,
-        packet_id: str | None = None,
-        detail: dict[str, Any] | None = None,
-    ) -> None:
-        """Records a read by an auditor or lane member (invariant: views logged)."""
-        self._append_trail(
-            principal,
-            AuditTrail.Viewed,
-            what=what,
-            packet_id=packet_id,
-            detail=detail or {},
-        )
-
-    def record_refusal(
-        self,
-        principal: Principal,
-        request: str,
-        code: str,
-        message: str,
-        *,
-        packet_id: str | None = None,
-    ) -> None:
-        """Records a refused request, so the audit log shows what was attempted.
-
-        Repeats of the same refusal by the same user within a minute are
-        counted and recorded as one event with `count` (workspace/refusals.py).
-        """
-        self._refusals.refused(principal, request, code, message, packet_id)
-
-    def flush_refusals(self) -> None:
-        """Records every refusal counted so far but not yet recorded."""
-        self._refusals.flush(everything=True)
-
-    def pending_refusals(self) -> int:
-        return self._refusals.pending()
-
-    def _record_refusals(
-        self, principal: Principal, fields: dict[str, Any], count: int
-    ) -> None:
-        self._append_trail(principal, AuditTrail.Refused, count=count, **fields)
-
-    def _append_trail(
-        self, principal: Principal, event_class: type[Any], **fields: Any
-    ) -> None:
-        at = self.clock()
-        day = at.date().isoformat()
-        trail_id = trail_aggregate_id(principal.user_id, day)
-        for _ in range(MAX_ATTEMPTS):
-            try:
-                trail: Any = self.repository.get(trail_id)
-            except AggregateNotFoundError:
-                trail = AuditTrail._create(
-                    AuditTrail.Started,
-                    id=trail_id,
-                    user_id=principal.user_id,
-                    day=day,
-                    timestamp=at,
-                )
-            trail.trigger_event(
-                event_class,
-                actor=principal.user_id,
-                actor_kind=principal.kind,
-                timestamp=at,
-                **fields,
-            )
-            try:
-                self.save(trail)
-            except IntegrityError:
-                continue
-            return
-        raise VersionClashError(
-            "VERSION_CLASH", f"could not append to the audit trail of {trail_id}"
-        )
 
     def ping(self) -> None:
         """Raises if the database does not answer (readiness)."""
@@ -1038,52 +474,19 @@ def _state_copy(value: Any, memo: dict[int, Any]) -> Any:
     return result
 
 
-def _loaded(packet: Packet) -> int:
-    """The packet's stored version (before the events pending in this batch)."""
-    pending = packet.pending_events
-    return pending[0].originator_version - 1 if pending else packet.version
+class Workspace(EditBatch, WorkspaceCore):
+    """Packets, users and their commands: the core (this file), the live edit
+    batch (workspace/editing.py) and users (workspace/users.py)."""
+
+    name = "Quire"
 
 
-def _check_client(client_id: object, client_seq: object) -> None:
-    if client_id is None and client_seq is None:
-        return
-    if not isinstance(client_id, str) or not 1 <= len(client_id) <= 100:
-        raise InvalidInputError("CLIENT_ID_INVALID", "client_id is 1-100 characters")
-    if (
-        isinstance(client_seq, bool)
-        or not isinstance(client_seq, int)
-        or client_seq < 0
-    ):
-        raise InvalidInputError(
-            "CLIENT_SEQ_INVALID", "client_seq is a non-negative int with client_id"
-        )
-
-
-def _rebase(
-    ops: list[Op], later: list[tuple[int, list[Op]]]
-) -> tuple[list[Op] | None, int]:
-    """Rebases over each later edit in server order; (None, version) on clash."""
-    for version, applied in later:
-        try:
-            ops = transform(ops, applied)
-        except RebaseConflict:
-            return None, version
-    return ops, 0
-
-
-def _base_before_section(section_id: str, base_version: int) -> InvalidInputError:
-    return InvalidInputError(
-        "BASE_VERSION_INVALID",
-        f"section {section_id} did not exist at version {base_version}",
-        {"section_id": section_id, "base_version": base_version},
-    )
-
-
-def _conflict_error(
-    conflict_id: str, section_id: str, version: int
-) -> EditConflictError:
-    return EditConflictError(
-        "EDIT_CONFLICT",
-        "this edit overlaps a later accepted edit; it was kept as a conflict",
-        {"conflict_id": conflict_id, "section_id": section_id, "version": version},
-    )
+__all__ = [
+    "MAX_ATTEMPTS",
+    "Clock",
+    "EditOutcome",
+    "EditRequest",
+    "Workspace",
+    "WorkspaceCore",
+    "system_clock",
+]

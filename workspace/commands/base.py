@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+#: A write with no expected version is re-decided on fresh state this many
+#: times when another process saved first; edits rebase, so they always may.
+MAX_ATTEMPTS = 20
+
 
 @dataclass(frozen=True)
 class Context:
