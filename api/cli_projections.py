@@ -26,9 +26,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 
 from api.cli_errors import cli_errors, fail
 from api.services import Services, build_background, build_services
-from projections.audit import AuditLog, export_packet, verify_export
+from projections.audit import AuditLog
+from projections.audit_export import export_packet
+from projections.audit_verify import verify_export
+from projections.checkpoints import load_or_create_private_key
 from projections.driver import DEFAULT_BATCH, Driver
-from projections.merkle import load_or_create_private_key
 from projections.runner import all_projections, create_read_models
 from projections.store import read_models_for
 from workspace.config import backend_of, get_settings

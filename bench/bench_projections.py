@@ -31,9 +31,10 @@ from psycopg.conninfo import make_conninfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from projections.audit import export_packet, verify_export
+from projections.audit_export import export_packet
+from projections.audit_verify import verify_export
+from projections.checkpoints import load_or_create_private_key
 from projections.driver import Driver
-from projections.merkle import load_or_create_private_key
 from projections.runner import (
     ProjectionRunner,
     all_projections,

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from projections.audit import AuditLog
+from projections.checkpoints import load_or_create_private_key
 from projections.driver import (
     DEFAULT_BATCH,
     DEFAULT_POISON_ATTEMPTS,
@@ -19,7 +20,6 @@ from projections.driver import (
     Projection,
 )
 from projections.governance import GovernanceFacts
-from projections.merkle import load_or_create_private_key
 from projections.objections import ObjectionLedger
 from projections.packets import PacketList
 from projections.poison import POISON_DDL

@@ -19,6 +19,7 @@ from api.services import build_services
 from tests.api.conftest import Api
 from tests.api.live_client import of_type, receive, receive_until
 from tests.conftest import PG_URL, database_url_for, drop_pg_schema
+from workspace.commands import AddSection
 from workspace.config import Settings
 
 pytestmark = pytest.mark.timeout(60)
@@ -120,7 +121,9 @@ def test_the_postgres_feed_reconnects_and_catches_up_after_a_dropped_connection(
                     if message["type"] == "event":
                         return message
 
-            await asyncio.to_thread(app.add_section, pid, ben, heading="A", text="")
+            await asyncio.to_thread(
+                app.execute, pid, ben, AddSection(heading="A", text="")
+            )
             assert (await next_event())["version"] == 2
 
             with psycopg.connect(PG_URL, autocommit=True) as admin:
@@ -132,7 +135,7 @@ def test_the_postgres_feed_reconnects_and_catches_up_after_a_dropped_connection(
             # Written while the feed may be reconnecting: caught up, not lost.
             for n in range(3):
                 await asyncio.to_thread(
-                    app.add_section, pid, ben, heading=f"B{n}", text=""
+                    app.execute, pid, ben, AddSection(heading=f"B{n}", text="")
                 )
             versions = [(await next_event())["version"] for _ in range(3)]
             assert versions == [3, 4, 5]

@@ -19,20 +19,13 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from projections.audit import (
-    AuditMismatchError,
-    MerkleFrontier,
-    export_packet,
-    verify_export,
-)
+from projections.audit import AuditMismatchError, MerkleFrontier
+from projections.audit_export import export_packet
+from projections.audit_verify import verify_export
+from projections.checkpoints import load_or_create_private_key, public_key_raw
 from projections.driver import Driver
 from projections.events import canonical_json, canonical_record
-from projections.merkle import (
-    MerkleLog,
-    leaf_hash,
-    load_or_create_private_key,
-    public_key_raw,
-)
+from projections.merkle import MerkleLog, leaf_hash
 from projections.runner import all_projections, create_read_models
 from projections.store import ReadStore
 from tests.conftest import PG_URL

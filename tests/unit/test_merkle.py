@@ -13,22 +13,24 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from projections.merkle import (
-    EMPTY_ROOT,
+from projections.checkpoints import (
     Checkpoint,
-    MerkleLog,
     checkpoint_message,
-    consistency_proof,
-    inclusion_proof,
     key_id,
-    leaf_hash,
     load_or_create_private_key,
-    node_hash,
     public_key_raw,
-    root_hash,
     sign_checkpoint,
     utc_timestamp,
     verify_checkpoint,
+)
+from projections.merkle import (
+    EMPTY_ROOT,
+    MerkleLog,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    node_hash,
+    root_hash,
     verify_consistency,
     verify_inclusion,
 )
