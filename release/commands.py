@@ -16,7 +16,7 @@ from release.errors import ReleaseHeldError
 from release.lanes import Lane, validate_lane_id
 from release.regate import open_holds
 from workspace.accounts import Principal
-from workspace.commands.base import Command, Context, Executed
+from workspace.commands.base import Command, Context, Executed, PacketCall
 from workspace.domain import TEXT_FIELD_MAX, Meta, Packet, require_text
 from workspace.errors import NotAllowedError, StateError
 
@@ -92,20 +92,28 @@ class RequestRelease(Command):
 
 
 @dataclass(frozen=True)
-class AcceptResidual(Command):
-    """The named release owner accepts an open objection as residual for one
-    release; the gate then re-evaluates that release."""
+class _OwnerCall(PacketCall):
+    """The named release owner's packet method on one release, which the
+    gate then re-evaluates; the result is the release id."""
 
     action = "release_owner"
     release_id: str
-    objection_id: str
-    rationale: str
 
     def decide(self, packet: Packet, ctx: Context) -> str:
         meta = ctx.meta()
-        packet.accept_residual(meta, self.release_id, self.objection_id, self.rationale)
+        getattr(packet, self.method)(meta, **self.arguments(ctx))
         regate(ctx, packet, meta, self.release_id)
         return self.release_id
+
+
+@dataclass(frozen=True)
+class AcceptResidual(_OwnerCall):
+    """The release owner accepts an open objection as residual for one
+    release."""
+
+    method = "accept_residual"
+    objection_id: str
+    rationale: str
 
 
 @dataclass(frozen=True)
@@ -142,17 +150,10 @@ class HoldRelease(Command):
 
 
 @dataclass(frozen=True)
-class LiftReleaseHold(Command):
+class LiftReleaseHold(_OwnerCall):
     """The release owner lifts their hold; the gate decides again."""
 
-    action = "release_owner"
-    release_id: str
-
-    def decide(self, packet: Packet, ctx: Context) -> str:
-        meta = ctx.meta()
-        packet.lift_owner_hold(meta, self.release_id)
-        regate(ctx, packet, meta, self.release_id)
-        return self.release_id
+    method = "lift_owner_hold"
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Commands as data (`base.Command`), one module per area; the one handler
 is `Workspace.execute`. Release commands live in `release/commands.py`."""
 
-from workspace.commands.base import Command, Context, Executed
+from workspace.commands.base import Command, Context, Executed, PacketCall
 from workspace.commands.objections import (
     AnswerObjection,
     RaiseObjection,
@@ -33,6 +33,7 @@ __all__ = [
     "DeclarePrerequisite",
     "Executed",
     "MoveSection",
+    "PacketCall",
     "RaiseObjection",
     "RefreshSource",
     "RejectSuggestion",

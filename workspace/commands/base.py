@@ -11,7 +11,7 @@ one command through the handler").
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from uuid import UUID
@@ -83,6 +83,28 @@ class Command:
     def after_save(self, done: Executed[Any], ctx: Context) -> None:
         """Runs once the decision is saved; may raise an error that the saved
         events explain (ApproveRelease: the gate's holds, recorded)."""
+
+
+@dataclass(frozen=True)
+class PacketCall(Command):
+    """A command whose decision is one call of a packet command method:
+    `packet.<method>(ctx.meta(reason=...), **fields)`, its fields passed by
+    name (so they are named like the method's parameters), except those in
+    `meta_fields`, which go on the event meta. Its result is the method's."""
+
+    method: ClassVar[str]
+    meta_fields: ClassVar[tuple[str, ...]] = ()
+
+    def arguments(self, ctx: Context) -> dict[str, Any]:
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.name not in self.meta_fields
+        }
+
+    def decide(self, packet: Packet, ctx: Context) -> Any:
+        meta = ctx.meta(**{name: getattr(self, name) for name in self.meta_fields})
+        return getattr(packet, self.method)(meta, **self.arguments(ctx))
 
 
 @dataclass(frozen=True)

@@ -8,32 +8,30 @@ from typing import ClassVar
 
 from workspace import policy
 from workspace.accounts import Principal
-from workspace.commands.base import Command, Context
+from workspace.commands.base import PacketCall
 from workspace.domain import Packet
 
 
 @dataclass(frozen=True)
-class RaiseObjection(Command):
+class RaiseObjection(PacketCall):
+    """Raises an objection on the packet or a section; the result is its id."""
+
     action = "raise_objection"
+    method = "raise_objection"
     target: dict[str, str]
     text: str
 
-    def decide(self, packet: Packet, ctx: Context) -> str:
-        return packet.raise_objection(ctx.meta(), target=self.target, text=self.text)
-
 
 @dataclass(frozen=True)
-class AnswerObjection(Command):
+class AnswerObjection(PacketCall):
     action = "answer_objection"
+    method = "answer_objection"
     objection_id: str
     answer: str
 
-    def decide(self, packet: Packet, ctx: Context) -> None:
-        packet.answer_objection(ctx.meta(), self.objection_id, self.answer)
-
 
 @dataclass(frozen=True)
-class _OwnObjection(Command):
+class _OwnObjection(PacketCall):
     """Readers may ask; the objection's author (or an owner role) may do it."""
 
     action = "read"
@@ -50,25 +48,20 @@ class _OwnObjection(Command):
 @dataclass(frozen=True)
 class ResolveObjection(_OwnObjection):
     verb = "resolve"
+    method = "resolve_objection"
     resolution: str
-
-    def decide(self, packet: Packet, ctx: Context) -> None:
-        packet.resolve_objection(ctx.meta(), self.objection_id, self.resolution)
 
 
 @dataclass(frozen=True)
 class WithdrawObjection(_OwnObjection):
     verb = "withdraw"
-
-    def decide(self, packet: Packet, ctx: Context) -> None:
-        packet.withdraw_objection(ctx.meta(), self.objection_id)
+    method = "withdraw_objection"
 
 
 @dataclass(frozen=True)
-class ReopenObjection(Command):
+class ReopenObjection(PacketCall):
     action = "raise_objection"
+    method = "reopen_objection"
+    meta_fields = ("reason",)
     objection_id: str
     reason: str
-
-    def decide(self, packet: Packet, ctx: Context) -> None:
-        packet.reopen_objection(ctx.meta(reason=self.reason), self.objection_id)

@@ -1,41 +1,26 @@
-"""Prerequisite commands: declare, satisfy."""
+"""Prerequisite commands: declare (the result is its id), satisfy."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from workspace.commands.base import Command, Context
-from workspace.domain import Packet
+from workspace.commands.base import PacketCall
 
 
 @dataclass(frozen=True)
-class DeclarePrerequisite(Command):
+class DeclarePrerequisite(PacketCall):
     action = "declare_prerequisite"
+    method = "declare_prerequisite"
     title: str
     satisfied: bool
     valid_until: datetime | None = None
 
-    def decide(self, packet: Packet, ctx: Context) -> str:
-        return packet.declare_prerequisite(
-            ctx.meta(),
-            title=self.title,
-            satisfied=self.satisfied,
-            valid_until=self.valid_until,
-        )
-
 
 @dataclass(frozen=True)
-class SatisfyPrerequisite(Command):
+class SatisfyPrerequisite(PacketCall):
     action = "satisfy_prerequisite"
+    method = "satisfy_prerequisite"
     prerequisite_id: str
     evidence: str
     valid_until: datetime | None = None
-
-    def decide(self, packet: Packet, ctx: Context) -> None:
-        packet.satisfy_prerequisite(
-            ctx.meta(),
-            self.prerequisite_id,
-            evidence=self.evidence,
-            valid_until=self.valid_until,
-        )

@@ -4,77 +4,63 @@ conflicts (live text edits are batched: `Workspace.edit_sections`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from workspace.commands.base import Command, Context
-from workspace.domain import Packet
+from workspace.commands.base import Context, PacketCall
 
 
 @dataclass(frozen=True)
-class AddSection(Command):
+class AddSection(PacketCall):
+    """Adds a section (at `position`, or last); the result is its id."""
+
     action = "edit"
+    method = "add_section"
     heading: str
     text: str
     position: int | None = None
 
-    def decide(self, packet: Packet, ctx: Context) -> str:
-        return packet.add_section(
-            ctx.meta(),
-            heading=self.heading,
-            text=self.text,
-            max_bytes=ctx.settings.section_max_bytes,
-            position=self.position,
-        )
+    def arguments(self, ctx: Context) -> dict[str, Any]:
+        return {**super().arguments(ctx), "max_bytes": ctx.settings.section_max_bytes}
 
 
 @dataclass(frozen=True)
-class RetitleSection(Command):
+class RetitleSection(PacketCall):
     action = "edit"
+    method = "retitle_section"
     section_id: str
     heading: str
 
-    def decide(self, packet: Packet, ctx: Context) -> None:
-        packet.retitle_section(ctx.meta(), self.section_id, self.heading)
-
 
 @dataclass(frozen=True)
-class MoveSection(Command):
+class MoveSection(PacketCall):
     action = "edit"
+    method = "move_section"
     section_id: str
     position: int
 
-    def decide(self, packet: Packet, ctx: Context) -> None:
-        packet.move_section(ctx.meta(), self.section_id, self.position)
-
 
 @dataclass(frozen=True)
-class RemoveSection(Command):
+class RemoveSection(PacketCall):
     action = "edit"
+    method = "remove_section"
     section_id: str
 
-    def decide(self, packet: Packet, ctx: Context) -> None:
-        packet.remove_section(ctx.meta(), self.section_id)
-
 
 @dataclass(frozen=True)
-class RejectSuggestion(Command):
+class RejectSuggestion(PacketCall):
     """Rejects an agent's suggestion, keeping the reason and category."""
 
     action = "accept_suggestion"
+    method = "reject_suggestion"
+    meta_fields = ("reason",)
     suggestion_id: str
     reason: str | None = None
     category: str | None = None
 
-    def decide(self, packet: Packet, ctx: Context) -> None:
-        packet.reject_suggestion(
-            ctx.meta(reason=self.reason), self.suggestion_id, self.category
-        )
-
 
 @dataclass(frozen=True)
-class ResolveConflict(Command):
+class ResolveConflict(PacketCall):
     action = "resolve_conflict"
+    method = "resolve_conflict"
     conflict_id: str
     resolution: str
-
-    def decide(self, packet: Packet, ctx: Context) -> None:
-        packet.resolve_conflict(ctx.meta(), self.conflict_id, self.resolution)

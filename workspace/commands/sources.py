@@ -7,31 +7,23 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from workspace import policy
-from workspace.commands.base import Command, Context
+from workspace.commands.base import Command, Context, PacketCall
 from workspace.domain import TEXT_FIELD_MAX, Packet, require_text
 from workspace.errors import NotAllowedError
 
 
 @dataclass(frozen=True)
-class CiteSource(Command):
+class CiteSource(PacketCall):
+    """Cites a source (the result is its id)."""
+
     action = "cite_source"
+    method = "cite_source"
     kind: str
     title: str
     reference: str
     digest: str
     precedence: int
     valid_until: datetime | None = None
-
-    def decide(self, packet: Packet, ctx: Context) -> str:
-        return packet.cite_source(
-            ctx.meta(),
-            kind=self.kind,
-            title=self.title,
-            reference=self.reference,
-            digest=self.digest,
-            precedence=self.precedence,
-            valid_until=self.valid_until,
-        )
 
 
 @dataclass(frozen=True)
@@ -69,10 +61,9 @@ class RefreshSource(Command):
 
 
 @dataclass(frozen=True)
-class WithdrawSource(Command):
+class WithdrawSource(PacketCall):
     action = "cite_source"
+    method = "withdraw_source"
+    meta_fields = ("reason",)
     source_id: str
     reason: str | None = None
-
-    def decide(self, packet: Packet, ctx: Context) -> None:
-        packet.withdraw_source(ctx.meta(reason=self.reason), self.source_id)
