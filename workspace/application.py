@@ -70,6 +70,7 @@ from workspace.rebase import (
     validate_ops,
 )
 from workspace.refusals import RefusalCoalescer
+from workspace.revision_texts import expand
 from workspace.shortcuts import CommandShortcuts
 
 log = logging.getLogger(__name__)
@@ -714,12 +715,25 @@ class Workspace(CommandShortcuts, Application[UUID]):
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """A revision's record and its exact content, from the stored cut."""
         revision = packet.revision(number)
+        stored = self._stored_revision(packet, revision)
+        return revision, expand(
+            stored,
+            lambda n: self._stored_revision(packet, packet.revision(n)),
+        )
+
+    def _stored_revision(
+        self, packet: Packet, revision: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A revision's content as its cut stored it (section texts may refer
+        to earlier revisions: `workspace/revision_texts.py`)."""
         for event in self.events.get(
             packet.id, gt=revision["version"] - 1, lte=revision["version"]
         ):
             if isinstance(event, Packet.RevisionCut):
-                return revision, dict(event.content)
-        raise NotFoundError("REVISION_NOT_FOUND", f"revision {number} not stored")
+                return dict(event.content)
+        raise NotFoundError(
+            "REVISION_NOT_FOUND", f"revision {revision['number']} not stored"
+        )
 
     # ------------------------------------------------------------- listing
     def packet_ids(self) -> Iterator[UUID]:

@@ -52,7 +52,7 @@ STORED_TOPICS = {
     "quire.packet.RequestRefused": 1,
     "quire.packet.ResidualAccepted": 1,
     "quire.packet.Retitled": 1,
-    "quire.packet.RevisionCut": 1,
+    "quire.packet.RevisionCut": 2,
     "quire.packet.SectionAdded": 1,
     "quire.packet.SectionMoved": 1,
     "quire.packet.SectionRemoved": 1,
