@@ -45,12 +45,18 @@ def init_database() -> None:
         services.close()
 
 
-def db_init() -> None:
+def db_init(
+    migrate: bool = typer.Option(
+        False, "--migrate", help="then apply pending migrations (upgrades)"
+    ),
+) -> None:
     """Creates the schema (once per database); `quire db migrate` updates it."""
     settings = get_settings()
     with cli_errors():
         init_database()
     typer.echo(f"schema ready on {backend_of(settings.database_url)}")
+    if migrate:
+        db_migrate()
 
 
 def db_migrate(

@@ -104,7 +104,7 @@ def test_migrate_rebuilds_an_outdated_read_model_and_serve_waits_for_it(
     assert [str(r[0]) for r in sql(database, "SELECT packet_id FROM packet_list")] == [
         packet_id
     ]
-    again = database.quire("db", "migrate")
+    again = database.quire("db", "init", "--migrate")  # what deploy/ runs
     assert "nothing to migrate" in again and "->" not in again
 
     with database.serve().client("ben") as http:
