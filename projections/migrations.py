@@ -17,8 +17,9 @@ migrate` needed) or ahead (an older release of Quire on a newer database).
   `class_version` and upcasters (the eventsourcing library upcasts an old
   event as it is read), so old and new events live side by side.
 
-A database from before versioning (no version table, but tables present)
-is at version 1 of everything present (the baseline).
+A database from before versioning (no version table) is at version 1 of
+everything (the baseline): it is current while the code needs no more, and
+`quire db migrate` writes its rows.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ class SchemaStatus:
 
     @property
     def current(self) -> bool:
-        return not (self.missing_table or self.behind or self.ahead)
+        return not (self.behind or self.ahead)
 
 
 def expected_versions() -> dict[str, int]:
@@ -179,15 +180,12 @@ def check_current(store: ReadStore) -> None:
             + "): run a newer release",
             {"ahead": found.ahead},
         )
-    if found.missing_table or found.behind:
-        what = (
-            "no schema version table"
-            if found.missing_table
-            else _describe(found.behind, found.expected)
-        )
+    if found.behind:  # (no version table: the baseline, version 1 of all)
         raise SchemaVersionError(
             "SCHEMA_BEHIND",
-            f"the database needs `quire db migrate` ({what})",
+            "the database needs `quire db migrate` ("
+            + _describe(found.behind, found.expected)
+            + ")",
             {"behind": found.behind},
         )
 
