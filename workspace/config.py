@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import parse_qs, unquote, urlparse
 
 from pydantic import Field
@@ -54,6 +55,10 @@ class Settings(BaseSettings):
     db_connect_timeout_seconds: int = 3
     #: Failed attempts on one event before a projection records it as poison.
     projection_poison_attempts: int = 3
+    #: `json`: every log line one JSON object (deploy/); `text` for a terminal.
+    log_format: Literal["text", "json"] = "text"
+    #: On SIGTERM, `quire serve` drains live edits and closes sockets within this.
+    shutdown_grace_seconds: float = Field(default=10.0, gt=0)
 
 
 @lru_cache(maxsize=1)
