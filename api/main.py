@@ -40,6 +40,7 @@ from api.routers import (
     sources,
     suggestions,
     ui,
+    worksheets,
 )
 from api.services import Services, build_services
 from workspace.config import Settings, get_settings
@@ -63,6 +64,7 @@ ROUTERS = [
     metrics.router,
     directory.router,
     demo.router,
+    worksheets.router,
 ]
 
 
