@@ -41,6 +41,7 @@ from api.routers import (
     sources,
     suggestions,
     ui,
+    worksheets,
 )
 from api.services import Services, build_services
 from workspace.config import Settings, get_settings
@@ -64,6 +65,7 @@ ROUTERS = [
     metrics.router,
     directory.router,
     demo.router,
+    worksheets.router,
 ]
 
 

@@ -204,7 +204,8 @@ class SourceCreated(Output):
 class SourceRefresh(Input):
     """`material` defaults to true when the digest changed; only the release
     owner may send false for a changed digest (403 MATERIALITY_NOT_ALLOWED).
-    `worksheet_facts` is accepted and not used yet."""
+    `worksheet_facts` (`{worksheet_id: facts}`) corrects worksheets citing
+    this source in the same save (`api/routers/worksheets.py`)."""
 
     digest: str
     material: StrictBool | None = None

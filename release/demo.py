@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from release import demo_worksheet
 from release.application import ReleaseApp
 from workspace.accounts import Principal
+from workspace.commands import RefreshSource
 from workspace.domain import Packet
 
 log = logging.getLogger(__name__)
@@ -497,6 +499,7 @@ class CreditStory(Story):
             "The 14 March maintenance window had 36 hours' notice, not the 72 the "
             "clause requires; excluding it may be wrong.",
         )
+        demo_worksheet.add_worksheet(self)
 
     def cut_v1(self) -> dict[str, Any]:
         return self.cut("sofia.ramirez", "Service-Credit-Clarification-v1")
@@ -519,14 +522,19 @@ class CreditStory(Story):
         )
 
     def correct_telemetry(self) -> Packet:
-        return self.app.refresh_source(
-            self.packet_id,
-            self.who("timeline-reconciler"),
+        """The corrected extract carries the worksheet's corrected facts (a
+        human's: agents set no facts), recomputing both readings in the save
+        that supersedes the release."""
+        command = RefreshSource(
             self.ids["telemetry"],
             digest="sha256:telemetry-march-b",
             material=True,
             reason="telemetry correction: 37 outage minutes were double counted",
+            worksheet_facts={self.ids["calc_worksheet"]: demo_worksheet.CORRECTED},
         )
+        return self.app.execute(
+            self.packet_id, self.who("sofia.ramirez"), command
+        ).packet
 
     def revise_to_v2(self) -> dict[str, Any]:
         self.rewrite(

@@ -15,6 +15,7 @@ from typing import Any
 
 from release import gate
 from release.lanes import Lane
+from workspace.content import modules
 from workspace.domain import Meta, Packet
 
 #: Events after which an open release's reasons may differ. Section edits,
@@ -98,7 +99,8 @@ def follow_up(
                         "signed_by": signer,
                     },
                 )
-    if not any(isinstance(e, TRIGGERS) for e in pending):
+    triggers = TRIGGERS + tuple(e for m in modules() for e in m.events)
+    if not any(isinstance(e, triggers) for e in pending):
         return
     gated = {e.release_id for e in pending if isinstance(e, GATED)}  # type: ignore[attr-defined]
     cache: dict[int, dict[str, Any]] = {}

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from api.deps import CurrentUser, ServicesDep
 from api.outcomes import superseded_between
+from api.routers.worksheets import ExactBody
 from api.schemas import (
     SourceCreate,
     SourceCreated,
@@ -42,11 +43,14 @@ def refresh_source(
     packet_id: str,
     source_id: str,
     body: SourceRefresh,
+    raw: ExactBody,
     user: CurrentUser,
     svc: ServicesDep,
 ) -> SupersedingResult:
     """A new digest: material (superseding the releases relying on it) unless
-    the release owner judges it non-material, with a reason."""
+    the release owner judges it non-material, with a reason. `worksheet_facts`
+    (`{worksheet_id: facts}`) corrects worksheets citing this source in the
+    same save (read exactly: decimals never pass through float)."""
     before = svc.app.get_packet(packet_id)
     command = RefreshSource(
         source_id,
@@ -54,6 +58,7 @@ def refresh_source(
         material=body.material,
         reason=body.reason,
         valid_until=body.valid_until,
+        worksheet_facts=raw.get("worksheet_facts"),
     )
     after = svc.app.execute(
         packet_id, user, command, expected_version=body.expected_version

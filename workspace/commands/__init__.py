@@ -21,14 +21,21 @@ from workspace.commands.sections import (
     RetitleSection,
 )
 from workspace.commands.sources import CiteSource, RefreshSource, WithdrawSource
+from workspace.commands.worksheets import (
+    AddInterpretation,
+    CreateWorksheet,
+    SetWorksheetFacts,
+)
 
 __all__ = [
+    "AddInterpretation",
     "AddSection",
     "AnswerObjection",
     "ChangeMembers",
     "CiteSource",
     "Command",
     "Context",
+    "CreateWorksheet",
     "CutRevision",
     "DeclarePrerequisite",
     "Executed",
@@ -42,6 +49,7 @@ __all__ = [
     "ResolveObjection",
     "RetitleSection",
     "SatisfyPrerequisite",
+    "SetWorksheetFacts",
     "WithdrawObjection",
     "WithdrawSource",
 ]

@@ -2,12 +2,12 @@
 prerequisites, then any new module): see `base.ContentModule` and
 ARCHITECTURE.md, "How to add a packet content module"."""
 
-from workspace.content import prerequisites, sections, sources
+from workspace.content import prerequisites, sections, sources, worksheets
 from workspace.content.base import REVISION_STALE, ContentModule, Hold, is_past
 from workspace.content.registry import modules, register
 
 #: The module files (importing one registers its module).
-MODULE_FILES = (sections, sources, prerequisites)
+MODULE_FILES = (sections, sources, prerequisites, worksheets)
 
 __all__ = [
     "REVISION_STALE",
