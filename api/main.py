@@ -34,6 +34,7 @@ from api.routers import (
     objections,
     packets,
     prerequisites,
+    recommendations,
     releases,
     revisions,
     sections,
@@ -63,6 +64,7 @@ ROUTERS = [
     metrics.router,
     directory.router,
     demo.router,
+    recommendations.router,
 ]
 
 

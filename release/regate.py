@@ -98,7 +98,10 @@ def follow_up(
                         "signed_by": signer,
                     },
                 )
-    if not any(isinstance(e, TRIGGERS) for e in pending):
+    # Content modules' events say so themselves (`regates = True`).
+    if not any(
+        isinstance(e, TRIGGERS) or getattr(e, "regates", False) for e in pending
+    ):
         return
     gated = {e.release_id for e in pending if isinstance(e, GATED)}  # type: ignore[attr-defined]
     cache: dict[int, dict[str, Any]] = {}
