@@ -7,6 +7,7 @@ outsider; the data is the demo's (release/demo_recommendation.py)."""
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 import pytest
@@ -561,3 +562,70 @@ def test_bad_asks_precedents_and_case_are_422(api: Api, lanes: None) -> None:
     for path, body, code in bad:
         refused(api.post("ben", f"/v1/packets/{pid}/{path}", body), 422, code)
     assert api.stored_count() == before + len(bad)
+
+
+MARKER = "renewal-at-risk-7731"
+
+
+def test_renewal_context_and_concession_history_reach_no_one_else(
+    api: Api, lanes: None
+) -> None:
+    """Seed 000: renewal context and prior concessions are seen by the
+    packet's members and the lane it is released to; every GET route the app
+    has, asked by an outsider and by a member of another lane, reveals none."""
+    pid, src = open_recommendation(api)
+    case = {**seed.CASE_000, "renewal_posture": MARKER}
+    ok(api.post("ben", f"/v1/packets/{pid}/case", {"dimensions": case}))
+    precedent = {**seed.PRECEDENT_000, "granted": f"credit; {MARKER}"}
+    ok(api.post("ben", f"/v1/packets/{pid}/precedents", precedent), 201)
+    ask = {**seed.ASKS_001[3], "text": f"retention ahead of {MARKER}"}
+    ok(api.post("ben", f"/v1/packets/{pid}/asks", ask), 201)
+    add_option(api, pid, seed.OPTIONS_001[0], [src["matrix"]])
+    revision = ok(api.post("ben", f"/v1/packets/{pid}/revisions", {}), 201)
+    rid = ok(
+        api.post(
+            "ben",
+            f"/v1/packets/{pid}/releases",
+            {"revision": revision["revision"], "lane": LOCAL},
+        ),
+        201,
+    )["release_id"]
+    ok(
+        api.post(
+            "maya",
+            f"/v1/packets/{pid}/releases/{rid}/approve",
+            {
+                "content_hash": revision["content_hash"],
+                "meaning": "local review",
+                "passphrase": "correct horse",
+            },
+        )
+    )
+    api.services.app.flush_refusals()
+    # the members and the lane released to see it
+    assert MARKER in api.get("rita", f"/v1/packets/{pid}/recommendation").text
+    assert MARKER in api.get("lars", f"/v1/lanes/{LOCAL}/releases/{rid}").text
+    values = {
+        "packet_id": pid,
+        "release_id": rid,
+        "revision": "1",
+        "a": "1",
+        "b": "1",
+    }
+    probed = 0
+    paths = api.client.get("/openapi.json").json()["paths"]
+    for template, operations in paths.items():
+        if "get" not in operations:
+            continue
+        for user, lane in (("olga", LOCAL), ("gina", BOARD)):
+            path = re.sub(
+                r"\{(\w+)\}",
+                lambda m, lane=lane: values.get(  # type: ignore[misc]
+                    m.group(1), lane if m.group(1).startswith("lane") else "x"
+                ),
+                template,
+            )
+            text = api.get(user, path).text
+            assert MARKER not in text, (path, user)
+            probed += 1
+    assert probed > 40
