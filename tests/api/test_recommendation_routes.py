@@ -164,7 +164,7 @@ def test_seed_001_story_end_to_end(api: Api, lanes: None) -> None:
     )
     assert approved["status"] == "released"
     lane_view = ok(
-        api.get("lars", f"/v1/lanes/{LOCAL}/releases/{request['release_id']}")
+        api.get("lars", f"/v1/lanes/{LOCAL}/releases/{pid}:{request['release_id']}")
     )
     part = lane_view["content"]["recommendation"]
     assert [o["id"] for o in part["options"]] == ids
@@ -290,7 +290,7 @@ def test_seed_000_recovery_package_is_held_and_escalated(api: Api, lanes: None) 
             },
         )
     )
-    board = ok(api.get("gina", f"/v1/lanes/{BOARD}/releases/{req['release_id']}"))
+    board = ok(api.get("gina", f"/v1/lanes/{BOARD}/releases/{esc}:{req['release_id']}"))
     dossier = board["content"]["escalation"]
     assert dossier["from_packet_id"] == pid and dossier["owner"] == "maya"
     assert {b["code"] for b in dossier["breaches"]} >= {
@@ -604,10 +604,10 @@ def test_renewal_context_and_concession_history_reach_no_one_else(
     api.services.app.flush_refusals()
     # the members and the lane released to see it
     assert MARKER in api.get("rita", f"/v1/packets/{pid}/recommendation").text
-    assert MARKER in api.get("lars", f"/v1/lanes/{LOCAL}/releases/{rid}").text
+    assert MARKER in api.get("lars", f"/v1/lanes/{LOCAL}/releases/{pid}:{rid}").text
     values = {
         "packet_id": pid,
-        "release_id": rid,
+        "release_id": f"{pid}:{rid}",
         "revision": "1",
         "a": "1",
         "b": "1",
