@@ -35,6 +35,7 @@ from api.routers import (
     objections,
     packets,
     prerequisites,
+    recommendations,
     releases,
     revisions,
     sections,
@@ -66,6 +67,7 @@ ROUTERS = [
     directory.router,
     demo.router,
     worksheets.router,
+    recommendations.router,
 ]
 
 

@@ -573,4 +573,7 @@ def load_demo(app: ReleaseApp) -> dict[str, str]:
     if not _told(app, ENTITLEMENT_TITLE):
         EntitlementStory(app).tell()
         log.info("demo: seed 003 loaded")
+    from release.demo_recommendation import load_recommendation_demo
+
+    load_recommendation_demo(app)  # seeds 000 and 001
     return tokens

@@ -99,8 +99,12 @@ def follow_up(
                         "signed_by": signer,
                     },
                 )
+    # Content modules name the events that may change a release's reasons
+    # (`ContentModule.events`), or their events say so (`regates = True`).
     triggers = TRIGGERS + tuple(e for m in modules() for e in m.events)
-    if not any(isinstance(e, triggers) for e in pending):
+    if not any(
+        isinstance(e, triggers) or getattr(e, "regates", False) for e in pending
+    ):
         return
     gated = {e.release_id for e in pending if isinstance(e, GATED)}  # type: ignore[attr-defined]
     cache: dict[int, dict[str, Any]] = {}

@@ -46,6 +46,7 @@ from workspace.accounts import (
 from workspace.bounds import BoundedEventStore, bound_connections
 from workspace.commands.base import Command, Context, Executed
 from workspace.config import Settings, backend_of, get_settings, persistence_env
+from workspace.content.registry import modules as content_modules
 from workspace.domain import (
     Meta,
     Packet,
@@ -402,7 +403,13 @@ class Workspace(CommandShortcuts, Application[UUID]):
         """Events that must land in the same save as a change (release layer).
 
         May trigger further events on `packet`; returns other aggregates to save.
+        Every content module reacts first (`ContentModule.react`).
         """
+        pending = list(packet.pending_events)
+        if pending:
+            meta = self.meta(principal)
+            for module in content_modules():
+                module.react(packet, pending, meta)
         return []
 
     # -------------------------------------------------------------- packets

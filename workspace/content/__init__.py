@@ -7,7 +7,7 @@ from workspace.content.base import REVISION_STALE, ContentModule, Hold, is_past
 from workspace.content.registry import modules, register
 
 #: The module files (importing one registers its module).
-MODULE_FILES = (sections, sources, prerequisites, worksheets)
+MODULE_FILES: tuple[object, ...] = (sections, sources, prerequisites, worksheets)
 
 __all__ = [
     "REVISION_STALE",
@@ -17,3 +17,9 @@ __all__ = [
     "modules",
     "register",
 ]
+
+# Imported after `modules` exists: it imports workspace.domain, whose
+# revisions module imports `modules` from here.
+from workspace.content import recommendations  # noqa: E402
+
+MODULE_FILES += (recommendations,)

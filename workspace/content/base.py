@@ -96,6 +96,13 @@ class ContentModule:
         """Its part of the diff from revision `a` to `b` (None: left out)."""
         return None
 
+    def react(self, packet: Any, pending: list[Any], meta: Any) -> None:
+        """Reacts, in the same save, to the events a command triggered
+        (`pending`, already folded into `packet`) by triggering its own
+        (e.g. options reclassified when the matrix's source is refreshed);
+        `meta` is the command's. Called from `Workspace.consequences`, before
+        the release layer's supersessions and re-gating."""
+
 
 def by_id(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> dict[str, Any]:
     """Added, removed and changed items of two lists of `{"id": ...}` dicts."""

@@ -11,6 +11,7 @@ import { permissions } from "../../core/directory.js";
 import { session } from "../../core/state.js";
 import { editors, mixin } from "../../editors/index.js";
 import "../../editors/sections.js";
+import "../../editors/recommendation.js";
 import { Panels } from "./panels.js";
 import { Releases } from "./releases.js";
 import { packetStatus, shortType } from "./common.js";
@@ -122,6 +123,7 @@ export class PacketPage {
               : null,
           ),
           this.sectionsEl,
+          (this.editorsEl = h("div", { class: "editors" })),
           h("details", { class: "activity-box" }, h("summary", {}, "Live activity"), this.activityEl),
         ),
         this.panelsEl,
@@ -131,6 +133,13 @@ export class PacketPage {
     for (const s of p.sections || []) this.addSection(s, p.version);
     this.renderEmptySections();
     this.renderPanels();
+    // Editors of other content modules render below the sections.
+    for (const editor of editors()) {
+      if (!editor.render) continue;
+      const box = h("div", { class: `editor editor-${editor.id}` });
+      this.editorsEl.append(box);
+      this[editor.render](box);
+    }
   }
 
   renderMeta() {
