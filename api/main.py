@@ -33,6 +33,7 @@ from api.routers import (
     metrics,
     objections,
     packets,
+    plans,
     prerequisites,
     releases,
     revisions,
@@ -63,6 +64,7 @@ ROUTERS = [
     metrics.router,
     directory.router,
     demo.router,
+    plans.router,
 ]
 
 

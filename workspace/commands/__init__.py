@@ -10,6 +10,7 @@ from workspace.commands.objections import (
     WithdrawObjection,
 )
 from workspace.commands.packets import ChangeMembers
+from workspace.commands.plans import SetRecoveryPlan
 from workspace.commands.prerequisites import DeclarePrerequisite, SatisfyPrerequisite
 from workspace.commands.revisions import CutRevision
 from workspace.commands.sections import (
@@ -42,6 +43,7 @@ __all__ = [
     "ResolveObjection",
     "RetitleSection",
     "SatisfyPrerequisite",
+    "SetRecoveryPlan",
     "WithdrawObjection",
     "WithdrawSource",
 ]
