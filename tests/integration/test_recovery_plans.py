@@ -137,7 +137,7 @@ def test_an_agent_named_as_approver_is_not_an_approver(app: ReleaseApp) -> None:
     packet = set_plan(app, pid, plan)
     # vp.support approves the other Enterprise rows; support.manager is no user
     assert packet.part("plan")["approvers_known"] == ["vp.support", "support.director"]
-    revision, rid = cut_and_request(app, pid)
+    _, rid = cut_and_request(app, pid)
     held = app.get_packet(pid).release(rid)
     assert ("REMEDIATION_APPROVER_MISSING", 0) in [
         (h["code"], h["row"]) for h in held["hold_reasons"]
