@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import Response
 from pydantic import Field
 
 from api.deps import CurrentUser, ServicesDep
@@ -127,7 +127,7 @@ def get_plan(
 
 @router.get(
     "/plan.md",
-    response_class=PlainTextResponse,
+    response_model=None,
     responses={200: {"content": {"text/markdown": {"schema": {"type": "string"}}}}},
 )
 def plan_markdown(
@@ -135,10 +135,10 @@ def plan_markdown(
     user: CurrentUser,
     svc: ServicesDep,
     revision: RevisionQuery = None,
-) -> PlainTextResponse:
+) -> Response:
     """The plan as Markdown tables (for print), now or as revision N cut it."""
     title, plan, _ = _plan(svc, user, packet_id, revision)
-    return PlainTextResponse(
+    return Response(
         render_markdown(title, plan), media_type="text/markdown; charset=utf-8"
     )
 
