@@ -329,8 +329,9 @@ ACTIONS = (
 
 def tell_recovery_story(app: ReleaseApp) -> dict[str, Any]:
     """Opens the packet, is held for the missing Starter approver, fixes it
-    (the held request is cancelled) and releases revision 2; returns the
-    held release (as it was held) and the released one."""
+    and releases revision 2; returns the held release (as it was held: once
+    the plan is fixed, revision 1 stays held as REVISION_STALE) and the
+    released one."""
 
     def who(user_id: str) -> Any:
         return app.get_user(user_id).principal()
@@ -362,12 +363,6 @@ def tell_recovery_story(app: ReleaseApp) -> dict[str, Any]:
         pid, director, revision=first["number"], lane_id=RECOVERY_LANE
     )
     app.execute(pid, who("support.manager"), SetRecoveryPlan(plan))
-    app.cancel_release(
-        pid,
-        director,
-        held["release_id"],
-        "revision 2 names the Starter tier's approver",
-    )
     second, _ = app.cut_revision(pid, who("support.manager"), "Recovery-Plan-v2")
     requested = app.request_release(
         pid, director, revision=second["number"], lane_id=RECOVERY_LANE

@@ -240,3 +240,38 @@ def test_replay_keeps_every_revisions_hash_and_the_plan(
         ]
     finally:
         again.close()
+
+
+def test_the_seed_004_demo_is_held_for_the_starter_approver_then_released(
+    settings: Settings, clock: ManualClock
+) -> None:
+    from release.demo import load_demo
+    from release.demo_recovery import RECOVERY_LANE, RECOVERY_TITLE, tell_recovery_story
+
+    app = ReleaseApp({"CREATE_TABLE": "y"}, settings=settings, clock=clock)
+    try:
+        load_demo(app)  # people, lanes and every story, seed 004's included
+        told = [
+            p for p in app.packet_ids() if app.get_packet(p).title == RECOVERY_TITLE
+        ]
+        assert len(told) == 1
+        story = tell_recovery_story(app)  # told again: a second packet
+        assert [(h["code"], h["row"]) for h in story["held"]["hold_reasons"]] == [
+            ("REMEDIATION_APPROVER_MISSING", row) for row in (8, 9, 10, 11)
+        ]
+        released = story["released"]
+        assert (released["status"], released["lane_id"]) == ("released", RECOVERY_LANE)
+        packet = app.get_packet(released["packet_id"])
+        assert packet.release(story["held"]["release_id"])["status"] == "held"
+        manifest = app.release_manifest(
+            released["packet_id"], who(app, "vp.support"), released["release_id"]
+        )["manifest"]
+        assert manifest["plan"]["remediation_approvers"] == [
+            "vp.support",
+            "support.director",
+            "support.manager",
+        ]
+        tiers = {r["tier"] for r in packet.content()["plan"]["remediation"]}
+        assert tiers == {"Enterprise", "Growth", "Starter"}
+    finally:
+        app.close()
