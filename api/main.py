@@ -34,6 +34,7 @@ from api.routers import (
     metrics,
     objections,
     packets,
+    plans,
     prerequisites,
     recommendations,
     releases,
@@ -68,6 +69,7 @@ ROUTERS = [
     demo.router,
     worksheets.router,
     recommendations.router,
+    plans.router,
 ]
 
 

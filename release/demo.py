@@ -1,4 +1,5 @@
-"""The seed stories 002 and 003, told through the commands a user would issue.
+"""The seed stories 002, 003 and 004 (release/demo_recovery.py), told through
+the commands a user would issue.
 
 `load_demo` creates the stories' people, intake lanes and packets once (a
 second run changes nothing) so a newcomer sees a held, a released and a
@@ -15,6 +16,12 @@ from typing import Any
 
 from release import demo_worksheet
 from release.application import ReleaseApp
+from release.demo_recovery import (
+    RECOVERY_PASSPHRASES,
+    RECOVERY_PEOPLE,
+    RECOVERY_TITLE,
+    tell_recovery_story,
+)
 from workspace.accounts import Principal
 from workspace.commands import RefreshSource
 from workspace.domain import Packet
@@ -25,6 +32,7 @@ log = logging.getLogger(__name__)
 DEMO_PASSPHRASES = {
     "elena.park": "premium-governance-demo",
     "dana.whitfield": "credit-release-demo",
+    **RECOVERY_PASSPHRASES,
 }
 
 #: user id -> (name, roles)
@@ -48,6 +56,8 @@ PEOPLE: dict[str, tuple[str, list[str]]] = {
     "timeline-reconciler": ("Case timeline reconciliation agent", ["agent"]),
     "oliver.grant": ("Oliver Grant, Account-Governance Reviewer", []),
     "mei.chen": ("Mei Chen, Account-Governance Reviewer", []),
+    # seed 004: service recovery plan (release/demo_recovery.py)
+    **RECOVERY_PEOPLE,
 }
 
 DIAGNOSTICS_LANE = "restricted-advanced-diagnostics-intake"
@@ -576,4 +586,7 @@ def load_demo(app: ReleaseApp) -> dict[str, str]:
     from release.demo_recommendation import load_recommendation_demo
 
     load_recommendation_demo(app)  # seeds 000 and 001
+    if not _told(app, RECOVERY_TITLE):
+        tell_recovery_story(app)
+        log.info("demo: seed 004 loaded")
     return tokens

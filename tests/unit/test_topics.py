@@ -57,6 +57,7 @@ STORED_TOPICS = {
     "quire.packet.SectionMoved": 1,
     "quire.packet.SectionRemoved": 1,
     "quire.packet.SectionRetitled": 1,
+    "quire.packet.RecoveryPlanSet": 1,
     "quire.packet.SectionTextEdited": 1,
     "quire.packet.SourceCited": 1,
     "quire.packet.SourceExpired": 1,

@@ -10,6 +10,7 @@ from workspace.commands.objections import (
     WithdrawObjection,
 )
 from workspace.commands.packets import ChangeMembers
+from workspace.commands.plans import SetRecoveryPlan
 from workspace.commands.prerequisites import DeclarePrerequisite, SatisfyPrerequisite
 from workspace.commands.revisions import CutRevision
 from workspace.commands.sections import (
@@ -49,6 +50,7 @@ __all__ = [
     "ResolveObjection",
     "RetitleSection",
     "SatisfyPrerequisite",
+    "SetRecoveryPlan",
     "SetWorksheetFacts",
     "WithdrawObjection",
     "WithdrawSource",

@@ -6,8 +6,13 @@ from workspace.content import prerequisites, sections, sources, worksheets
 from workspace.content.base import REVISION_STALE, ContentModule, Hold, is_past
 from workspace.content.registry import modules, register
 
+# isort: split
+# Modules whose events subclass the packet's event class import
+# workspace.domain, which imports this package: they come last.
+from workspace.content import plan
+
 #: The module files (importing one registers its module).
-MODULE_FILES: tuple[object, ...] = (sections, sources, prerequisites, worksheets)
+MODULE_FILES: tuple[object, ...] = (sections, sources, prerequisites, worksheets, plan)
 
 __all__ = [
     "REVISION_STALE",

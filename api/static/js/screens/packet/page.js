@@ -12,6 +12,7 @@ import { session } from "../../core/state.js";
 import { editors, mixin } from "../../editors/index.js";
 import "../../editors/sections.js";
 import "../../editors/recommendation.js";
+import "../../editors/plan.js";
 import { Panels } from "./panels.js";
 import { Releases } from "./releases.js";
 import { packetStatus, shortType } from "./common.js";
@@ -111,7 +112,7 @@ export class PacketPage {
       h(
         "div",
         { class: "packet-grid" },
-        h(
+        (this.mainEl = h(
           "section",
           { class: "main-col" },
           h(
@@ -125,7 +126,7 @@ export class PacketPage {
           this.sectionsEl,
           (this.editorsEl = h("div", { class: "editors" })),
           h("details", { class: "activity-box" }, h("summary", {}, "Live activity"), this.activityEl),
-        ),
+        )),
         this.panelsEl,
       ),
     );
@@ -140,6 +141,13 @@ export class PacketPage {
       this.editorsEl.append(box);
       this[editor.render](box);
     }
+    // Other content editors (editors/index.js) mount below the sections.
+    for (const editor of editors()) if (editor.mount) this[editor.mount](this.mainEl);
+  }
+
+  // Content editors re-read their part after the packet changed.
+  refreshEditors() {
+    for (const editor of editors()) if (editor.refresh) this[editor.refresh]();
   }
 
   renderMeta() {
@@ -190,6 +198,7 @@ export class PacketPage {
       this.bumpVersion(p.version);
       this.renderMeta();
       this.renderPanels();
+      this.refreshEditors();
     } catch (err) {
       flashError(err);
     }
@@ -442,6 +451,7 @@ export class PacketPage {
       this.packet = p;
       this.renderMeta();
       this.renderPanels();
+      this.refreshEditors();
     } catch (err) {
       flashError(err);
     }
