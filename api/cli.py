@@ -11,6 +11,7 @@ import typer
 from api import cli_projections, logging_config
 from api.cli_errors import cli_errors, fail
 from api.services import build_services
+from release.watcher import ensure_service_account
 from workspace.accounts import Principal
 from workspace.config import Settings, backend_of, get_settings
 
@@ -33,6 +34,7 @@ def init_database() -> None:
     try:
         # The event store exists now; then the read models and the signing key.
         cli_projections.init_read_models(services)
+        ensure_service_account(services.app)  # source-watcher
     finally:
         services.close()
 

@@ -186,6 +186,14 @@ class EditResult(Output):
 
 
 # ------------------------------------------------------------------ sources
+class SourceWatch(Input):
+    """Poll every `poll_seconds`; hold SOURCE_UNREADABLE once reads have
+    failed for longer than `tolerance_seconds` (default three polls)."""
+
+    poll_seconds: SafeInt
+    tolerance_seconds: SafeInt | None = None
+
+
 class SourceCreate(Input):
     kind: str
     title: str
@@ -194,6 +202,8 @@ class SourceCreate(Input):
     precedence: SafeInt
     valid_until: Timestamp | None = None
     expected_version: Version | None = None
+    #: A live reference (file://, https://) the source watcher polls.
+    watch: SourceWatch | None = None
 
 
 class SourceCreated(Output):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from workspace import policy
 from workspace.commands.base import Command, Context
@@ -21,6 +22,9 @@ class CiteSource(Command):
     digest: str
     precedence: int
     valid_until: datetime | None = None
+    #: `{poll_seconds, tolerance_seconds?}`: watched by the source watcher
+    #: (the reference is checked against the connectors by the caller).
+    watch: dict[str, Any] | None = None
 
     def decide(self, packet: Packet, ctx: Context) -> str:
         return packet.cite_source(
@@ -31,6 +35,7 @@ class CiteSource(Command):
             digest=self.digest,
             precedence=self.precedence,
             valid_until=self.valid_until,
+            watch=self.watch,
         )
 
 
