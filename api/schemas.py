@@ -179,10 +179,20 @@ class EditCreate(Input):
     client_seq: Version | None = None
 
 
+class BoundaryFlag(Output):
+    """A commitment Quire must never make, found in text (workspace/boundary.py)."""
+
+    category: str
+    phrase: str
+
+
 class EditResult(Output):
     version: int
     text: str
     suggestion_id: str | None = None
+    #: Commitments this edit introduced: shown, never refused, for a human's
+    #: own edit; an agent's flagged suggestion needs an override to accept.
+    boundary_flags: list[BoundaryFlag] = []
 
 
 # ------------------------------------------------------------------ sources
@@ -344,6 +354,12 @@ RejectionCategory = Literal[
     "factual_error",
     "other",
 ]
+
+
+class SuggestionAccept(Input):
+    """Required for a boundary-flagged suggestion (409 BOUNDARY_FLAGGED)."""
+
+    override_reason: str | None = None
 
 
 class SuggestionReject(Input):
