@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from api import cli_projections, logging_config
+from api.agents import cli as agents_cli
 from api.cli_errors import cli_errors, fail
 from api.services import build_services
 from release.watcher import ensure_service_account
@@ -40,6 +41,7 @@ def init_database() -> None:
 
 
 cli_projections.register(app)
+agents_cli.register(app)  # quire agents run reconciler
 
 
 @db_app.command("init")
