@@ -182,7 +182,6 @@ def test_a_watched_document_that_changes_fails_and_is_slow_drives_drift_end_to_e
             next(r for r in packet["releases"] if r["release_id"] == rid)["status"]
             == "superseded"
         )
-        assert docs.document.not_modified >= 0  # conditional requests answered
 
         # 2. It fails: recorded and shown, the digest kept; past its tolerance
         # a new request is held SOURCE_UNREADABLE.
