@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from api import cli_ops, cli_projections
+from api.agents import cli as agents_cli
 from api.cli_errors import cli_errors, fail
 from api.services import build_services
 from workspace.accounts import Principal
@@ -32,6 +33,7 @@ init_database = cli_ops.init_database
 
 cli_projections.register(app)
 cli_ops.register(db_app)
+agents_cli.register(app)  # quire agents run reconciler
 
 
 @users_app.command("add")

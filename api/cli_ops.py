@@ -20,6 +20,7 @@ from api.live.hub import hub_of
 from api.services import build_services
 from projections import migrations
 from projections.store import Tx, read_models_for
+from release.watcher import ensure_service_account
 from workspace.config import Settings, backend_of, get_settings
 
 
@@ -40,6 +41,7 @@ def init_database() -> None:
     try:
         # The event store exists now; then the read models and the signing key.
         cli_projections.init_read_models(services)
+        ensure_service_account(services.app)  # source-watcher
         migrations.record_versions(read_models_for(services), present)
     finally:
         services.close()

@@ -26,6 +26,8 @@ TRIGGERS: tuple[type[Packet.Event], ...] = (
     Packet.SourceRefreshed,
     Packet.SourceWithdrawn,
     Packet.SourceExpired,
+    Packet.SourceFetchFailed,  # SOURCE_UNREADABLE
+    Packet.SourceFetchRecovered,
     Packet.PrerequisiteDeclared,
     Packet.PrerequisiteSatisfied,
     Packet.PrerequisiteLapsed,

@@ -59,6 +59,18 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     #: On SIGTERM, `quire serve` drains live edits and closes sockets within this.
     shutdown_grace_seconds: float = Field(default=10.0, gt=0)
+    # Watched sources (release/connectors, release/watcher.py, issue 16).
+    #: Hosts an https:// source may name, comma-separated (".example.com"
+    #: allows its subdomains); empty: no https source may be watched.
+    source_hosts: str = ""
+    #: Directories a file:// source may lie under, separated by os.pathsep.
+    source_file_roots: str = ""
+    #: Tests only: also allow http:// and https:// on 127.0.0.1 / localhost.
+    source_allow_loopback: bool = False
+    source_fetch_timeout_seconds: float = 10.0
+    source_max_bytes: int = 10 * 1024 * 1024
+    #: How often the watcher looks for newly watched sources.
+    watch_scan_seconds: float = 5.0
 
 
 @lru_cache(maxsize=1)

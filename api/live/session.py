@@ -539,6 +539,8 @@ class LiveSession:
             }
             if result.suggestion_id is not None:
                 ack["suggestion_id"] = result.suggestion_id
+            if result.boundary_flags:  # shown, never refused (boundary_edits)
+                ack["boundary_flags"] = list(result.boundary_flags)
             return ack
         if isinstance(result, EditConflictError):
             return {

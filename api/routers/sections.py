@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from api.deps import CurrentUser, ServicesDep
 from api.live.hub import hub_of
 from api.schemas import (
+    BoundaryFlag,
     EditCreate,
     EditResult,
     SectionCreate,
@@ -65,6 +66,7 @@ def edit_section(
         version=outcome.version,
         text=outcome.text,
         suggestion_id=outcome.suggestion_id,
+        boundary_flags=[BoundaryFlag(**f) for f in outcome.boundary_flags],
     )
 
 

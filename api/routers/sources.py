@@ -15,6 +15,8 @@ from api.schemas import (
     SupersedingResult,
     VersionPublic,
 )
+from release import connectors
+from workspace import policy
 from workspace.commands import CiteSource, RefreshSource, WithdrawSource
 
 router = APIRouter(prefix="/v1/packets/{packet_id}/sources", tags=["sources"])
@@ -24,6 +26,17 @@ router = APIRouter(prefix="/v1/packets/{packet_id}/sources", tags=["sources"])
 def cite_source(
     packet_id: str, body: SourceCreate, user: CurrentUser, svc: ServicesDep
 ) -> SourceCreated:
+    """With `watch`, the reference must be one a connector reads within the
+    settings (422 SOURCE_NOT_WATCHABLE, SOURCE_HOST_NOT_ALLOWED,
+    SOURCE_PATH_NOT_ALLOWED); the source watcher then polls it."""
+    watch = None
+    if body.watch is not None:
+        # Members only learn what the settings allow (checked before the
+        # command, which authorizes again on the packet it saves).
+        policy.require(user, "cite_source", svc.app.read_packet(user, packet_id))
+        limits = connectors.Limits.from_settings(svc.settings)
+        connectors.check(body.reference, limits)
+        watch = body.watch.model_dump(exclude_none=True)
     command = CiteSource(
         kind=body.kind,
         title=body.title,
@@ -31,6 +44,7 @@ def cite_source(
         digest=body.digest,
         precedence=body.precedence,
         valid_until=body.valid_until,
+        watch=watch,
     )
     done = svc.app.execute(
         packet_id, user, command, expected_version=body.expected_version

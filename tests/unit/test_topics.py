@@ -61,6 +61,8 @@ STORED_TOPICS = {
     "quire.packet.SectionTextEdited": 1,
     "quire.packet.SourceCited": 1,
     "quire.packet.SourceExpired": 1,
+    "quire.packet.SourceFetchFailed": 1,
+    "quire.packet.SourceFetchRecovered": 1,
     "quire.packet.SourceRefreshed": 1,
     "quire.packet.SourceWithdrawn": 1,
     "quire.packet.SuggestionProposed": 1,

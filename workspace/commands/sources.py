@@ -23,6 +23,9 @@ class CiteSource(Command):
     digest: str
     precedence: int
     valid_until: datetime | None = None
+    #: `{poll_seconds, tolerance_seconds?}`: watched by the source watcher
+    #: (the reference is checked against the connectors by the caller).
+    watch: dict[str, Any] | None = None
 
     def decide(self, packet: Packet, ctx: Context) -> str:
         return packet.cite_source(
@@ -33,6 +36,7 @@ class CiteSource(Command):
             digest=self.digest,
             precedence=self.precedence,
             valid_until=self.valid_until,
+            watch=self.watch,
         )
 
 
