@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from api import cli_projections, logging_config
+from api import cli_ops, cli_projections
+from api.agents import cli as agents_cli
 from api.cli_errors import cli_errors, fail
 from api.services import build_services
 from workspace.accounts import Principal
@@ -27,26 +28,12 @@ calc_app = typer.Typer(help="Stateless calculations.", no_args_is_help=True)
 app.add_typer(calc_app, name="calc")
 
 
-def init_database() -> None:
-    """Creates every table once: the event store, then each layer's schema."""
-    services = build_services(create_table=True)
-    try:
-        # The event store exists now; then the read models and the signing key.
-        cli_projections.init_read_models(services)
-    finally:
-        services.close()
-
+#: `quire db init` (kept here: tests and the demo call it by this name).
+init_database = cli_ops.init_database
 
 cli_projections.register(app)
-
-
-@db_app.command("init")
-def db_init() -> None:
-    """Creates the schema (once per database)."""
-    settings = get_settings()
-    with cli_errors():
-        init_database()
-    typer.echo(f"schema ready on {backend_of(settings.database_url)}")
+cli_ops.register(db_app)
+agents_cli.register(app)  # quire agents run reconciler
 
 
 @users_app.command("add")
@@ -96,34 +83,21 @@ def serve(
     demo: Annotated[bool, typer.Option("--demo", help="load the seed stories")] = False,
 ) -> None:
     """Runs the API, websockets and web UI."""
-    import uvicorn
-
     from api.main import create_app
 
     settings = get_settings()
     if backend_of(settings.database_url) == "sqlite":
         # The embedded default is one process: it may create its own schema.
         init_database()
+    # Serving processes refuse a database behind (or ahead of) this code.
+    cli_ops.require_current_schema(settings)
     if demo:
         load_seed_stories(settings, f"http://{host}:{port}/")
     web = create_app(settings)
     # The sign-in page offers the demo's people only on a loopback demo server.
     web.state.demo_sign_in = demo and host in ("127.0.0.1", "::1", "localhost")
-    uvicorn.run(
-        web,
-        host=host,
-        port=port,
-        log_level="info",
-        # Uvicorn's logging, with bearer tokens redacted from every line.
-        log_config=logging_config.uvicorn_log_config(),
-        # Past request_max_bytes a live message is answered `error TOO_LARGE`
-        # and the socket stays open (api.live.session); only past this hard
-        # bound does the protocol itself close the socket (1009).
-        ws_max_size=4 * settings.request_max_bytes,
-        # Live messages are small JSON: compressing each costs more CPU than
-        # it saves, once per socket per event.
-        ws_per_message_deflate=False,
-    )
+    # Until SIGTERM: then live sockets drain and close with 1012 (exit 0).
+    cli_ops.run_server(web, host, port, settings)
 
 
 def load_seed_stories(settings: Settings, url: str) -> None:

@@ -13,6 +13,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -27,12 +28,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from api.cli_errors import cli_errors, fail
 from api.services import Services, build_background, build_services
 from projections.audit import AuditLog
+from projections.audit_bundle import export_all, verify_bundle
 from projections.audit_export import export_packet
-from projections.audit_verify import verify_export
 from projections.checkpoints import load_or_create_private_key
 from projections.driver import DEFAULT_BATCH, Driver
 from projections.runner import all_projections, create_read_models
-from projections.store import read_models_for
+from projections.store import ReadStore, Tx, read_models_for
 from workspace.config import backend_of, get_settings
 
 projections_app = typer.Typer(help="Read models.", no_args_is_help=True)
@@ -82,46 +83,63 @@ def rebuild(
         try:
             store = read_models_for(services)
             create_read_models(store)
-            projections = all_projections(settings)
-            names = {p.name for p in projections}
+            names = {p.name for p in all_projections(settings)}
             for name in only or []:
                 if name not in names:
                     fail("PROJECTION_UNKNOWN", f"{name!r}; known: {sorted(names)}")
-            chosen = [p for p in projections if not only or p.name in only]
-            # One driver: each batch is read once and applied to every projection.
-            driver = Driver(store, chosen)
-            session = store.session()
-            try:
-                deadline = time.monotonic() + wait
-                while not driver.acquire(session, wait=False):
-                    if time.monotonic() > deadline:
-                        fail(
-                            "PROJECTION_BUSY",
-                            f"{driver.name} is held by a running worker; "
-                            "stop it and try again",
-                        )
-                    time.sleep(0.5)
-                head = store.head()
-                with (
-                    session.atomic(),
-                    typer.progressbar(
-                        length=max(head, 1),
-                        label=", ".join(p.name for p in chosen),
-                        file=sys.stderr,
-                    ) as bar,
-                ):
-                    driver.reset(session)
-                    driver.catch_up(
-                        session, upto=head, progress=lambda _p, n: bar.update(n)
-                    )
-                    driver.catch_up(session)
-                    if head == 0:
-                        bar.update(1)
-            finally:
-                session.close()
+            replay(store, only or sorted(names), wait=wait)
         finally:
             services.close()
     typer.echo(f"rebuilt {', '.join(only or sorted(names))}")
+
+
+def replay(
+    store: ReadStore,
+    names: Sequence[str],
+    *,
+    wait: float = 30.0,
+    before: Callable[[Tx], None] | None = None,
+    after: Callable[[Tx], None] | None = None,
+) -> None:
+    """Empties the named read models and replays the event log into them,
+    under their locks (a running worker must finish its batch first); on
+    PostgreSQL in one transaction with `before` and `after` (`quire db
+    migrate` drops and recreates tables before, records versions after)."""
+    chosen = [p for p in all_projections(store.settings) if p.name in names]
+    # One driver: each batch is read once and applied to every projection.
+    driver = Driver(store, chosen)
+    session = store.session()
+    try:
+        deadline = time.monotonic() + wait
+        while not driver.acquire(session, wait=False):
+            if time.monotonic() > deadline:
+                fail(
+                    "PROJECTION_BUSY",
+                    f"{driver.name} is held by a running worker; stop it and try again",
+                )
+            time.sleep(0.5)
+        head = store.head()
+        with (
+            session.atomic(),
+            typer.progressbar(
+                length=max(head, 1),
+                label=", ".join(p.name for p in chosen),
+                file=sys.stderr,
+            ) as bar,
+        ):
+            if before is not None:
+                with session.transaction() as tx:
+                    before(tx)
+            driver.reset(session)
+            driver.catch_up(session, upto=head, progress=lambda _p, n: bar.update(n))
+            driver.catch_up(session)
+            if head == 0:
+                bar.update(1)
+            if after is not None:
+                with session.transaction() as tx:
+                    after(tx)
+    finally:
+        session.close()
 
 
 # ------------------------------------------------------------------ worker
@@ -131,7 +149,11 @@ def worker(
     ] = DEFAULT_BATCH,
 ) -> None:
     """Runs projections and the expiry sweeper until SIGTERM or SIGINT."""
+    from api import cli_ops, logging_config
+
     settings = get_settings()
+    logging_config.configure(settings.log_format)
+    cli_ops.require_current_schema(settings)
     services = build_services(settings)
     services.role = "worker"
     services.extras["projection_batch_size"] = batch_size
@@ -159,7 +181,10 @@ def worker(
 # ------------------------------------------------------------------- audit
 @audit_app.command("export")
 def audit_export(
-    packet_id: Annotated[str, typer.Argument(help="the packet's id")],
+    packet_id: Annotated[
+        str | None,
+        typer.Argument(help="the packet's id (none with --full: every packet)"),
+    ] = None,
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="file (default: stdout)")
     ] = None,
@@ -179,7 +204,11 @@ def audit_export(
     against the leaves the audit log recorded, and those leaves against every
     signed checkpoint (`--full`: every event of the log is recomputed); an
     event altered in the database makes the export fail with its name.
+    Without a packet id, `--full` exports every packet, one after another in
+    one file (`quire audit verify` checks each).
     """
+    if packet_id is None and not full:
+        fail("PACKET_ID_REQUIRED", "name a packet, or --full for every packet")
     settings = get_settings()
     services = build_services(settings)
     buffer = io.StringIO()
@@ -196,9 +225,12 @@ def audit_export(
                     driver.catch_up(session)
                 elif not store.wait_for([AuditLog.name], store.head(), wait):
                     fail("AUDIT_LOG_BEHIND", "the audit log did not catch up; retry")
-                summary = export_packet(
-                    store, session, packet_id, key, buffer, full=full
-                )
+                if packet_id is None:
+                    bundle = export_all(store, session, key, buffer, full=True)
+                else:
+                    summary = export_packet(
+                        store, session, packet_id, key, buffer, full=full
+                    )
             finally:
                 session.close()
         finally:
@@ -207,6 +239,12 @@ def audit_export(
         sys.stdout.write(buffer.getvalue())
     else:
         output.write_text(buffer.getvalue(), encoding="utf-8")
+    if packet_id is None:
+        typer.echo(
+            f"exported {bundle.events} events of {len(bundle.packets)} packets",
+            err=True,
+        )
+        return
     typer.echo(
         f"exported {summary.events} events of {summary.packet_id}; tree size "
         f"{summary.tree_size}, root {summary.root_hash}, key {summary.key_id}",
@@ -266,7 +304,7 @@ def audit_verify(
         lines = file.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as e:
         fail("EXPORT_UNREADABLE", str(e))
-    verdict = verify_export(lines, pinned)
+    verdict = verify_bundle(lines, pinned)
     if not verdict.ok:
         typer.echo(f"NOT INTACT: {verdict.message}", err=True)
         raise typer.Exit(1)

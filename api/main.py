@@ -3,10 +3,10 @@
 Every route depends on `clean_input` (api.limits) and documents every error
 status with the `{"error": {...}}` body (api.errors.ERROR_RESPONSES).
 
-Middleware, outermost first: request timing (api/prometheus.py), the body
-size limit (413 before anything is read), idempotent POSTs (a retried
-Idempotency-Key returns the first result), and the live-feed nudge after
-writes.
+Middleware, outermost first: the request id (api/request_id.py), request
+timing (api/prometheus.py), the body size limit (413 before anything is
+read), idempotent POSTs (a retried Idempotency-Key returns the first
+result), and the live-feed nudge after writes.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from api.limits import BodyLimitMiddleware, clean_input
 from api.live.hub import WakeOnWrite
 from api.middleware import IdempotencyMiddleware
 from api.prometheus import PrometheusMiddleware
+from api.request_id import RequestIdMiddleware
 from api.routers import (
     calculations,
     conflicts,
@@ -33,13 +34,16 @@ from api.routers import (
     metrics,
     objections,
     packets,
+    plans,
     prerequisites,
+    recommendations,
     releases,
     revisions,
     sections,
     sources,
     suggestions,
     ui,
+    worksheets,
 )
 from api.services import Services, build_services
 from workspace.config import Settings, get_settings
@@ -63,6 +67,9 @@ ROUTERS = [
     metrics.router,
     directory.router,
     demo.router,
+    worksheets.router,
+    recommendations.router,
+    plans.router,
 ]
 
 
@@ -102,4 +109,5 @@ def create_app(
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit=limit)
     app.add_middleware(PrometheusMiddleware)
+    app.add_middleware(RequestIdMiddleware)  # outermost: every log line has it
     return app

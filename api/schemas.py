@@ -179,13 +179,31 @@ class EditCreate(Input):
     client_seq: Version | None = None
 
 
+class BoundaryFlag(Output):
+    """A commitment Quire must never make, found in text (workspace/boundary.py)."""
+
+    category: str
+    phrase: str
+
+
 class EditResult(Output):
     version: int
     text: str
     suggestion_id: str | None = None
+    #: Commitments this edit introduced: shown, never refused, for a human's
+    #: own edit; an agent's flagged suggestion needs an override to accept.
+    boundary_flags: list[BoundaryFlag] = []
 
 
 # ------------------------------------------------------------------ sources
+class SourceWatch(Input):
+    """Poll every `poll_seconds`; hold SOURCE_UNREADABLE once reads have
+    failed for longer than `tolerance_seconds` (default three polls)."""
+
+    poll_seconds: SafeInt
+    tolerance_seconds: SafeInt | None = None
+
+
 class SourceCreate(Input):
     kind: str
     title: str
@@ -194,6 +212,8 @@ class SourceCreate(Input):
     precedence: SafeInt
     valid_until: Timestamp | None = None
     expected_version: Version | None = None
+    #: A live reference (file://, https://) the source watcher polls.
+    watch: SourceWatch | None = None
 
 
 class SourceCreated(Output):
@@ -204,7 +224,8 @@ class SourceCreated(Output):
 class SourceRefresh(Input):
     """`material` defaults to true when the digest changed; only the release
     owner may send false for a changed digest (403 MATERIALITY_NOT_ALLOWED).
-    `worksheet_facts` is accepted and not used yet."""
+    `worksheet_facts` (`{worksheet_id: facts}`) corrects worksheets citing
+    this source in the same save (`api/routers/worksheets.py`)."""
 
     digest: str
     material: StrictBool | None = None
@@ -334,6 +355,12 @@ RejectionCategory = Literal[
     "factual_error",
     "other",
 ]
+
+
+class SuggestionAccept(Input):
+    """Required for a boundary-flagged suggestion (409 BOUNDARY_FLAGGED)."""
+
+    override_reason: str | None = None
 
 
 class SuggestionReject(Input):

@@ -16,6 +16,7 @@ from api import oidc
 from projections.runner import projection_background
 from release.application import ReleaseApp
 from release.sweeper import ExpirySweeper
+from release.watcher import SourceWatcher
 from workspace.application import Workspace
 from workspace.config import Settings, backend_of, get_settings
 
@@ -61,9 +62,10 @@ def build_application(settings: Settings, env: dict[str, str]) -> Workspace:
 def build_background(services: Services) -> list[Background]:
     """What runs beside the API or in `quire worker`.
 
-    - serve on SQLite (embedded): projections and the expiry sweeper in-process;
+    - serve on SQLite (embedded): projections, the expiry sweeper and the
+      source watcher in-process;
     - serve on PostgreSQL: only the live fan-out (a `quire worker` runs the rest);
-    - worker: projections and the sweeper.
+    - worker: projections, the sweeper and the source watcher.
     """
     items: list[Background] = []
     items.extend(projection_background(services, services.role))
@@ -71,6 +73,7 @@ def build_background(services: Services) -> list[Background]:
     if services.role == "worker" or (services.role == "serve" and embedded):
         interval = services.settings.sweep_interval_seconds
         items.append(ExpirySweeper(services.app, interval))
+        items.append(SourceWatcher(services.app))
     if services.role == "serve":
         # Imported here: the hub needs `Services` from this module.
         from api.live.hub import LiveHub

@@ -10,6 +10,7 @@ import binascii
 import dataclasses
 import hashlib
 import json
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,7 @@ from projections.events import (
 )
 from projections.merkle import verify_inclusion
 from workspace.hashing import canonical_json
+from workspace.revision_texts import expand
 
 EXPORT_FORMAT = "quire-audit-export/v1"
 
@@ -128,11 +130,12 @@ def _verify(lines: Sequence[str], pinned_key: bytes | None) -> Verdict:
     version = 1
     previous_index = -1
     cuts: dict[int, str] = {}
+    stored: dict[int, dict[str, Any]] = {}
     for number, line in body:
         _check_event(line, number, packet_id, version, previous_index, size, root)
         record = line["record"]
         data = line["data"]
-        _check_meaning(record["topic"], data, cuts, number)
+        _check_meaning(record["topic"], data, cuts, number, stored)
         previous_index = line["leaf_index"]
         version += 1
     found = version - 1
@@ -219,11 +222,30 @@ def _check_event(
 
 
 def _check_meaning(
-    topic: str, data: dict[str, Any], cuts: dict[int, str], number: int
+    topic: str,
+    data: dict[str, Any],
+    cuts: dict[int, str],
+    number: int,
+    stored: dict[int, dict[str, Any]] | None = None,
 ) -> None:
-    """Approvals cover exactly the content shown: hashes recomputed offline."""
+    """Approvals cover exactly the content shown: hashes recomputed offline.
+    A cut's section texts may refer to an earlier cut of the same export
+    (`stored`, by revision number: workspace/revision_texts.py)."""
     if topic == ev.REVISION_CUT:
-        content = data.get("content")
+        raw = data.get("content")
+        content = raw
+        if isinstance(raw, dict):
+            earlier = {} if stored is None else stored
+            try:
+                content = expand(raw, lambda n: earlier[n])
+            except (KeyError, ValueError, TypeError, zlib.error):
+                raise _Bad(
+                    number,
+                    f"revision {data.get('number')}: a section text refers to a "
+                    "revision missing from the export",
+                ) from None
+            if stored is not None and isinstance(data.get("number"), int):
+                stored[data["number"]] = raw
         digest = "sha256:" + hashlib.sha256(fast_canonical_json(content)).hexdigest()
         if digest != data.get("content_hash"):
             raise _Bad(

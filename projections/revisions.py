@@ -18,6 +18,7 @@ from projections.driver import Projection
 from projections.events import EventRecord
 from projections.store import ReadStore, Tx, chunks
 from workspace.content import modules
+from workspace.revision_texts import expand
 
 
 class RevisionHistory(Projection):
@@ -108,16 +109,23 @@ def history(store: ReadStore, packet_id: str) -> list[dict[str, Any]]:
 
 
 def content(store: ReadStore, packet_id: str, revision: int) -> dict[str, Any] | None:
+    """A revision's full content. Rows keep the content as its cut stored it
+    (unchanged section texts refer to the revision holding them, large ones
+    are compressed: `workspace/revision_texts.py`), expanded here."""
     with store.read() as tx:
-        row = tx.one(
-            "SELECT content FROM revision_history "
-            "WHERE packet_id = %s AND revision = %s",
-            (packet_id, revision),
-        )
-    if row is None:
-        return None
-    result: dict[str, Any] = json.loads(row[0])
-    return result
+
+        def stored(number: int) -> dict[str, Any] | None:
+            row = tx.one(
+                "SELECT content FROM revision_history "
+                "WHERE packet_id = %s AND revision = %s",
+                (packet_id, number),
+            )
+            return None if row is None else dict(json.loads(row[0]))
+
+        found = stored(revision)
+        if found is None:
+            return None
+        return expand(found, lambda n: stored(n) or {})
 
 
 def diff(old: dict[str, Any], new: dict[str, Any], a: int, b: int) -> dict[str, Any]:

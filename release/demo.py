@@ -1,4 +1,5 @@
-"""The seed stories 002 and 003, told through the commands a user would issue.
+"""The seed stories 002, 003 and 004 (release/demo_recovery.py), told through
+the commands a user would issue.
 
 `load_demo` creates the stories' people, intake lanes and packets once (a
 second run changes nothing) so a newcomer sees a held, a released and a
@@ -13,8 +14,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from release import demo_worksheet
 from release.application import ReleaseApp
 from release.commands import AcceptResidual, ApproveRelease, RequestRelease
+from release.demo_recovery import (
+    RECOVERY_PASSPHRASES,
+    RECOVERY_PEOPLE,
+    RECOVERY_TITLE,
+    tell_recovery_story,
+)
 from workspace.accounts import Principal
 from workspace.commands import (
     AddSection,
@@ -35,6 +43,7 @@ log = logging.getLogger(__name__)
 DEMO_PASSPHRASES = {
     "elena.park": "premium-governance-demo",
     "dana.whitfield": "credit-release-demo",
+    **RECOVERY_PASSPHRASES,
 }
 
 #: user id -> (name, roles)
@@ -58,6 +67,8 @@ PEOPLE: dict[str, tuple[str, list[str]]] = {
     "timeline-reconciler": ("Case timeline reconciliation agent", ["agent"]),
     "oliver.grant": ("Oliver Grant, Account-Governance Reviewer", []),
     "mei.chen": ("Mei Chen, Account-Governance Reviewer", []),
+    # seed 004: service recovery plan (release/demo_recovery.py)
+    **RECOVERY_PEOPLE,
 }
 
 DIAGNOSTICS_LANE = "restricted-advanced-diagnostics-intake"
@@ -503,6 +514,7 @@ class CreditStory(Story):
             "The 14 March maintenance window had 36 hours' notice, not the 72 the "
             "clause requires; excluding it may be wrong.",
         )
+        demo_worksheet.add_worksheet(self)
 
     def cut_v1(self) -> dict[str, Any]:
         return self.cut("sofia.ramirez", "Service-Credit-Clarification-v1")
@@ -525,13 +537,17 @@ class CreditStory(Story):
         )
 
     def correct_telemetry(self) -> Packet:
+        """The corrected extract carries the worksheet's corrected facts (a
+        human's: agents set no facts), recomputing both readings in the save
+        that supersedes the release."""
         refresh = RefreshSource(
             source_id=self.ids["telemetry"],
             digest="sha256:telemetry-march-b",
             material=True,
             reason="telemetry correction: 37 outage minutes were double counted",
+            worksheet_facts={self.ids["calc_worksheet"]: demo_worksheet.CORRECTED},
         )
-        return self.run("timeline-reconciler", refresh).packet
+        return self.run("sofia.ramirez", refresh).packet
 
     def revise_to_v2(self) -> dict[str, Any]:
         self.rewrite(
@@ -570,4 +586,10 @@ def load_demo(app: ReleaseApp) -> dict[str, str]:
     if not _told(app, ENTITLEMENT_TITLE):
         EntitlementStory(app).tell()
         log.info("demo: seed 003 loaded")
+    from release.demo_recommendation import load_recommendation_demo
+
+    load_recommendation_demo(app)  # seeds 000 and 001
+    if not _told(app, RECOVERY_TITLE):
+        tell_recovery_story(app)
+        log.info("demo: seed 004 loaded")
     return tokens

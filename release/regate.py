@@ -15,6 +15,7 @@ from typing import Any
 
 from release import gate
 from release.lanes import Lane
+from workspace.content import modules
 from workspace.domain import Meta, Packet
 
 #: Events after which an open release's reasons may differ. Section edits,
@@ -25,6 +26,8 @@ TRIGGERS: tuple[type[Packet.Event], ...] = (
     Packet.SourceRefreshed,
     Packet.SourceWithdrawn,
     Packet.SourceExpired,
+    Packet.SourceFetchFailed,  # SOURCE_UNREADABLE
+    Packet.SourceFetchRecovered,
     Packet.PrerequisiteDeclared,
     Packet.PrerequisiteSatisfied,
     Packet.PrerequisiteLapsed,
@@ -98,7 +101,12 @@ def follow_up(
                         "signed_by": signer,
                     },
                 )
-    if not any(isinstance(e, TRIGGERS) for e in pending):
+    # Content modules name the events that may change a release's reasons
+    # (`ContentModule.events`), or their events say so (`regates = True`).
+    triggers = TRIGGERS + tuple(e for m in modules() for e in m.events)
+    if not any(
+        isinstance(e, triggers) or getattr(e, "regates", False) for e in pending
+    ):
         return
     gated = {e.release_id for e in pending if isinstance(e, GATED)}  # type: ignore[attr-defined]
     cache: dict[int, dict[str, Any]] = {}

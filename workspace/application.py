@@ -38,6 +38,7 @@ from workspace.accounts import (
 from workspace.bounds import BoundedEventStore, bound_connections
 from workspace.commands.base import MAX_ATTEMPTS, Command, Context, Executed
 from workspace.config import Settings, backend_of, get_settings, persistence_env
+from workspace.content.registry import modules as content_modules
 from workspace.domain import (
     Meta,
     Packet,
@@ -51,6 +52,7 @@ from workspace.errors import (
     VersionClashError,
 )
 from workspace.refusals import RefusalCoalescer
+from workspace.revision_texts import expand
 from workspace.users import UserAccounts
 
 log = logging.getLogger(__name__)
@@ -355,7 +357,13 @@ class WorkspaceCore(UserAccounts, Application[UUID]):
         """Events that must land in the same save as a change (release layer).
 
         May trigger further events on `packet`; returns other aggregates to save.
+        Every content module reacts first (`ContentModule.react`).
         """
+        pending = list(packet.pending_events)
+        if pending:
+            meta = self.meta(principal)
+            for module in content_modules():
+                module.react(packet, pending, meta)
         return []
 
     # -------------------------------------------------------------- packets
@@ -403,12 +411,25 @@ class WorkspaceCore(UserAccounts, Application[UUID]):
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """A revision's record and its exact content, from the stored cut."""
         revision = packet.revision(number)
+        stored = self._stored_revision(packet, revision)
+        return revision, expand(
+            stored,
+            lambda n: self._stored_revision(packet, packet.revision(n)),
+        )
+
+    def _stored_revision(
+        self, packet: Packet, revision: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A revision's content as its cut stored it (section texts may refer
+        to earlier revisions: `workspace/revision_texts.py`)."""
         for event in self.events.get(
             packet.id, gt=revision["version"] - 1, lte=revision["version"]
         ):
             if isinstance(event, Packet.RevisionCut):
-                return revision, dict(event.content)
-        raise NotFoundError("REVISION_NOT_FOUND", f"revision {number} not stored")
+                return dict(event.content)
+        raise NotFoundError(
+            "REVISION_NOT_FOUND", f"revision {revision['number']} not stored"
+        )
 
     # ------------------------------------------------------------- listing
     def packet_ids(self) -> Iterator[UUID]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import parse_qs, unquote, urlparse
 
 from pydantic import Field
@@ -54,6 +55,22 @@ class Settings(BaseSettings):
     db_connect_timeout_seconds: int = 3
     #: Failed attempts on one event before a projection records it as poison.
     projection_poison_attempts: int = 3
+    #: `json`: every log line one JSON object (deploy/); `text` for a terminal.
+    log_format: Literal["text", "json"] = "text"
+    #: On SIGTERM, `quire serve` drains live edits and closes sockets within this.
+    shutdown_grace_seconds: float = Field(default=10.0, gt=0)
+    # Watched sources (release/connectors, release/watcher.py, issue 16).
+    #: Hosts an https:// source may name, comma-separated (".example.com"
+    #: allows its subdomains); empty: no https source may be watched.
+    source_hosts: str = ""
+    #: Directories a file:// source may lie under, separated by os.pathsep.
+    source_file_roots: str = ""
+    #: Tests only: also allow http:// and https:// on 127.0.0.1 / localhost.
+    source_allow_loopback: bool = False
+    source_fetch_timeout_seconds: float = 10.0
+    source_max_bytes: int = 10 * 1024 * 1024
+    #: How often the watcher looks for newly watched sources.
+    watch_scan_seconds: float = 5.0
 
 
 @lru_cache(maxsize=1)

@@ -18,6 +18,7 @@ from workspace import policy
 from workspace.accounts import (
     Principal,
 )
+from workspace.boundary_edits import flags_introduced
 from workspace.commands.base import MAX_ATTEMPTS
 from workspace.domain import (
     Packet,
@@ -51,6 +52,8 @@ class EditOutcome:
     conflict_id: str | None = None
     suggestion_id: str | None = None
     replayed: bool = False
+    #: Commitments the edit introduced (workspace/boundary_edits.py).
+    boundary_flags: tuple[dict[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -186,9 +189,14 @@ class EditBatch(_Core):
         meta = self.meta(principal, client_id=client_id, client_seq=client_seq)
         conflict_id: str | None = None
         suggestion_id: str | None = None
+        flags = flags_introduced(base_text, new_ops)
         if principal.is_agent:
             suggestion_id = packet.propose_suggestion(
-                meta, section_id=section_id, base_version=base_version, ops=new_ops
+                meta,
+                section_id=section_id,
+                base_version=base_version,
+                ops=new_ops,
+                boundary_flags=flags,
             )
         else:
             rebased, against = _rebase(new_ops, later)
@@ -207,6 +215,7 @@ class EditBatch(_Core):
                     base_version=base_version,
                     ops=rebased,
                     max_bytes=self.settings.section_max_bytes,
+                    boundary_flags=flags,
                 )
         return EditOutcome(
             packet.version,
@@ -214,15 +223,22 @@ class EditBatch(_Core):
             section_id,
             conflict_id=conflict_id,
             suggestion_id=suggestion_id,
+            boundary_flags=tuple(flags),
         )
 
     def accept_suggestion(
-        self, packet_id: UUID | str, principal: Principal, suggestion_id: str
+        self,
+        packet_id: UUID | str,
+        principal: Principal,
+        suggestion_id: str,
+        override_reason: str | None = None,
     ) -> EditOutcome:
-        """A human takes an agent's suggestion; it is rebased like any edit."""
+        """A human takes an agent's suggestion; it is rebased like any edit.
+        A boundary-flagged one needs `override_reason` (BOUNDARY_FLAGGED)."""
         for _ in range(MAX_ATTEMPTS):
             packet = self.get_packet(packet_id)
             policy.require(principal, "accept_suggestion", packet)
+            reason = packet.check_boundary_override(suggestion_id, override_reason)
             suggestion = packet.suggestion(suggestion_id)
             section_id = suggestion["section_id"]
             packet.section(section_id)
@@ -234,7 +250,7 @@ class EditBatch(_Core):
                 for o in suggestion["ops"]
             ]
             rebased, against = _rebase(ops, later)
-            meta = self.meta(principal)
+            meta = self.meta(principal, reason=reason)
             conflict_id = None
             if rebased is None:
                 conflict_id = packet.record_conflict(

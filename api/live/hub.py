@@ -20,6 +20,13 @@ with the same error until the database returns, and the feed's reconnect
 resumes the stream without a gap. The lock pool waits for a connection no
 longer than the connect timeout, so an edit during an outage is answered
 within seconds.
+
+Graceful shutdown (`drain`, called by `quire serve` on SIGTERM once it stops
+accepting connections): every socket refuses new edits (`error
+SERVICE_RESTART` with `reconnect: true`), sends the answers of the edits
+already taken (saved, or refused), then is sent `error SERVICE_RESTART` and
+closed with 1012 (Service Restart): the client reconnects with `since=`,
+to another process behind the load balancer or to this one restarted.
 """
 
 from __future__ import annotations
@@ -146,6 +153,9 @@ class LiveHub:
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self.writers: dict[str, PacketWriter] = {}
+        #: Open sockets (api.live.session.LiveSession), for `drain`.
+        self.sessions: set[Any] = set()
+        self.shutting_down = False
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -202,6 +212,23 @@ class LiveHub:
         if self._lock_pool is not None:
             self._lock_pool.close()
             self._lock_pool = None
+
+    async def drain(self, timeout: float) -> int:
+        """Graceful shutdown: each open socket answers the edits it took,
+        then closes with 1012 (reconnect); bounded by `timeout` seconds.
+        Returns how many sockets were still open when it began."""
+        self.shutting_down = True
+        sessions = list(self.sessions)
+        if not sessions:
+            return 0
+        log.info("draining %d live socket(s) for shutdown", len(sessions))
+        tasks = [asyncio.ensure_future(session.restart()) for session in sessions]
+        _, late = await asyncio.wait(tasks, timeout=timeout)
+        for task in late:
+            task.cancel()
+        if late:
+            log.warning("%d live socket(s) did not drain in %.1f s", len(late), timeout)
+        return len(sessions)
 
     def wake(self) -> None:
         """Something was written through this process: read the log now

@@ -40,6 +40,8 @@ CLOSE_SLOW_CONSUMER = 4008
 CLOSE_GOING_AWAY = 1001
 #: RFC 6455 "Try Again Later": the database is unavailable (reconnect later).
 CLOSE_TRY_AGAIN_LATER = 1013
+#: RFC 6455 "Service Restart": the server is shutting down (reconnect now).
+CLOSE_SERVICE_RESTART = 1012
 
 
 def jsonable(value: Any) -> Any:
@@ -95,6 +97,18 @@ def unavailable_message(client_seq: int | None = None) -> dict[str, Any]:
         client_seq=client_seq,
         reconnect=True,
         retry_after=RETRY_AFTER_SECONDS,
+    )
+
+
+def restart_message(client_seq: int | None = None) -> dict[str, Any]:
+    """The server is shutting down: an op answered so was not applied; resend
+    it (same client_seq) after reconnecting with `since=`."""
+    return error_message(
+        "SERVICE_RESTART",
+        "the server is restarting: reconnect with since= (to this or another "
+        "server) and resend unanswered edits with the same client_seq",
+        client_seq=client_seq,
+        reconnect=True,
     )
 
 

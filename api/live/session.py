@@ -14,6 +14,12 @@ stream resumes when the database returns: the hub's feed reconnects and
 catches up); a socket that cannot set up or fill a gap from the store is sent
 that error and closed with 1013 (Try Again Later), to reconnect with `since=`.
 
+On a graceful shutdown (LiveHub.drain) the socket refuses new edits with
+`SERVICE_RESTART` (`reconnect: true`), answers the edits it already took,
+then sends `SERVICE_RESTART` and closes with 1012: an acknowledged edit is
+saved, and an edit that was not answered was not taken (resend it, same
+client_seq, after reconnecting).
+
 Three tasks per socket: the receiver (reads client messages, rate-limits
 them, answers `ping`, records presence), the editor (applies `op` messages
 one after another, in a thread, and queues `ack` or `conflict`), and the
@@ -54,6 +60,9 @@ log = logging.getLogger(__name__)
 
 REPLAY_PAGE = 500
 
+#: Put on a socket's queue by `restart`: the sender closes after what is before it.
+_RESTART = {"type": "__restart__"}
+
 
 class Closing(Exception):
     """Ends the socket: an `error` message, then a close frame with `code`."""
@@ -83,6 +92,17 @@ class Closing(Exception):
             "the database is unavailable; reconnect later",
             "DATABASE_UNAVAILABLE",
             message,
+        )
+
+    @classmethod
+    def restart(cls) -> Closing:
+        """The server is shutting down: reconnect (to another process)."""
+        reason = "the server is restarting; reconnect with since="
+        return cls(
+            protocol.CLOSE_SERVICE_RESTART,
+            reason,
+            "SERVICE_RESTART",
+            protocol.restart_message(),
         )
 
 
@@ -116,9 +136,36 @@ class LiveSession:
             burst=max(1.0, settings.ws_max_messages_per_second),
         )
         self.max_bytes = settings.request_max_bytes
+        #: Ops taken (queued for the editor) and not yet answered.
+        self.unanswered = 0
+        self.answered = asyncio.Event()
+        self.answered.set()
+        self.done = asyncio.Event()
 
     # ---------------------------------------------------------------- main
     async def run(self) -> None:
+        self.hub.sessions.add(self)
+        try:
+            await self._run()
+        finally:
+            self.hub.sessions.discard(self)
+            self.done.set()
+
+    async def restart(self) -> None:
+        """Graceful shutdown of this socket (see LiveHub.drain)."""
+        await self.answered.wait()
+        subscriber = self.subscriber
+        if subscriber is not None and not self.done.is_set():
+            try:  # behind every answer already queued
+                subscriber.queue.put_nowait(_RESTART)
+            except asyncio.QueueFull:
+                self._end(Closing.restart())
+        await self.done.wait()
+
+    async def _run(self) -> None:
+        if self.hub.shutting_down:
+            await self.ws.close(code=protocol.CLOSE_SERVICE_RESTART)
+            return
         await self.ws.accept()
         try:
             self.principal = await self._authenticate()
@@ -134,6 +181,14 @@ class LiveSession:
                     f"since={since} is after the packet's version {current}",
                 )
             self.hub.set_presence(self.subscriber, None, "viewing")
+            log.info(
+                "live socket opened: packet %s, user %s, since %s",
+                self.packet_id,
+                self.principal.user_id,
+                since,
+            )
+            if self.hub.shutting_down:
+                raise Closing.restart()
             self.tasks = [
                 asyncio.create_task(self._send_loop(packet_uuid, since, current)),
                 asyncio.create_task(self._edit_loop()),
@@ -155,6 +210,8 @@ class LiveSession:
                 self.hub.unsubscribe(self.subscriber)
             if self.closing is not None:
                 await self._close(self.closing)
+            if self.principal is not None:
+                log.info("live socket closed: packet %s", self.packet_id)
 
     async def _close(self, closing: Closing) -> None:
         with contextlib.suppress(Exception):
@@ -255,6 +312,9 @@ class LiveSession:
                 return
             while True:
                 message = await subscriber.queue.get()
+                if message is _RESTART:
+                    self._end(Closing.restart())
+                    return
                 if message["type"] == "event":
                     version = message["version"]
                     if version <= self.last_sent:
@@ -379,6 +439,8 @@ class LiveSession:
         kind = message.get("type")
         if kind == "ping":
             await self._queue({"type": "pong"})
+        elif kind == "op" and self.hub.shutting_down:
+            await self._queue(protocol.restart_message(_seq(message)))
         elif kind == "op":
             try:
                 op = LiveOp.model_validate(message)
@@ -391,6 +453,8 @@ class LiveSession:
                 return
             try:
                 self.ops.put_nowait(op)
+                self.unanswered += 1
+                self.answered.clear()
             except asyncio.QueueFull:
                 await self._queue(
                     protocol.error_message(
@@ -458,6 +522,9 @@ class LiveSession:
             ]
             for op, future in zip(batch, futures, strict=True):
                 await self._queue(await self._answer(principal, op, await future))
+                self.unanswered -= 1
+                if not self.unanswered:
+                    self.answered.set()
 
     async def _answer(
         self, principal: Principal, op: LiveOp, result: Any
@@ -472,6 +539,8 @@ class LiveSession:
             }
             if result.suggestion_id is not None:
                 ack["suggestion_id"] = result.suggestion_id
+            if result.boundary_flags:  # shown, never refused (boundary_edits)
+                ack["boundary_flags"] = list(result.boundary_flags)
             return ack
         if isinstance(result, EditConflictError):
             return {

@@ -117,6 +117,8 @@ def packet_public(packet: Packet) -> PacketPublic:
                 for rid, r in packet.releases.items()
             ],
             "conflicts": list(packet.conflicts.values()),
-            "suggestions": list(packet.suggestions.values()),
+            "suggestions": [
+                {"boundary_flags": [], **s} for s in packet.suggestions.values()
+            ],
         }
     )

@@ -10,6 +10,7 @@ from api.deps import CurrentUser, ServicesDep
 from api.live.hub import hub_of
 from api.outcomes import execute, version_after
 from api.schemas import (
+    BoundaryFlag,
     EditCreate,
     EditResult,
     SectionCreate,
@@ -61,6 +62,7 @@ def edit_section(
         version=outcome.version,
         text=outcome.text,
         suggestion_id=outcome.suggestion_id,
+        boundary_flags=[BoundaryFlag(**f) for f in outcome.boundary_flags],
     )
 
 

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from api.deps import CurrentUser, ServicesDep
 from api.outcomes import execute, superseding, version_after
+from api.routers.worksheets import ExactBody
 from api.schemas import (
     SourceCreate,
     SourceCreated,
@@ -14,6 +15,8 @@ from api.schemas import (
     SupersedingResult,
     VersionPublic,
 )
+from release import connectors
+from workspace import policy
 from workspace.commands import CiteSource, RefreshSource, WithdrawSource
 
 router = APIRouter(prefix="/v1/packets/{packet_id}/sources", tags=["sources"])
@@ -23,6 +26,17 @@ router = APIRouter(prefix="/v1/packets/{packet_id}/sources", tags=["sources"])
 def cite_source(
     packet_id: str, body: SourceCreate, user: CurrentUser, svc: ServicesDep
 ) -> SourceCreated:
+    """With `watch`, the reference must be one a connector reads within the
+    settings (422 SOURCE_NOT_WATCHABLE, SOURCE_HOST_NOT_ALLOWED,
+    SOURCE_PATH_NOT_ALLOWED); the source watcher then polls it."""
+    watch = None
+    if body.watch is not None:
+        # Members only learn what the settings allow (checked before the
+        # command, which authorizes again on the packet it saves).
+        policy.require(user, "cite_source", svc.app.read_packet(user, packet_id))
+        limits = connectors.Limits.from_settings(svc.settings)
+        connectors.check(body.reference, limits)
+        watch = body.watch.model_dump(exclude_none=True)
     command = CiteSource(
         kind=body.kind,
         title=body.title,
@@ -30,6 +44,7 @@ def cite_source(
         digest=body.digest,
         precedence=body.precedence,
         valid_until=body.valid_until,
+        watch=watch,
     )
     done = execute(svc.app, packet_id, user, command, body)
     return SourceCreated(source_id=done.result, version=done.version)
@@ -40,17 +55,21 @@ def refresh_source(
     packet_id: str,
     source_id: str,
     body: SourceRefresh,
+    raw: ExactBody,
     user: CurrentUser,
     svc: ServicesDep,
 ) -> SupersedingResult:
     """A new digest: material (superseding the releases relying on it) unless
-    the release owner judges it non-material, with a reason."""
+    the release owner judges it non-material, with a reason. `worksheet_facts`
+    (`{worksheet_id: facts}`) corrects worksheets citing this source in the
+    same save (read exactly: decimals never pass through float)."""
     command = RefreshSource(
         source_id,
         digest=body.digest,
         material=body.material,
         reason=body.reason,
         valid_until=body.valid_until,
+        worksheet_facts=raw.get("worksheet_facts"),
     )
     return superseding(svc.app, packet_id, user, command, body)
 

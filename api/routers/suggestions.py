@@ -6,7 +6,13 @@ from fastapi import APIRouter
 
 from api.deps import CurrentUser, ServicesDep
 from api.outcomes import version_after
-from api.schemas import EditResult, SuggestionReject, VersionPublic
+from api.schemas import (
+    BoundaryFlag,
+    EditResult,
+    SuggestionAccept,
+    SuggestionReject,
+    VersionPublic,
+)
 from workspace.commands import RejectSuggestion
 
 router = APIRouter(prefix="/v1/packets/{packet_id}/suggestions", tags=["suggestions"])
@@ -14,13 +20,31 @@ router = APIRouter(prefix="/v1/packets/{packet_id}/suggestions", tags=["suggesti
 
 @router.post(
     "/{suggestion_id}/accept",
-    responses={409: {"description": "EDIT_CONFLICT, with details.conflict_id"}},
+    responses={
+        409: {
+            "description": "EDIT_CONFLICT (details.conflict_id); BOUNDARY_FLAGGED "
+            "(details.boundary_flags) without an override_reason"
+        }
+    },
 )
 def accept_suggestion(
-    packet_id: str, suggestion_id: str, user: CurrentUser, svc: ServicesDep
+    packet_id: str,
+    suggestion_id: str,
+    user: CurrentUser,
+    svc: ServicesDep,
+    body: SuggestionAccept | None = None,
 ) -> EditResult:
-    outcome = svc.app.accept_suggestion(packet_id, user, suggestion_id)
-    return EditResult(version=outcome.version, text=outcome.text)
+    """A boundary-flagged suggestion is accepted only with `{override_reason}`,
+    recorded with the acceptance (the suggestion's `override`)."""
+    given = body or SuggestionAccept()
+    outcome = svc.app.accept_suggestion(
+        packet_id, user, suggestion_id, override_reason=given.override_reason
+    )
+    return EditResult(
+        version=outcome.version,
+        text=outcome.text,
+        boundary_flags=[BoundaryFlag(**f) for f in outcome.boundary_flags],
+    )
 
 
 @router.post("/{suggestion_id}/reject")

@@ -92,6 +92,14 @@ def world(api: Api) -> dict[str, str]:
     )
     prerequisite = made("/prerequisites", {"title": "Contacts current"})
     objection = made("/objections", {"text": "Why monthly?"}, user="rita")
+    worksheet = made(
+        "/worksheets",
+        {
+            "title": "Credit",
+            "facts": {"period": "2024-04", "fee_amount": 100},
+            "cites": {"outages": source["source_id"]},
+        },
+    )
     made("/revisions", {"label": "v1"})
     release = made("/releases", {"revision": 1, "lane": "intake"})
     return {
@@ -101,6 +109,7 @@ def world(api: Api) -> dict[str, str]:
         "prerequisite_id": prerequisite["prerequisite_id"],
         "objection_id": objection["objection_id"],
         "release_id": release["release_id"],
+        "worksheet_id": worksheet["worksheet_id"],
         "lane": "intake",
         "lane_id": "intake",
     }

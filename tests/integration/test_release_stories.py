@@ -22,7 +22,9 @@ from release.demo import (
 from release.sweeper import ManualClock, sweep
 from workspace import accounts
 from workspace.config import Settings
+from workspace.content.worksheets import view as worksheet_view
 from workspace.domain import text_hash
+from workspace.domain import worksheets as ws
 from workspace.hashing import content_hash
 
 
@@ -183,21 +185,28 @@ def test_credit_packet_release_is_superseded_by_a_telemetry_correction_in_the_sa
 
     saves = saves_of(release_app, monkeypatch)
     after = story.correct_telemetry()
-    assert saves == [["SourceRefreshed", "ReleaseSuperseded"]]
+    # The corrected extract carries the worksheet's corrected facts (issue
+    # 11): refresh, facts and supersession in one save.
+    assert saves == [["SourceRefreshed", "WorksheetFactsUpdated", "ReleaseSuperseded"]]
+    view = worksheet_view(after, ws.worksheet(after, ids["calc_worksheet"]))
+    assert [
+        i["result"]["eligible_downtime_minutes"] for i in view["interpretations"]
+    ] == [255, 375]  # were 292 and 412
     old = after.release("rel-1")
     assert old["status"] == "superseded"
     assert old["supersession"]["cause"] == "SOURCE_DRIFT"
     assert old["supersession"]["trigger"] == {
         "event": "quire.packet.SourceRefreshed",
-        "version": old["supersession"]["version"] - 1,
+        "version": old["supersession"]["version"] - 2,
         "source_id": ids["telemetry"],
         "digest": "sha256:telemetry-march-b",
         "previous_digest": "sha256:telemetry-march-a",
     }
     # Stored, the refresh and the supersession are neighbours in one batch.
-    stored = list(release_app.events.get(after.id))[-2:]
+    stored = list(release_app.events.get(after.id))[-3:]
     assert [type(e).__name__ for e in stored] == [
         "SourceRefreshed",
+        "WorksheetFactsUpdated",
         "ReleaseSuperseded",
     ]
 

@@ -40,7 +40,9 @@ def test_compose_runs_postgres_db_init_two_apis_a_worker_and_nginx(
 ) -> None:
     services = compose["services"]
     assert set(services) == {"postgres", "db-init", "api-1", "api-2", "worker", "nginx"}
-    assert services["db-init"]["command"] == ["db", "init"]
+    assert services["db-init"]["command"] == ["db", "init", "--migrate"]
+    for name in ("api-1", "api-2", "worker"):
+        assert services[name]["environment"]["QUIRE_LOG_FORMAT"] == "json"
     assert services["db-init"]["restart"] == "no"  # one-shot
     assert services["worker"]["command"] == ["worker"]
     for api in ("api-1", "api-2"):
@@ -186,7 +188,7 @@ def test_k8s_worker_is_one_replica_and_db_init_is_a_job() -> None:
     assert worker["spec"]["strategy"]["type"] == "Recreate"
     assert pod(worker)["containers"][0]["args"] == ["worker"]
     job = kinds[("Job", "quire-db-init")]
-    assert pod(job)["containers"][0]["args"] == ["db", "init"]
+    assert pod(job)["containers"][0]["args"] == ["db", "init", "--migrate"]
     assert pod(job)["restartPolicy"] == "OnFailure"
 
 
@@ -195,6 +197,7 @@ def test_k8s_settings_come_from_the_configmap_and_the_secret() -> None:
     config = kinds[("ConfigMap", "quire-settings")]["data"]
     secret = kinds[("Secret", "quire-secrets")]["stringData"]
     key_path = Path(config["QUIRE_SIGNING_KEY_PATH"])
+    assert config["QUIRE_LOG_FORMAT"] == "json"
     assert "signing-key.pem" in secret and "QUIRE_DATABASE_URL" in secret
     for name in (
         ("Deployment", "quire-api"),

@@ -60,7 +60,7 @@ def test_every_event_topic_resolves_to_exactly_the_class_the_code_triggers() -> 
 
 def test_every_area_event_is_a_packet_attribute_of_the_same_class() -> None:
     found = area_events()
-    assert len(found) == 34
+    assert len(found) == 36
     for cls in found:
         assert Packet.__dict__[cls.__name__] is cls
         assert resolve_topic(cls.TOPIC) is cls

@@ -10,6 +10,7 @@ from workspace.commands.objections import (
     WithdrawObjection,
 )
 from workspace.commands.packets import ChangeMembers
+from workspace.commands.plans import SetRecoveryPlan
 from workspace.commands.prerequisites import DeclarePrerequisite, SatisfyPrerequisite
 from workspace.commands.revisions import CutRevision
 from workspace.commands.sections import (
@@ -21,14 +22,21 @@ from workspace.commands.sections import (
     RetitleSection,
 )
 from workspace.commands.sources import CiteSource, RefreshSource, WithdrawSource
+from workspace.commands.worksheets import (
+    AddInterpretation,
+    CreateWorksheet,
+    SetWorksheetFacts,
+)
 
 __all__ = [
+    "AddInterpretation",
     "AddSection",
     "AnswerObjection",
     "ChangeMembers",
     "CiteSource",
     "Command",
     "Context",
+    "CreateWorksheet",
     "CutRevision",
     "DeclarePrerequisite",
     "Executed",
@@ -43,6 +51,8 @@ __all__ = [
     "ResolveObjection",
     "RetitleSection",
     "SatisfyPrerequisite",
+    "SetRecoveryPlan",
+    "SetWorksheetFacts",
     "WithdrawObjection",
     "WithdrawSource",
 ]

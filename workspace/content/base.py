@@ -53,6 +53,10 @@ class ContentModule:
     #: is not overridden, any difference from the revision's part is
     #: one REVISION_STALE hold.
     dependency: bool = False
+    #: Its event classes after which an open release's hold reasons may
+    #: differ: the release layer re-gates open releases in the same save
+    #: (`release/regate.py`).
+    events: tuple[type, ...] = ()
 
     def content(self, packet: Any) -> Any | None:
         """Its part of the hashed content; None leaves the key out."""
@@ -91,6 +95,13 @@ class ContentModule:
     def diff(self, old: dict[str, Any], new: dict[str, Any], a: int, b: int) -> Any:
         """Its part of the diff from revision `a` to `b` (None: left out)."""
         return None
+
+    def react(self, packet: Any, pending: list[Any], meta: Any) -> None:
+        """Reacts, in the same save, to the events a command triggered
+        (`pending`, already folded into `packet`) by triggering its own
+        (e.g. options reclassified when the matrix's source is refreshed);
+        `meta` is the command's. Called from `Workspace.consequences`, before
+        the release layer's supersessions and re-gating."""
 
 
 def by_id(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> dict[str, Any]:

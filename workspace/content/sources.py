@@ -5,7 +5,7 @@ non-material judgements."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from workspace.content.base import REVISION_STALE, ContentModule, Hold, by_id, is_past
@@ -13,6 +13,7 @@ from workspace.content.registry import register
 
 SOURCE_DRIFTED_SINCE_CUT = "SOURCE_DRIFTED_SINCE_CUT"
 SOURCE_EXPIRED = "SOURCE_EXPIRED"
+SOURCE_UNREADABLE = "SOURCE_UNREADABLE"
 
 HASHED = ("id", "kind", "title", "reference", "digest", "precedence", "valid_until")
 
@@ -27,6 +28,18 @@ def non_material_refreshes(packet: Any, source_ids: set[str]) -> list[Any]:
         for judgement in packet.sources[sid].get("non_material", [])
     ]
     return sorted(found, key=lambda j: (j["version"], j["source_id"]))
+
+
+def unreadable_since(source: dict[str, Any], now: datetime) -> str | None:
+    """When a watched source began failing, if it has failed for longer than
+    its tolerance at `now` (None otherwise)."""
+    fetch, watch = source.get("fetch"), source.get("watch")
+    if not fetch or not watch or fetch.get("state") != "failing":
+        return None
+    since = datetime.fromisoformat(fetch["since"])
+    if now - since < timedelta(seconds=watch["tolerance_seconds"]):
+        return None
+    return str(fetch["since"])
 
 
 class Sources(ContentModule):
@@ -78,6 +91,18 @@ class Sources(ContentModule):
                         f"source {source_id} ({title}) was valid until "
                         f"{source['valid_until']}",
                         {"source_id": source_id, "valid_until": source["valid_until"]},
+                    )
+                )
+            since = unreadable_since(source, now)
+            if since is not None and source["status"] != "withdrawn":
+                fetch = source["fetch"]
+                holds.append(
+                    Hold(
+                        SOURCE_UNREADABLE,
+                        f"source {source_id} ({title}) could not be read since "
+                        f"{since} ({fetch['error_code']}), longer than its "
+                        f"tolerance of {source['watch']['tolerance_seconds']} s",
+                        {"source_id": source_id, "since": since},
                     )
                 )
         return holds

@@ -149,6 +149,8 @@ class Packet(
     SourceRefreshed = sources.SourceRefreshed
     SourceWithdrawn = sources.SourceWithdrawn
     SourceExpired = sources.SourceExpired
+    SourceFetchFailed = sources.SourceFetchFailed
+    SourceFetchRecovered = sources.SourceFetchRecovered
     PrerequisiteDeclared = prerequisites.PrerequisiteDeclared
     PrerequisiteSatisfied = prerequisites.PrerequisiteSatisfied
     PrerequisiteLapsed = prerequisites.PrerequisiteLapsed

@@ -16,22 +16,32 @@ from workspace.errors import (
     InvalidInputError,
 )
 from workspace.hashing import content_hash
+from workspace.revision_texts import compact, index_of
 
 if TYPE_CHECKING:
     from workspace.domain.packet import Packet
 
 
 class RevisionCut(PacketEvent):
-    """An exact, immutable cut; carries its content so readers need no fold."""
+    """An exact, immutable cut; carries its content so readers need no fold.
+
+    Version 2 stores each section text once: an unchanged one refers to the
+    revision holding it, a large one is compressed (`workspace/revision_texts.py`;
+    `expand` gives the content the hash covers). Version 1 events stored every
+    text in full; their content reads the same way."""
 
     TOPIC = "quire.packet.RevisionCut"
-    class_version = 1
+    class_version = 2
     number: int
     label: str | None
     content_hash: str
     content: dict[str, Any]
 
     counts_as_work = False
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """Version 1's full content is a valid version 2 content (no refs)."""
 
     def fold(self, packet: Packet) -> None:
         packet.revisions.append(
@@ -47,6 +57,7 @@ class RevisionCut(PacketEvent):
                     s["id"]: s["digest"] for s in self.content["sources"]
                 },
                 "authors": sorted(set(packet.contributors) | {self.actor}),
+                "texts": index_of(self.content, self.number, packet.revisions),
             }
         )
         packet.contributors = []
@@ -78,12 +89,14 @@ class RevisionCommands(PacketBase):
                 )
         content = self.content()
         number = len(self.revisions) + 1
+        previous = self.revisions[-1].get("texts", {}) if self.revisions else {}
+        stored, _ = compact(content, number, previous)
         self._trigger(
             RevisionCut,
             meta,
             number=number,
             label=label,
             content_hash=content_hash(content),
-            content=content,
+            content=stored,
         )
         return number

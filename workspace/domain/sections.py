@@ -80,14 +80,21 @@ class SectionTextEdited(PacketEvent):
     base_version: int
     ops: list[dict[str, Any]]
     suggestion_id: str | None
+    #: Commitments the edit introduces (a human's edit is flagged, never
+    #: refused: workspace/boundary_edits.py; absent before issue 16).
+    boundary_flags: list[dict[str, str]] | None = None
 
     def fold(self, packet: Packet) -> None:
         section = packet.sections[self.section_id]
         section["text"] = apply_ops(section["text"], _ops(self.ops))
         section["last_edit_version"] = self.originator_version
         if self.suggestion_id is not None:
-            packet.suggestions[self.suggestion_id]["state"] = "accepted"
-            packet.suggestions[self.suggestion_id]["accepted_by"] = self.actor
+            suggestion = packet.suggestions[self.suggestion_id]
+            suggestion["state"] = "accepted"
+            suggestion["accepted_by"] = self.actor
+            if suggestion.get("boundary_flags") and self.reason:
+                # Accepted over its boundary flags: who, and why.
+                suggestion["override"] = {"by": self.actor, "reason": self.reason}
         packet.remember_client(self, {"version": self.originator_version})
 
 
@@ -154,6 +161,7 @@ class SectionCommands(PacketBase):
         ops: list[Op],
         max_bytes: int,
         suggestion_id: str | None = None,
+        boundary_flags: list[dict[str, str]] | None = None,
     ) -> None:
         """Applies ops already rebased onto the section's current text."""
         section = self.section(section_id)
@@ -165,4 +173,5 @@ class SectionCommands(PacketBase):
             base_version=base_version,
             ops=[dict(op) for op in ops],
             suggestion_id=suggestion_id,
+            boundary_flags=boundary_flags or None,
         )

@@ -31,6 +31,9 @@ class SourceCited(PacketEvent):
     digest: str
     precedence: int
     valid_until: str | None
+    #: `{poll_seconds, tolerance_seconds}` of a live reference (absent before
+    #: issue 16): the source watcher polls it (release/watcher.py).
+    watch: dict[str, int] | None = None
 
     def fold(self, packet: Packet) -> None:
         packet.counters["source"] = packet.counters.get("source", 0) + 1
@@ -47,6 +50,8 @@ class SourceCited(PacketEvent):
             "refreshes": 0,
         }
         packet.source_order.append(self.source_id)
+        if self.watch is not None:
+            packet.sources[self.source_id]["watch"] = dict(self.watch)
 
 
 class SourceRefreshed(PacketEvent):
@@ -101,6 +106,87 @@ class SourceExpired(PacketEvent):
         packet.sources[self.source_id]["status"] = "expired"
 
 
+class SourceFetchFailed(PacketEvent):
+    """The source watcher could not read a watched source; the digest stays.
+    Recorded on the first failure, when the error changes, and once when the
+    failures have lasted past the source's tolerance (`beyond_tolerance`)."""
+
+    TOPIC = "quire.packet.SourceFetchFailed"
+    class_version = 1
+    source_id: str
+    error_code: str
+    error: str
+    failing_since: str
+    beyond_tolerance: bool = False
+
+    counts_as_work = False
+
+    def fold(self, packet: Packet) -> None:
+        source = packet.sources[self.source_id]
+        previous = source.get("fetch") or {}
+        source["fetch"] = {
+            "state": "failing",
+            "since": self.failing_since,
+            "error_code": self.error_code,
+            "error": self.error,
+            "last_failure_at": iso(self.timestamp),
+            "beyond_tolerance": self.beyond_tolerance,
+            "failures_recorded": previous.get("failures_recorded", 0) + 1
+            if previous.get("state") == "failing"
+            else 1,
+        }
+
+
+class SourceFetchRecovered(PacketEvent):
+    """A watched source that was failing (or never read) was read again."""
+
+    TOPIC = "quire.packet.SourceFetchRecovered"
+    class_version = 1
+    source_id: str
+
+    counts_as_work = False
+
+    def fold(self, packet: Packet) -> None:
+        source = packet.sources[self.source_id]
+        previous = source.get("fetch") or {}
+        source["fetch"] = {"state": "ok", "read_at": iso(self.timestamp)}
+        if previous.get("state") == "failing":
+            source["fetch"]["recovered_from"] = previous.get("error_code")
+
+
+WATCH_POLL_MIN = 1
+WATCH_POLL_MAX = 7 * 24 * 3600
+
+
+def check_watch(watch: object) -> dict[str, int]:
+    """`{poll_seconds, tolerance_seconds?}` (the tolerance defaults to three
+    polls): whole seconds, at least 1, at most a week (a tolerance up to 30
+    days)."""
+    known = {"poll_seconds", "tolerance_seconds"}
+    if not isinstance(watch, dict) or set(watch) - known:
+        raise InvalidInputError(
+            "WATCH_INVALID", "watch is {poll_seconds, tolerance_seconds?}"
+        )
+    poll = watch.get("poll_seconds")
+    tolerance = watch.get("tolerance_seconds")
+    if tolerance is None and isinstance(poll, int):
+        tolerance = 3 * poll
+    for name, value, top in (
+        ("poll_seconds", poll, WATCH_POLL_MAX),
+        ("tolerance_seconds", tolerance, 30 * 24 * 3600),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidInputError("WATCH_INVALID", f"{name} must be an integer")
+        if not WATCH_POLL_MIN <= value <= top:
+            raise InvalidInputError(
+                "WATCH_INVALID",
+                f"{name} must be between {WATCH_POLL_MIN} and {top}",
+                {name: value},
+            )
+    assert isinstance(poll, int) and isinstance(tolerance, int)
+    return {"poll_seconds": poll, "tolerance_seconds": tolerance}
+
+
 class SourceCommands(PacketBase):
     """The packet's sources commands (a mixin of `Packet`)."""
 
@@ -114,6 +200,7 @@ class SourceCommands(PacketBase):
         digest: str,
         precedence: int,
         valid_until: datetime | None,
+        watch: dict[str, int] | None = None,
     ) -> str:
         if isinstance(precedence, bool) or not isinstance(precedence, int):
             raise InvalidInputError("PRECEDENCE_INVALID", "precedence must be an int")
@@ -128,6 +215,7 @@ class SourceCommands(PacketBase):
             digest=require_text("DIGEST_EMPTY", "digest", digest, 200),
             precedence=precedence,
             valid_until=iso(valid_until),
+            watch=None if watch is None else check_watch(watch),
         )
         return source_id
 
@@ -163,3 +251,28 @@ class SourceCommands(PacketBase):
 
     def expire_source(self, meta: Meta, source_id: str) -> None:
         self._trigger(SourceExpired, meta, source_id=source_id)
+
+    def record_fetch_failure(
+        self,
+        meta: Meta,
+        source_id: str,
+        *,
+        error_code: str,
+        error: str,
+        failing_since: str,
+        beyond_tolerance: bool,
+    ) -> None:
+        self.source(source_id)
+        self._trigger(
+            SourceFetchFailed,
+            meta,
+            source_id=source_id,
+            error_code=error_code,
+            error=error[:500],
+            failing_since=failing_since,
+            beyond_tolerance=beyond_tolerance,
+        )
+
+    def record_fetch_recovery(self, meta: Meta, source_id: str) -> None:
+        self.source(source_id)
+        self._trigger(SourceFetchRecovered, meta, source_id=source_id)

@@ -79,6 +79,10 @@ class SuggestionProposed(PacketEvent):
     section_id: str
     base_version: int
     ops: list[dict[str, Any]]
+    #: `[{category, phrase}]`: commitments Quire must never make that the
+    #: suggested text introduces (workspace/boundary_edits.py; absent before
+    #: issue 16). A flagged suggestion is accepted only with an override.
+    boundary_flags: list[dict[str, str]] | None = None
 
     def fold(self, packet: Packet) -> None:
         packet.counters["suggestion"] = packet.counters.get("suggestion", 0) + 1
@@ -91,6 +95,10 @@ class SuggestionProposed(PacketEvent):
             "state": "proposed",
             "accepted_by": None,
         }
+        if self.boundary_flags:  # absent when none (as in stored states)
+            packet.suggestions[self.suggestion_id]["boundary_flags"] = list(
+                self.boundary_flags
+            )
         packet.remember_client(
             self,
             {
@@ -119,6 +127,12 @@ class SuggestionRejected(PacketEvent):
             "reason": self.reason,
             "category": self.category,
         }
+
+
+class BoundaryFlaggedError(StateError):
+    """Accepting a flagged suggestion without an override reason (HTTP 409)."""
+
+    code = "BOUNDARY_FLAGGED"
 
 
 class SuggestionCommands(PacketBase):
@@ -162,7 +176,13 @@ class SuggestionCommands(PacketBase):
         )
 
     def propose_suggestion(
-        self, meta: Meta, *, section_id: str, base_version: int, ops: list[Op]
+        self,
+        meta: Meta,
+        *,
+        section_id: str,
+        base_version: int,
+        ops: list[Op],
+        boundary_flags: list[dict[str, str]] | None = None,
     ) -> str:
         self.section(section_id)
         suggestion_id = self._next_id("suggestion", "sug")
@@ -173,8 +193,30 @@ class SuggestionCommands(PacketBase):
             section_id=section_id,
             base_version=base_version,
             ops=[dict(op) for op in ops],
+            boundary_flags=list(boundary_flags or []),
         )
         return suggestion_id
+
+    def check_boundary_override(
+        self, suggestion_id: str, override_reason: str | None
+    ) -> str | None:
+        """A suggestion whose text is flagged is accepted only with an
+        explicit override reason (409 BOUNDARY_FLAGGED without one); returns
+        the reason to record with the acceptance (None when not flagged)."""
+        suggestion = self.suggestion(suggestion_id)
+        flags = suggestion.get("boundary_flags") or []
+        if not flags:
+            return None
+        if override_reason is None or not str(override_reason).strip():
+            raise BoundaryFlaggedError(
+                "BOUNDARY_FLAGGED",
+                "this suggestion makes a commitment Quire must never make; "
+                "accept it only with an override_reason",
+                {"suggestion_id": suggestion_id, "boundary_flags": flags},
+            )
+        return require_text(
+            "OVERRIDE_REASON_EMPTY", "override_reason", override_reason, TEXT_FIELD_MAX
+        )
 
     def reject_suggestion(
         self, meta: Meta, suggestion_id: str, category: str | None = None

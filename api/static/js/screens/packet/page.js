@@ -11,6 +11,8 @@ import { permissions } from "../../core/directory.js";
 import { session } from "../../core/state.js";
 import { editors, mixin } from "../../editors/index.js";
 import "../../editors/sections.js";
+import "../../editors/recommendation.js";
+import "../../editors/plan.js";
 import { Panels } from "./panels.js";
 import { Releases } from "./releases.js";
 import { packetStatus, shortType } from "./common.js";
@@ -110,7 +112,7 @@ export class PacketPage {
       h(
         "div",
         { class: "packet-grid" },
-        h(
+        (this.mainEl = h(
           "section",
           { class: "main-col" },
           h(
@@ -122,8 +124,9 @@ export class PacketPage {
               : null,
           ),
           this.sectionsEl,
+          (this.editorsEl = h("div", { class: "editors" })),
           h("details", { class: "activity-box" }, h("summary", {}, "Live activity"), this.activityEl),
-        ),
+        )),
         this.panelsEl,
       ),
     );
@@ -131,6 +134,20 @@ export class PacketPage {
     for (const s of p.sections || []) this.addSection(s, p.version);
     this.renderEmptySections();
     this.renderPanels();
+    // Editors of other content modules render below the sections.
+    for (const editor of editors()) {
+      if (!editor.render) continue;
+      const box = h("div", { class: `editor editor-${editor.id}` });
+      this.editorsEl.append(box);
+      this[editor.render](box);
+    }
+    // Other content editors (editors/index.js) mount below the sections.
+    for (const editor of editors()) if (editor.mount) this[editor.mount](this.mainEl);
+  }
+
+  // Content editors re-read their part after the packet changed.
+  refreshEditors() {
+    for (const editor of editors()) if (editor.refresh) this[editor.refresh]();
   }
 
   renderMeta() {
@@ -181,6 +198,7 @@ export class PacketPage {
       this.bumpVersion(p.version);
       this.renderMeta();
       this.renderPanels();
+      this.refreshEditors();
     } catch (err) {
       flashError(err);
     }
@@ -433,6 +451,7 @@ export class PacketPage {
       this.packet = p;
       this.renderMeta();
       this.renderPanels();
+      this.refreshEditors();
     } catch (err) {
       flashError(err);
     }

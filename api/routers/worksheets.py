@@ -1,0 +1,167 @@
+"""Calculation worksheets (issue 11, seed 002): facts cited from sources,
+several named interpretations, every result side by side.
+
+Facts and rules are read from the body as exact JSON (decimals kept as
+Decimal, never float, as the calculator route does) and checked by the
+calculator's parser: bad input is 422 with its codes and writes nothing.
+Views are written by `workspace.credit.to_json`, so figures keep exactly
+their 6-dp and cent digits. Quire computes under each interpretation; it
+never decides a credit.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import Field
+
+from api.deps import CurrentUser, ServicesDep
+from api.schemas import Input, Output, Version
+from workspace.commands import AddInterpretation, CreateWorksheet, SetWorksheetFacts
+from workspace.content.worksheets import view
+from workspace.credit import from_json, to_json
+from workspace.domain import worksheets as ws
+
+router = APIRouter(prefix="/v1/packets/{packet_id}/worksheets", tags=["worksheets"])
+
+
+async def exact_body(request: Request) -> Any:
+    """The body as exact JSON (FastAPI has already read and checked it)."""
+    return from_json(await request.body())
+
+
+ExactBody = Annotated[Any, Depends(exact_body)]
+
+
+class WorksheetCreate(Input):
+    """`facts` as for POST /v1/calculations/service-credit; `cites` maps a
+    fact (`outages`, `maintenance`, `fee_amount`, ...) to a source id."""
+
+    title: str
+    facts: dict[str, Any]
+    cites: dict[str, str] = Field(default_factory=dict)
+    expected_version: Version | None = None
+
+
+class WorksheetCreated(Output):
+    worksheet_id: str
+    version: int
+
+
+class WorksheetFactsSet(Input):
+    facts: dict[str, Any]
+    expected_version: Version | None = None
+
+
+class InterpretationCreate(Input):
+    """`rules` as for POST /v1/calculations/service-credit."""
+
+    name: str
+    rules: dict[str, Any]
+    objection_id: str | None = None
+    expected_version: Version | None = None
+
+
+class InterpretationCreated(Output):
+    interpretation_id: str
+    version: int
+
+
+class VersionOut(Output):
+    version: int
+
+
+def _json(value: Any, status_code: int = 200) -> Response:
+    return Response(
+        content=to_json(value), media_type="application/json", status_code=status_code
+    )
+
+
+@router.post("", status_code=201)
+def create_worksheet(
+    packet_id: str,
+    body: WorksheetCreate,
+    raw: ExactBody,
+    user: CurrentUser,
+    svc: ServicesDep,
+) -> WorksheetCreated:
+    command = CreateWorksheet(title=body.title, facts=raw["facts"], cites=body.cites)
+    done = svc.app.execute(
+        packet_id, user, command, expected_version=body.expected_version
+    )
+    return WorksheetCreated(worksheet_id=done.result, version=done.version)
+
+
+@router.get("")
+def list_worksheets(
+    packet_id: str, user: CurrentUser, svc: ServicesDep
+) -> dict[str, Any]:
+    """The packet's worksheets (id, title, interpretations, stale cites)."""
+    packet = svc.app.read_packet(user, packet_id)
+    return {
+        "worksheets": [
+            {
+                "worksheet_id": w["id"],
+                "title": w["title"],
+                "interpretations": len(w["interpretations"]),
+                "stale": bool(
+                    [
+                        c
+                        for c in w["cites"].values()
+                        if packet.sources[c["source_id"]]["digest"] != c["digest"]
+                    ]
+                ),
+            }
+            for w in ws.worksheets(packet).values()
+        ],
+        "version": packet.version,
+    }
+
+
+@router.get(
+    "/{worksheet_id}",
+    responses={200: {"content": {"application/json": {"schema": {"type": "object"}}}}},
+)
+def read_worksheet(
+    packet_id: str, worksheet_id: str, user: CurrentUser, svc: ServicesDep
+) -> Response:
+    """Facts, cited digests, every interpretation with its result, and the
+    differences between them."""
+    packet = svc.app.read_packet(user, packet_id)
+    found = ws.worksheet(packet, worksheet_id)
+    return _json({**view(packet, found), "version": packet.version})
+
+
+@router.post("/{worksheet_id}/facts")
+def set_facts(
+    packet_id: str,
+    worksheet_id: str,
+    body: WorksheetFactsSet,
+    raw: ExactBody,
+    user: CurrentUser,
+    svc: ServicesDep,
+) -> VersionOut:
+    command = SetWorksheetFacts(worksheet_id, raw["facts"])
+    done = svc.app.execute(
+        packet_id, user, command, expected_version=body.expected_version
+    )
+    return VersionOut(version=done.version)
+
+
+@router.post("/{worksheet_id}/interpretations", status_code=201)
+def add_interpretation(
+    packet_id: str,
+    worksheet_id: str,
+    body: InterpretationCreate,
+    raw: ExactBody,
+    user: CurrentUser,
+    svc: ServicesDep,
+) -> InterpretationCreated:
+    command = AddInterpretation(
+        worksheet_id, name=body.name, rules=raw["rules"], objection_id=body.objection_id
+    )
+    done = svc.app.execute(
+        packet_id, user, command, expected_version=body.expected_version
+    )
+    return InterpretationCreated(interpretation_id=done.result, version=done.version)

@@ -1,0 +1,399 @@
+"""Recommendation commands (seeds 000, 001): set the authority matrix and the
+case's dimensions, add and accept options, rank them, record and accept
+asks, record precedents. Every check is made here, before an event is
+triggered, so bad input (422, a stable code) writes nothing.
+
+Agents listed as authors may propose options and asks (stored as proposed,
+for a human co-author to accept); they never rank, and never set the matrix,
+the case or precedents (403 AGENT_NOT_ALLOWED).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from workspace import authority, policy
+from workspace.accounts import Principal
+from workspace.commands.base import Command, Context
+from workspace.domain import Packet, require_text
+from workspace.domain import recommendations as rec
+from workspace.errors import (
+    InvalidInputError,
+    NotFoundError,
+    StateError,
+    UnprocessableError,
+)
+
+MAX_OPTIONS = 100
+MAX_ASKS = 1_000
+MAX_PRECEDENTS = 200
+
+
+def text(code: str, what: str, value: object, limit: int = rec.TEXT_MAX) -> str:
+    """`require_text`, as a 422 (bad content of a recommendation)."""
+    try:
+        return require_text(code, what, value, limit)
+    except InvalidInputError as error:
+        raise UnprocessableError(error.code, error.message, error.details) from None
+
+
+def _author_or_agent(principal: Principal, packet: Packet, action: str) -> bool:
+    """Authorizes a proposal: a human co-author adds, an agent listed as an
+    author proposes. Returns whether it is a proposal."""
+    if principal.is_agent and policy.is_author(principal, packet):
+        return True
+    policy.require(principal, "edit", packet)
+    return False
+
+
+def _matrix(packet: Packet) -> authority.Matrix:
+    matrix = rec.matrix_of(packet)
+    if matrix is None:
+        raise StateError(
+            "AUTHORITY_MISSING",
+            "set the delegated-authority matrix first (POST .../authority)",
+        )
+    return matrix
+
+
+@dataclass(frozen=True)
+class SetAuthority(Command):
+    """The matrix options are checked against, bound to a cited source of
+    kind `concession-matrix` by its digest; every option is reclassified in
+    the same save."""
+
+    action = "cite_source"
+    source_id: str
+    matrix: Any
+
+    def decide(self, packet: Packet, ctx: Context) -> list[str]:
+        parsed = authority.parse_matrix(self.matrix)
+        source = (
+            packet.sources.get(self.source_id)
+            if isinstance(self.source_id, str)
+            else None
+        )
+        if source is None or source["status"] == "withdrawn":
+            raise UnprocessableError(
+                "AUTHORITY_SOURCE_UNKNOWN",
+                f"no current cited source {self.source_id!r} in this packet",
+                {"source_id": self.source_id},
+            )
+        if source["kind"] != rec.MATRIX_SOURCE_KIND:
+            raise UnprocessableError(
+                "AUTHORITY_SOURCE_KIND",
+                f"the matrix's source must be of kind {rec.MATRIX_SOURCE_KIND!r}, "
+                f"not {source['kind']!r}",
+                {"source_id": self.source_id, "kind": source["kind"]},
+            )
+        options = rec.state(packet).get("options", {})
+        for option in options.values():  # a matrix that reads no option is refused
+            try:
+                authority.parse_components(option["components"], parsed)
+            except UnprocessableError as error:
+                raise UnprocessableError(
+                    "MATRIX_DROPS_TYPE",
+                    f"option {option['id']}: {error.message}",
+                    {"option_id": option["id"], **error.details},
+                ) from None
+        meta = ctx.meta()
+        packet._trigger(
+            rec.AuthorityMatrixSet,
+            meta,
+            source_id=self.source_id,
+            digest=source["digest"],
+            matrix=_normal_matrix(parsed),
+        )
+        return rec.reclassify(packet, meta, "AUTHORITY_MATRIX_SET")
+
+
+def _normal_matrix(matrix: authority.Matrix) -> dict[str, Any]:
+    """The matrix as plain JSON (decimals as strings), in a stable order."""
+    out: dict[str, Any] = {
+        "caps": {
+            t: {
+                k: (str(v) if k != "months" else v)
+                for k in authority.LIMITS
+                if (v := getattr(limit, k)) is not None
+            }
+            for t, limit in sorted(matrix.caps.items())
+        },
+        "allowed_add_ons": sorted(matrix.allowed_add_ons),
+        "blocked_types": sorted(matrix.blocked_types),
+        "escalation_only_types": sorted(matrix.escalation_only_types),
+    }
+    if matrix.quarter_cap_balance is not None:
+        out["quarter_cap_balance"] = str(matrix.quarter_cap_balance)
+    return out
+
+
+@dataclass(frozen=True)
+class SetCaseDimensions(Command):
+    """The case's own dimensions, which precedents are compared with."""
+
+    action = "edit"
+    dimensions: Any
+
+    def decide(self, packet: Packet, ctx: Context) -> list[str]:
+        dimensions = authority.parse_dimensions(self.dimensions)
+        meta = ctx.meta()
+        packet._trigger(rec.CaseDimensionsSet, meta, dimensions=dimensions)
+        if rec.state(packet).get("authority") is None:
+            return []
+        return rec.reclassify(packet, meta, "CASE_DIMENSIONS_SET")
+
+
+@dataclass(frozen=True)
+class AddOption(Command):
+    title: str
+    components: Any
+    rationale: str
+    evidence: list[str]
+    precedent_ids: list[str] = field(default_factory=list)
+
+    def authorize(self, principal: Principal, packet: Packet) -> None:
+        _author_or_agent(principal, packet, "propose options")
+
+    def decide(self, packet: Packet, ctx: Context) -> dict[str, Any]:
+        proposed = _author_or_agent(ctx.principal, packet, "propose options")
+        matrix = _matrix(packet)
+        part = rec.state(packet)
+        if part.get("option_count", 0) >= MAX_OPTIONS:
+            raise UnprocessableError(
+                "TOO_MANY_OPTIONS", f"a packet holds at most {MAX_OPTIONS} options"
+            )
+        title = text("TITLE_EMPTY", "title", self.title, 300)
+        rationale = text("RATIONALE_EMPTY", "rationale", self.rationale)
+        components = authority.parse_components(self.components, matrix)
+        evidence = _ids(self.evidence, "evidence", EVIDENCE_UNKNOWN)
+        for sid in evidence:
+            source = packet.sources.get(sid)
+            if source is None or source["status"] == "withdrawn":
+                raise UnprocessableError(
+                    EVIDENCE_UNKNOWN,
+                    f"no current cited source {sid!r} in this packet",
+                    {"source_id": sid},
+                )
+        if not evidence:
+            raise UnprocessableError(
+                EVIDENCE_UNKNOWN, "an option cites at least one source as evidence"
+            )
+        precedents = _ids(self.precedent_ids, "precedent_ids", "PRECEDENT_UNKNOWN")
+        for pid in precedents:
+            if pid not in part.get("precedents", {}):
+                raise UnprocessableError(
+                    "PRECEDENT_UNKNOWN",
+                    f"no precedent {pid!r} in this packet",
+                    {"precedent_id": pid},
+                )
+        option = {
+            "components": [c.as_dict() for c in components],
+            "precedent_ids": precedents,
+        }
+        classification = rec.classify_option(packet, option, matrix)
+        option_id = f"opt-{part.get('option_count', 0) + 1}"
+        packet._trigger(
+            rec.OptionAdded,
+            ctx.meta(),
+            option_id=option_id,
+            title=title,
+            components=option["components"],
+            rationale=rationale,
+            evidence=evidence,
+            precedent_ids=precedents,
+            classification=classification,
+            proposed=proposed,
+        )
+        return {"option_id": option_id, "proposed": proposed, **classification}
+
+
+EVIDENCE_UNKNOWN = "EVIDENCE_UNKNOWN"
+
+
+def _ids(value: object, what: str, code: str) -> list[str]:
+    if not isinstance(value, list) or len(value) > rec.EVIDENCE_MAX:
+        raise UnprocessableError(
+            code, f"{what} is a list of at most {rec.EVIDENCE_MAX}"
+        )
+    out: list[str] = []
+    for item in value:
+        if not isinstance(item, str) or not item.strip():
+            raise UnprocessableError(code, f"{what} lists ids (strings)")
+        if item not in out:
+            out.append(item)
+    return out
+
+
+@dataclass(frozen=True)
+class AcceptOption(Command):
+    """A human co-author accepts an option an agent proposed."""
+
+    action = "accept_suggestion"
+    option_id: str
+
+    def decide(self, packet: Packet, ctx: Context) -> None:
+        option = rec.state(packet).get("options", {}).get(self.option_id)
+        if option is None:
+            raise NotFoundError(
+                "OPTION_NOT_FOUND", f"no option {self.option_id!r} in this packet"
+            )
+        if option["state"] != "proposed":
+            raise StateError("OPTION_NOT_PROPOSED", f"{self.option_id} is accepted")
+        packet._trigger(rec.OptionAccepted, ctx.meta(), option_id=self.option_id)
+
+
+@dataclass(frozen=True)
+class RankOptions(Command):
+    """The named release owner's ranking, with why (an objection or a
+    comment); agents never rank. Only accepted, in-band options are ranked:
+    the seed's owner ranks only what her authority band still permits."""
+
+    action = "release_owner"
+    order: Any
+    objection_id: str | None = None
+    comment: str | None = None
+
+    def decide(self, packet: Packet, ctx: Context) -> list[str]:
+        options = rec.state(packet).get("options", {})
+        if not isinstance(self.order, list) or not self.order:
+            raise UnprocessableError("RANKING_EMPTY", "order lists option ids")
+        if len(self.order) > MAX_OPTIONS:
+            raise UnprocessableError("RANKING_EMPTY", "order is too long")
+        seen: set[str] = set()
+        for oid in self.order:
+            if not isinstance(oid, str) or oid not in options:
+                raise UnprocessableError(
+                    "OPTION_UNKNOWN",
+                    f"no option {oid!r} in this packet",
+                    {"option_id": oid},
+                )
+            if oid in seen:
+                raise UnprocessableError(
+                    "OPTION_DUPLICATE",
+                    f"option {oid} is named twice",
+                    {"option_id": oid},
+                )
+            seen.add(oid)
+            option = options[oid]
+            if option["state"] != "accepted":
+                raise UnprocessableError(
+                    "OPTION_NOT_ACCEPTED",
+                    f"option {oid} is an agent's proposal no human accepted",
+                    {"option_id": oid},
+                )
+            verdict = option["classification"]["classification"]
+            if not authority.in_band(verdict):
+                raise UnprocessableError(
+                    "OPTION_NOT_IN_BAND",
+                    f"option {oid} is {verdict}: only in-band options are ranked "
+                    "locally (escalate the rest)",
+                    {"option_id": oid, "classification": verdict},
+                )
+        if (self.objection_id is None) == (self.comment is None):
+            raise UnprocessableError(
+                "BECAUSE_INVALID", "because names an objection_id or a comment"
+            )
+        because: dict[str, Any]
+        if self.objection_id is not None:
+            objection = packet.objections.get(self.objection_id)
+            if objection is None:
+                raise UnprocessableError(
+                    "OBJECTION_UNKNOWN",
+                    f"no objection {self.objection_id!r} in this packet",
+                    {"objection_id": self.objection_id},
+                )
+            because = {"objection_id": self.objection_id, "text": objection["text"]}
+        else:
+            because = {"comment": text("COMMENT_EMPTY", "comment", self.comment)}
+        packet._trigger(
+            rec.OptionsRanked, ctx.meta(), order=list(self.order), because=because
+        )
+        return list(self.order)
+
+
+@dataclass(frozen=True)
+class RecordAsk(Command):
+    """One request on the blocked-path register (a human records it; an
+    agent's is a proposal a human accepts)."""
+
+    type: str
+    requested_by: str
+    text: str
+
+    def authorize(self, principal: Principal, packet: Packet) -> None:
+        _author_or_agent(principal, packet, "propose asks")
+
+    def decide(self, packet: Packet, ctx: Context) -> dict[str, Any]:
+        proposed = _author_or_agent(ctx.principal, packet, "propose asks")
+        matrix = _matrix(packet)
+        part = rec.state(packet)
+        if part.get("ask_count", 0) >= MAX_ASKS:
+            raise UnprocessableError("TOO_MANY_ASKS", f"at most {MAX_ASKS} asks")
+        type_ = text("ASK_TYPE_EMPTY", "type", self.type, authority.TYPE_MAX)
+        if type_ not in matrix.known_types:
+            raise UnprocessableError(
+                "COMPONENT_TYPE_UNKNOWN",
+                f"the matrix knows no type {type_!r}",
+                {"known": sorted(matrix.known_types)},
+            )
+        ask_id = f"ask-{part.get('ask_count', 0) + 1}"
+        packet._trigger(
+            rec.AskRecorded,
+            ctx.meta(),
+            ask_id=ask_id,
+            type=type_,
+            requested_by=text(
+                "REQUESTED_BY_EMPTY", "requested_by", self.requested_by, 300
+            ),
+            text=text("TEXT_EMPTY", "text", self.text),
+            proposed=proposed,
+        )
+        return {
+            "ask_id": ask_id,
+            "proposed": proposed,
+            "classification": authority.ask_classification(type_, matrix),
+        }
+
+
+@dataclass(frozen=True)
+class AcceptAsk(Command):
+    action = "accept_suggestion"
+    ask_id: str
+
+    def decide(self, packet: Packet, ctx: Context) -> None:
+        ask = rec.state(packet).get("asks", {}).get(self.ask_id)
+        if ask is None:
+            raise NotFoundError("ASK_NOT_FOUND", f"no ask {self.ask_id!r}")
+        if ask["state"] != "proposed":
+            raise StateError("ASK_NOT_PROPOSED", f"{self.ask_id} is accepted")
+        packet._trigger(rec.AskAccepted, ctx.meta(), ask_id=self.ask_id)
+
+
+@dataclass(frozen=True)
+class RecordPrecedent(Command):
+    """A historical case (concession history, confidential) to compare with."""
+
+    action = "edit"
+    case_ref: str
+    dimensions: Any
+    granted: str
+
+    def decide(self, packet: Packet, ctx: Context) -> str:
+        dimensions = authority.parse_dimensions(self.dimensions)
+        part = rec.state(packet)
+        count = len(part.get("precedents", {}))
+        if count >= MAX_PRECEDENTS:
+            raise UnprocessableError(
+                "TOO_MANY_PRECEDENTS", f"at most {MAX_PRECEDENTS} precedents"
+            )
+        precedent_id = f"prec-{count + 1}"
+        packet._trigger(
+            rec.PrecedentRecorded,
+            ctx.meta(),
+            precedent_id=precedent_id,
+            case_ref=text("CASE_REF_EMPTY", "case_ref", self.case_ref, 300),
+            dimensions=dimensions,
+            granted=text("GRANTED_EMPTY", "granted", self.granted),
+        )
+        return precedent_id

@@ -1,0 +1,68 @@
+"""Worksheet commands: create one, set its facts, add an interpretation.
+
+Only the packet's human authors (and the release owner) edit worksheets (the
+role table's "edit"); agents may not set facts (403 AGENT_NOT_ALLOWED).
+Facts and rules are checked by the calculator's parser (422 with its codes)
+before anything is triggered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from workspace.commands.base import Command, Context
+from workspace.domain import Packet
+from workspace.domain import worksheets as ws
+
+
+@dataclass(frozen=True)
+class CreateWorksheet(Command):
+    action = "edit"
+    title: str
+    facts: Any
+    cites: Any
+
+    def decide(self, packet: Packet, ctx: Context) -> str:
+        return ws.create_worksheet(
+            packet,
+            ctx.meta(),
+            title=self.title,
+            facts=self.facts,
+            cites=self.cites,
+            max_windows=ctx.settings.calc_max_windows,
+        )
+
+
+@dataclass(frozen=True)
+class SetWorksheetFacts(Command):
+    """New facts, set against the cited sources' current digests."""
+
+    action = "edit"
+    worksheet_id: str
+    facts: Any
+
+    def decide(self, packet: Packet, ctx: Context) -> None:
+        facts = ws.prepare_facts(
+            packet, self.worksheet_id, self.facts, ctx.settings.calc_max_windows
+        )
+        ws.update_facts(packet, ctx.meta(), self.worksheet_id, facts)
+
+
+@dataclass(frozen=True)
+class AddInterpretation(Command):
+    action = "edit"
+    worksheet_id: str
+    name: str
+    rules: Any
+    objection_id: str | None = None
+
+    def decide(self, packet: Packet, ctx: Context) -> str:
+        return ws.add_interpretation(
+            packet,
+            ctx.meta(),
+            self.worksheet_id,
+            name=self.name,
+            rules=self.rules,
+            objection_id=self.objection_id,
+        )
