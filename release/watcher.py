@@ -177,6 +177,9 @@ def poll(app: Workspace, limits: Limits, entry: Watched) -> bool:
     source = packet.sources.get(entry.source_id)
     if source is None or not needs_record(source, outcome):
         return False
+    # Created on the first read it records (and by `quire db init`), so a
+    # process that watches nothing writes nothing.
+    ensure_service_account(app)
     done = app.execute(
         entry.packet_id, SOURCE_WATCHER, RecordFetch(entry.source_id, outcome)
     )
@@ -243,10 +246,6 @@ class SourceWatcher:
         return recorded
 
     def _run(self) -> None:
-        try:
-            ensure_service_account(self.app)
-        except Exception:
-            log.exception("could not create the source-watcher account")
         while not self._stop.is_set():
             try:
                 count = self.pass_once()

@@ -12,12 +12,13 @@ from typing import Any
 import pytest
 
 from release.application import ReleaseApp
+from release.commands import ApproveRelease, RequestRelease
 from release.demo_recovery import seed_plan, without_starter_approver
 from release.errors import ReleaseHeldError
 from release.sweeper import ManualClock
 from workspace import accounts
 from workspace.accounts import Principal
-from workspace.commands import SetRecoveryPlan
+from workspace.commands import CutRevision, SetRecoveryPlan
 from workspace.config import Settings, backend_of
 from workspace.errors import NotAllowedError, StateError, UnprocessableError
 from workspace.hashing import content_hash
@@ -79,22 +80,22 @@ def set_plan(app: ReleaseApp, pid: str, plan: dict[str, Any], by: str = "") -> A
 
 def cut_and_request(app: ReleaseApp, pid: str) -> tuple[dict[str, Any], str]:
     director = who(app, "support.director")
-    revision, _ = app.cut_revision(pid, director)
-    request = app.request_release(
-        pid, director, revision=revision["number"], lane_id=LANE
+    revision = app.execute(pid, director, CutRevision()).result
+    requested = app.execute(
+        pid, director, RequestRelease(revision=revision["number"], lane_id=LANE)
     )
-    return revision, request["release_id"]
+    return revision, requested.result
 
 
 def approve(app: ReleaseApp, pid: str, rid: str, revision: dict[str, Any]) -> Any:
-    return app.approve_release(
-        pid,
-        who(app, "vp.support"),
+    approve_ = ApproveRelease(
         rid,
         content_hash=revision["content_hash"],
         meaning="approved for internal incident review",
         passphrase=PASSPHRASE,
     )
+    done = app.execute(pid, who(app, "vp.support"), approve_)
+    return app.release_view(done.packet, rid)
 
 
 def test_a_missing_approver_holds_naming_the_row_then_fixed_it_is_released(

@@ -11,9 +11,10 @@ from collections.abc import Iterator
 import pytest
 
 from projections import revisions as revision_reads
-from projections.audit import export_packet, verify_export
+from projections.audit_export import export_packet
+from projections.audit_verify import verify_export
+from projections.checkpoints import load_or_create_private_key
 from projections.driver import Driver
-from projections.merkle import load_or_create_private_key
 from projections.runner import all_projections, create_read_models
 from projections.store import ReadStore
 from workspace.application import Workspace

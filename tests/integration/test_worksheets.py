@@ -25,8 +25,11 @@ from tests.integration.test_release_gate import (
 from tests.unit import worksheet_cases as case
 from workspace.commands import (
     AddInterpretation,
+    CiteSource,
     CreateWorksheet,
+    RaiseObjection,
     RefreshSource,
+    ResolveObjection,
     SetWorksheetFacts,
 )
 from workspace.config import Settings, backend_of
@@ -43,14 +46,16 @@ def worksheet_draft(app: ReleaseApp, clock: ManualClock) -> tuple[Draft, str]:
     calendar (src-3) and a worksheet citing both, with two interpretations;
     the second argued by Rita's objection, which she then resolves."""
     d = draft(app, clock)
-    app.cite_source(
+    app.execute(
         d.packet_id,
         d.ben,
-        kind="maintenance-calendar",
-        title="Maintenance calendar, April",
-        reference="cal",
-        digest="sha256:cal-1",
-        precedence=2,
+        CiteSource(
+            kind="maintenance-calendar",
+            title="Maintenance calendar, April",
+            reference="cal",
+            digest="sha256:cal-1",
+            precedence=2,
+        ),
     )
     wid = app.execute(
         d.packet_id,
@@ -61,9 +66,11 @@ def worksheet_draft(app: ReleaseApp, clock: ManualClock) -> tuple[Draft, str]:
             cites={"outages": "src-1", "maintenance": "src-3"},
         ),
     ).result
-    oid, _ = app.raise_objection(
-        d.packet_id, d.rita, target={}, text="The maintenance had 36 hours' notice."
-    )
+    oid = app.execute(
+        d.packet_id,
+        d.rita,
+        RaiseObjection(target={}, text="The maintenance had 36 hours' notice."),
+    ).result
     app.execute(
         d.packet_id,
         d.ben,
@@ -74,7 +81,7 @@ def worksheet_draft(app: ReleaseApp, clock: ManualClock) -> tuple[Draft, str]:
         d.ben,
         AddInterpretation(wid, "maintenance counted", case.counted(), objection_id=oid),
     )
-    app.resolve_objection(d.packet_id, d.rita, oid, "kept as a second reading")
+    app.execute(d.packet_id, d.rita, ResolveObjection(oid, "kept as a second reading"))
     return d, wid
 
 
@@ -147,8 +154,10 @@ def test_a_refresh_without_facts_holds_the_worksheet_stale_until_they_are_update
 ) -> None:
     d, wid = worksheet_draft(release_app, clock)
     revision = d.cut()
-    release_app.refresh_source(
-        d.packet_id, d.ben, "src-3", digest="sha256:cal-2", material=True, reason="x"
+    release_app.execute(
+        d.packet_id,
+        d.ben,
+        RefreshSource("src-3", digest="sha256:cal-2", material=True, reason="x"),
     )
     rid = d.request(revision["number"])["release_id"]
     held = d.packet().release(rid)["hold_reasons"]
