@@ -28,6 +28,7 @@ from release.errors import ReleaseHeldError, ReleaseIntegrityError
 from release.impact import impact, supersessions_for
 from release.lanes import Lane, lane_aggregate_id
 from release.manifest import build_manifest, manifest_hash, non_material_refreshes
+from release.outbox import OutboxSaves
 from release.regate import follow_up, open_holds
 from release.sweeper import sweep_packet
 from workspace import policy
@@ -70,7 +71,7 @@ class LaneChange:
     superseded: list[dict[str, str]]
 
 
-class ReleaseApp(Workspace):
+class ReleaseApp(OutboxSaves, Workspace):
     """The workspace plus intake lanes and the release gate."""
 
     name = "Quire"  # the library would otherwise name it after the subclass
