@@ -29,6 +29,7 @@ from api.routers import (
     directory,
     health,
     history,
+    lane_live,
     lanes,
     live,
     metrics,
@@ -43,6 +44,7 @@ from api.routers import (
     sources,
     suggestions,
     ui,
+    webhooks,
     worksheets,
 )
 from api.services import Services, build_services
@@ -70,6 +72,8 @@ ROUTERS = [
     worksheets.router,
     recommendations.router,
     plans.router,
+    webhooks.router,
+    lane_live.router,
 ]
 
 

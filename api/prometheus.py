@@ -9,9 +9,8 @@ Two kinds of series:
   event's timestamp to its hand-off to this process's sockets;
 * read on each scrape (`ServiceCollector`): each projection's lag (the event
   log's head notification id minus its tracking position), the age of the
-  latest signed audit checkpoint, and the webhook delivery backlog (always 0:
-  Quire has no webhook deliveries yet; the series exists so that dashboards
-  and alerts can be written against it now).
+  latest signed audit checkpoint, and the webhook delivery backlog (lane
+  webhook deliveries queued and not yet delivered, from the event log).
 
 docs/metrics.md lists every series.
 """
@@ -38,6 +37,7 @@ from starlette.routing import Match
 from api.services import Services
 from projections.runner import PROJECTION_NAMES
 from projections.store import read_models_for
+from release.webhook_sender import backlog as webhook_backlog
 
 log = logging.getLogger(__name__)
 
@@ -177,9 +177,12 @@ class ServiceCollector(Collector):
         )
         backlog = GaugeMetricFamily(
             "quire_webhook_backlog",
-            "Webhook deliveries waiting to be sent (0: Quire has no webhooks yet).",
+            "Webhook deliveries queued and not yet delivered (lane webhooks).",
         )
-        backlog.add_metric([], 0)
+        try:
+            backlog.add_metric([], webhook_backlog(self.services.app))
+        except Exception:  # the database is down: say less
+            log.warning("metrics: could not count the webhook backlog", exc_info=True)
         try:
             store = read_models_for(self.services)
             head = store.head()

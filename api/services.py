@@ -17,6 +17,7 @@ from projections.runner import projection_background
 from release.application import ReleaseApp
 from release.sweeper import ExpirySweeper
 from release.watcher import SourceWatcher
+from release.webhook_sender import WebhookSender
 from workspace.application import Workspace
 from workspace.config import Settings, backend_of, get_settings
 
@@ -63,9 +64,10 @@ def build_background(services: Services) -> list[Background]:
     """What runs beside the API or in `quire worker`.
 
     - serve on SQLite (embedded): projections, the expiry sweeper and the
-      source watcher in-process;
+      source watcher and the webhook sender in-process;
     - serve on PostgreSQL: only the live fan-out (a `quire worker` runs the rest);
-    - worker: projections, the sweeper and the source watcher.
+    - worker: projections, the sweeper, the source watcher and the webhook
+      sender.
     """
     items: list[Background] = []
     items.extend(projection_background(services, services.role))
@@ -74,6 +76,7 @@ def build_background(services: Services) -> list[Background]:
         interval = services.settings.sweep_interval_seconds
         items.append(ExpirySweeper(services.app, interval))
         items.append(SourceWatcher(services.app))
+        items.append(WebhookSender(services.app))
     if services.role == "serve":
         # Imported here: the hub needs `Services` from this module.
         from api.live.hub import LiveHub

@@ -15,6 +15,7 @@ from uuid import UUID
 from release.commands import RecordRefusal
 from release.impact import supersessions_for
 from release.lanes_app import LaneChange
+from release.outbox import OutboxSaves
 from release.reads import ReleaseReads
 from release.regate import follow_up
 from workspace import policy
@@ -39,7 +40,7 @@ OUT_OF_SCOPE: dict[str, str] = {
 }
 
 
-class ReleaseApp(ReleaseReads, Workspace):
+class ReleaseApp(OutboxSaves, ReleaseReads, Workspace):
     """The workspace plus intake lanes and the release gate."""
 
     name = "Quire"  # the library would otherwise name it after the subclass

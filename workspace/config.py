@@ -71,6 +71,17 @@ class Settings(BaseSettings):
     source_max_bytes: int = 10 * 1024 * 1024
     #: How often the watcher looks for newly watched sources.
     watch_scan_seconds: float = 5.0
+    # Lane webhooks (release/webhooks.py, release/webhook_sender.py).
+    #: Encrypts webhook secrets at rest; the same on every process. Empty:
+    #: webhooks cannot be registered.
+    webhook_secret_key: str = ""
+    #: Seconds one delivery attempt may take before it counts as failed.
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: Retry delays: base x 2^(attempt-1), with jitter, never over the cap.
+    webhook_backoff_base_seconds: float = Field(default=1.0, gt=0)
+    webhook_backoff_cap_seconds: float = Field(default=300.0, gt=0)
+    #: How often the sender looks for new deliveries when idle.
+    webhook_poll_seconds: float = Field(default=1.0, gt=0)
 
 
 @lru_cache(maxsize=1)

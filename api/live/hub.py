@@ -303,6 +303,11 @@ class LiveHub:
         self._interested = frozenset(self.subscribers)
         return subscriber
 
+    def attach(self, subscriber: Subscriber) -> None:
+        """Adds a subscriber made elsewhere (lane sockets: api/live/lanes.py)."""
+        self.subscribers.setdefault(subscriber.packet_id, set()).add(subscriber)
+        self._interested = frozenset(self.subscribers)
+
     def unsubscribe(self, subscriber: Subscriber) -> None:
         group = self.subscribers.get(subscriber.packet_id)
         if group is not None:

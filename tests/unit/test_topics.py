@@ -24,6 +24,7 @@ STORED_TOPICS = {
     "quire.lane.KindsChanged": 1,
     "quire.lane.MembersChanged": 1,
     "quire.lane.ReleaseDelivered": 1,
+    "quire.lane.WebhookRegistered": 1,
     "quire.packet": 1,
     "quire.packet.Created": 1,
     "quire.packet.EditConflictRecorded": 1,
@@ -99,6 +100,10 @@ STORED_TOPICS = {
     "quire.user.SigningUnlocked": 1,
     "quire.user.TokenIssued": 1,
     "quire.user.TokensRevoked": 1,
+    "quire.webhook.Delivered": 1,
+    "quire.webhook.Delivery": 1,
+    "quire.webhook.DeliveryAttempted": 1,
+    "quire.webhook.DeliveryQueued": 1,
 }
 
 

@@ -1,5 +1,77 @@
 import { api, errorBox } from "../core/api.js";
 import { asList, badge, h, hashEl, jsonBlock, supersessionView, view, when } from "../core/dom.js";
+import { FINAL_CLOSE_CODES, POLL_MS } from "../core/live.js";
+import { session } from "../core/state.js";
+
+// The lane's live channel (GET /v1/lanes/{lane}/live): a `release`,
+// `supersession` or `decision` message re-reads the screen in place, so a
+// member's inbox and release pages update without a reload. One socket per
+// open lane; it closes when the user leaves the lane's screens.
+const LIVE_TYPES = new Set(["release", "supersession", "decision"]);
+let live = null; // {lane, ws, rerender, subscribed}
+
+function follow(lane, rerender) {
+  if (live && live.lane === lane && live.ws.readyState <= 1) {
+    live.rerender = rerender;
+    return;
+  }
+  stopFollowing();
+  const proto = location.protocol === "https:" ? "wss:" : "ws:";
+  let ws;
+  try {
+    ws = new WebSocket(`${proto}//${location.host}/v1/lanes/${encodeURIComponent(lane)}/live`);
+  } catch (err) {
+    return;
+  }
+  const mine = { lane, ws, rerender, subscribed: false };
+  live = mine;
+  // The token goes in the first message, never in the URL.
+  ws.onopen = () => ws.send(JSON.stringify({ type: "auth", token: session.token }));
+  ws.onmessage = (ev) => {
+    let m;
+    try {
+      m = JSON.parse(ev.data);
+    } catch (err) {
+      return;
+    }
+    if (live !== mine) return;
+    if (m.type === "subscribed") {
+      mine.subscribed = true;
+      mine.rerender(); // whatever happened before the socket joined
+    } else if (LIVE_TYPES.has(m.type)) {
+      mine.rerender();
+    }
+  };
+  ws.onclose = (ev) => {
+    if (live !== mine) return;
+    live = null;
+    if (FINAL_CLOSE_CODES.has(ev.code) || ev.code === 4401) return;
+    setTimeout(() => {
+      if (!live && onLane(lane)) follow(lane, mine.rerender);
+    }, POLL_MS);
+  };
+}
+
+function stopFollowing() {
+  if (!live) return;
+  const { ws } = live;
+  live = null;
+  ws.onclose = null;
+  ws.close();
+}
+
+function onLane(lane) {
+  return location.hash.startsWith(`#/inbox/${encodeURIComponent(lane)}`);
+}
+
+window.addEventListener("hashchange", () => {
+  if (live && !onLane(live.lane)) stopFollowing();
+});
+
+function liveBadge(lane) {
+  const on = live && live.lane === lane && live.subscribed;
+  return h("span", { class: "muted small", "data-testid": "lane-live", "data-live": on ? "on" : "off" }, on ? "● live" : "");
+}
 
 export async function renderInbox(lane, releaseId) {
   const input = h("input", { id: "lane", placeholder: "lane id, e.g. account-governance-review", value: lane, "aria-label": "Lane id" });
@@ -15,9 +87,10 @@ export async function renderInbox(lane, releaseId) {
     input,
     h("button", { class: "primary", type: "submit" }, "Open inbox"),
   );
-  const body = h("div", { class: "page" }, h("div", { class: "page-head" }, h("h1", {}, lane ? `Lane inbox: ${lane}` : "Lane inbox"), form));
-  view().replaceChildren(body);
+  const body = h("div", { class: "page" }, h("div", { class: "page-head" }, h("h1", {}, lane ? `Lane inbox: ${lane}` : "Lane inbox"), lane ? liveBadge(lane) : null, form));
   if (!lane) {
+    stopFollowing();
+    view().replaceChildren(body);
     body.append(h("p", { class: "muted" }, "Lane members see the releases delivered to their lane: each exact revision with its manifest, and whether it was superseded."));
     try {
       const lanes = ((await api("GET", "/v1/lanes")) || {}).items || [];
@@ -37,6 +110,15 @@ export async function renderInbox(lane, releaseId) {
     return;
   }
   const laneBase = `/v1/lanes/${encodeURIComponent(lane)}`;
+  follow(lane, () => {
+    if (onLane(lane)) renderInbox(lane, releaseId);
+  });
+  await fillLane(body, lane, laneBase, releaseId);
+  // Replaced only once filled: a live re-read never flashes an empty page.
+  view().replaceChildren(body);
+}
+
+async function fillLane(body, lane, laneBase, releaseId) {
   if (releaseId) {
     body.append(h("p", {}, h("a", { href: `#/inbox/${encodeURIComponent(lane)}` }, "← Inbox")));
     try {
