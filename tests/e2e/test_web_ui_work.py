@@ -307,3 +307,171 @@ def test_a_worksheet_reader_sees_stale_cites_and_no_write_controls(
     ).to_contain_text("source changed")
     screenshot(page, "worksheet-stale-reviewer")
     no_axe_findings(page)
+
+
+# ------------------------------------------------------------ suggestions
+def section_text(server: Server, pid: str) -> str:
+    with server.client("sofia.author") as http:
+        return str(http.get(f"/v1/packets/{pid}").json()["sections"][0]["text"])
+
+
+def suggestion(server: Server, pid: str, sid: str) -> dict[str, Any]:
+    with server.client("sofia.author") as http:
+        found = http.get(f"/v1/packets/{pid}").json()["suggestions"]
+    return next(s for s in found if s["id"] == sid)
+
+
+def test_an_agents_suggestion_is_seen_accepted_and_rejected(
+    server: Server, open_page: Any
+) -> None:
+    original = "The window runs from 9 to 5 on weekdays."
+    pid = new_packet(server, "Suggestion packet", original)
+    agent = open_page("timeline-bot", pid)
+    text = agent.get_by_test_id("section-text").first
+    text.fill("The window runs from 8 to 5 on weekdays.")
+    agent.get_by_test_id("propose-suggestion").click()
+    expect(agent.get_by_test_id("save-state").first).to_contain_text("suggested as")
+    # The section keeps the server's text; the suggestion waits in the panel.
+    expect(text).to_have_value(original)
+    panel = agent.get_by_test_id("panel-suggestions")
+    expect(panel.get_by_test_id("suggestion")).to_have_count(1)
+    # Not lost on reload (it used to stay on "saving..." and vanish).
+    agent.reload()
+    expect(agent.get_by_test_id("live-status")).to_have_text("live")
+    expect(panel.get_by_test_id("suggestion")).to_have_count(1)
+    expect(panel.get_by_test_id("word-diff").locator("ins")).to_have_text("8")
+    expect(panel.get_by_test_id("accept-suggestion")).to_have_count(0)
+    screenshot(agent, "suggestions-agent-after-reload")
+    no_axe_findings(agent)
+
+    human = open_page("sofia.author", pid)
+    item = human.get_by_test_id("suggestion")
+    expect(item).to_have_count(1)
+    diff = item.get_by_test_id("word-diff")
+    # Word level: one word out, one in; the rest of the paragraph unmarked.
+    expect(diff.locator("del")).to_have_text("9")
+    expect(diff.locator("ins")).to_have_text("8")
+    screenshot(human, "suggestions-co-author")
+    no_axe_findings(human)
+    item.get_by_test_id("accept-suggestion").click()
+    accepted = "The window runs from 8 to 5 on weekdays."
+    expect(human.get_by_test_id("section-text").first).to_have_value(accepted)
+    expect(text).to_have_value(accepted)  # live on the agent's page too
+    expect(item.get_by_test_id("accept-suggestion")).to_have_count(0)
+    assert section_text(server, pid) == accepted
+
+    # A second one, rejected with a category.
+    text.fill(accepted + " We will offer a 10% credit.")
+    agent.get_by_test_id("propose-suggestion").click()
+    expect(agent.get_by_test_id("save-state").first).to_contain_text("suggested as")
+    pending = human.locator(
+        "[data-testid=suggestion]:has([data-testid=reject-suggestion])"
+    )
+    expect(pending).to_have_count(1)
+    sid = pending.get_attribute("data-suggestion-id")
+    pending.get_by_test_id("reject-suggestion").click()
+    dialog = human.locator("#form-dialog")
+    dialog.locator("[name=category]").select_option("concession_recommendation")
+    dialog.locator("[name=reason]").fill("Quire never recommends a credit.")
+    dialog.locator("#form-dialog-ok").click()
+    expect(dialog).to_be_hidden()
+    rejected = suggestion(server, pid, str(sid))
+    assert rejected["state"] == "rejected"
+    assert rejected["rejection"]["category"] == "concession_recommendation"
+    assert rejected["rejection"]["reason"] == "Quire never recommends a credit."
+    assert section_text(server, pid) == accepted
+
+
+def propose_by_http(server: Server, pid: str, text: str) -> str:
+    with server.client("timeline-bot") as http:
+        packet = http.get(f"/v1/packets/{pid}").json()
+        sec = packet["sections"][0]["id"]
+        done = http.post(
+            f"/v1/packets/{pid}/sections/{sec}/edits",
+            json={"base_version": packet["version"], "text": text},
+        )
+        assert done.is_success, done.text
+        return str(done.json()["suggestion_id"])
+
+
+def test_a_flagged_suggestion_needs_an_override_reason(
+    server: Server, open_page: Any
+) -> None:
+    """Both ways a server may say a suggestion crosses a boundary: flags on
+    the suggestion (shown; accepting asks for the reason first), or a 409
+    BOUNDARY_FLAGGED answer to a plain accept (the page then asks for the
+    reason and sends it). A server without boundary flags is made to say so
+    here by rewriting its answers in the browser; one with them answers so
+    itself."""
+    pid = new_packet(server, "Flagged suggestion packet", "Support hours are 9 to 5.")
+    flagged = propose_by_http(
+        server, pid, "Support hours are 9 to 5. We will approve a 10% service credit."
+    )
+    flag = {
+        "category": "concession_recommendation",
+        "phrase": "approve a 10% service credit",
+    }
+    page = open_page("sofia.author")
+
+    def with_flags(route: Any) -> None:
+        response = route.fetch()
+        body = response.json()
+        for s in body.get("suggestions", []):
+            if s["id"] == flagged and not s.get("boundary_flags"):
+                s["boundary_flags"] = [flag]
+        route.fulfill(response=response, json=body)
+
+    page.route(f"**/v1/packets/{pid}", with_flags)
+    page.goto(f"{server.url}/#/packets/{pid}")
+    item = page.locator(f"[data-suggestion-id='{flagged}']")
+    expect(item.get_by_test_id("boundary-flags")).to_contain_text(
+        "Recommends a concession or credit"
+    )
+    screenshot(page, "suggestion-flagged")
+    no_axe_findings(page)
+    item.get_by_test_id("accept-suggestion").click()
+    dialog = page.locator("#form-dialog")
+    expect(dialog).to_contain_text("despite its boundary flags")
+    dialog.locator("[name=override_reason]").fill("The lane asked for this wording.")
+    with page.expect_request(f"**/suggestions/{flagged}/accept") as sent:
+        dialog.locator("#form-dialog-ok").click()
+    assert sent.value.post_data_json == {
+        "override_reason": "The lane asked for this wording."
+    }
+    expect(dialog).to_be_hidden()
+    assert suggestion(server, pid, flagged)["state"] == "accepted"
+
+    # An unflagged-looking suggestion the server refuses with 409.
+    plain = propose_by_http(
+        server,
+        pid,
+        "Support hours are 9 to 5. We will approve a 10% service credit. Noted.",
+    )
+    bodies: list[Any] = []
+
+    def refuse_without_reason(route: Any) -> None:
+        bodies.append(route.request.post_data_json)
+        if (route.request.post_data_json or {}).get("override_reason"):
+            route.continue_()
+            return
+        route.fulfill(
+            status=409,
+            json={
+                "error": {
+                    "code": "BOUNDARY_FLAGGED",
+                    "message": "accepting a flagged suggestion needs override_reason",
+                    "details": {"boundary_flags": [flag]},
+                }
+            },
+        )
+
+    page.route(f"**/suggestions/{plain}/accept", refuse_without_reason)
+    item = page.locator(f"[data-suggestion-id='{plain}']")
+    item.get_by_test_id("accept-suggestion").click()
+    expect(dialog).to_contain_text("approve a 10% service credit")
+    dialog.locator("[name=override_reason]").fill("Checked with the owner.")
+    dialog.locator("#form-dialog-ok").click()
+    expect(dialog).to_be_hidden()
+    assert bodies[0] in ({}, None) or not bodies[0].get("override_reason")
+    assert bodies[-1] == {"override_reason": "Checked with the owner."}
+    assert suggestion(server, pid, plain)["state"] == "accepted"

@@ -48,15 +48,14 @@ export function wordDiff(a, b) {
         push("same", xs[i]);
         i++;
         j++;
-      } else if (j < m && (i >= n || lcs[i][j + 1] >= lcs[i + 1][j])) {
-        push("ins", ys[j++]);
+      } else if (i < n && (j >= m || lcs[i + 1][j] >= lcs[i][j + 1])) {
+        push("del", xs[i++]); // what goes out reads before what comes in
       } else {
-        push("del", xs[i++]);
+        push("ins", ys[j++]);
       }
     }
   }
   push("same", x.slice(x.length - s).join(""));
-  // A lone space between two changes reads better as part of them.
   return out;
 }
 

@@ -14,6 +14,7 @@ import "../../editors/sections.js";
 import "../../editors/worksheets.js";
 import { Panels } from "./panels.js";
 import { Releases } from "./releases.js";
+import { Suggestions } from "./suggestions.js";
 import { packetStatus, shortType } from "./common.js";
 
 export class PacketPage {
@@ -341,6 +342,11 @@ export class PacketPage {
           this.renderEmptySections();
         }
         break;
+      case "SuggestionProposed":
+        if (sec && m.client_id === this.clientId && sec.inflight && sec.inflight.seq === m.client_seq) {
+          this.suggestionRecorded(sec, data.suggestion_id);
+        }
+        break;
       case "EditConflictRecorded":
         if (sec && m.client_id === this.clientId && sec.inflight && sec.inflight.seq === m.client_seq) {
           this.onConflict({ client_seq: m.client_seq, conflict_id: data.conflict_id, section_id: sec.id });
@@ -358,6 +364,11 @@ export class PacketPage {
   onAck(m) {
     for (const sec of this.sections.values()) {
       if (!sec.inflight || sec.inflight.seq !== m.client_seq) continue;
+      if (m.suggestion_id) {
+        // An agent's edit is kept as a suggestion, not applied: no text event follows.
+        this.suggestionRecorded(sec, m.suggestion_id);
+        continue;
+      }
       if (typeof m.version === "number" && m.version > this.version) {
         // Our event is on its way; if it never comes, read the packet again.
         clearTimeout(sec.ackTimer);
@@ -434,9 +445,11 @@ export class PacketPage {
   }
 
   async reloadPanels() {
+    // Reads may overlap: only the latest one started is shown.
+    const seq = (this.panelSeq = (this.panelSeq || 0) + 1);
     try {
       const p = await api("GET", this.base);
-      if (this.closed) return;
+      if (this.closed || seq !== this.panelSeq) return;
       this.packet = p;
       this.renderMeta();
       this.renderPanels();
@@ -459,6 +472,7 @@ export class PacketPage {
   renderPanels() {
     const p = this.packet;
     this.panelsEl.replaceChildren(
+      ...[this.suggestionsPanel(p)].filter(Boolean),
       this.sourcesPanel(p),
       this.prerequisitesPanel(p),
       this.objectionsPanel(p),
@@ -482,3 +496,4 @@ export class PacketPage {
 for (const editor of editors()) mixin(PacketPage, editor.methods);
 mixin(PacketPage, Panels);
 mixin(PacketPage, Releases);
+mixin(PacketPage, Suggestions);
