@@ -475,3 +475,44 @@ def test_a_flagged_suggestion_needs_an_override_reason(
     assert bodies[0] in ({}, None) or not bodies[0].get("override_reason")
     assert bodies[-1] == {"override_reason": "Checked with the owner."}
     assert suggestion(server, pid, plain)["state"] == "accepted"
+
+
+# ------------------------------------------------------------ streaming
+def test_text_streams_to_the_co_author_while_typing(
+    server: Server, open_page: Any
+) -> None:
+    """40 characters typed at 80 ms each: the co-author sees at least half of
+    them before the typist stops (it used to be none until a pause)."""
+    original = "Notes:"
+    pid = new_packet(server, "Streaming packet", original)
+    typist = open_page("sofia.author", pid)
+    peer = open_page("marcus.author", pid)
+    # The peer samples its textarea every 20 ms, with the (shared) clock.
+    peer.evaluate(
+        """() => {
+          window.seen = [];
+          const ta = document.querySelector('[data-testid=section-text]');
+          setInterval(() => window.seen.push([Date.now(), ta.value.length]), 20);
+        }"""
+    )
+    box = typist.get_by_test_id("section-text").first
+    box.click()
+    box.press("End")
+    typed = " the outage window is clipped at the end."
+    assert len(typed) == 40 + 1  # a leading space, then 40 characters
+    box.press(" ")
+    started = typist.evaluate("Date.now()")
+    box.type(typed[1:], delay=80)
+    stopped = typist.evaluate("Date.now()")
+    assert stopped - started >= 40 * 80 * 0.9
+    expect(peer.get_by_test_id("section-text").first).to_have_value(original + typed)
+    seen = peer.evaluate("window.seen")
+    # The last sample taken before the typist's last keystroke (minus one
+    # keystroke's time, so this is "while typing continued").
+    before_end = [n for t, n in seen if t <= stopped - 80]
+    arrived = max(before_end) - len(original) - 1
+    assert arrived >= 20, (arrived, seen[-10:])
+    with server.client("sofia.author") as http:
+        assert http.get(f"/v1/packets/{pid}").json()["sections"][0]["text"] == (
+            original + typed
+        )

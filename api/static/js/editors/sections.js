@@ -8,7 +8,7 @@ import { api, ApiError } from "../core/api.js";
 import { flash, flashError, openForm } from "../core/dialogs.js";
 import { $, h } from "../core/dom.js";
 import { registerEditor } from "./index.js";
-import { EDIT_DEBOUNCE_MS } from "../core/live.js";
+import { STREAM_MS } from "../core/live.js";
 import { applyOps, cpLen, diffOps, mapCaret, toCp, touchInput, toUtf16, transformOps, userOps } from "../core/ops.js";
 
 export class SectionsEditor {
@@ -121,13 +121,17 @@ export class SectionsEditor {
       return;
     }
     this.setSaveState(sec, "pending", "editing…");
-    clearTimeout(sec.timer);
-    sec.timer = setTimeout(() => this.flush(sec), EDIT_DEBOUNCE_MS);
+    if (sec.timer) return; // already due: what is typed now goes with it
+    sec.timer = setTimeout(() => {
+      sec.timer = null;
+      this.flush(sec);
+    }, STREAM_MS);
   }
 
   // Sends the local unsent change of a section, one edit in flight at a time.
   flush(sec, propose = false) {
     clearTimeout(sec.timer);
+    sec.timer = null;
     if (this.closed || sec.inflight || sec.blocked) return;
     if (this.isAgent && !propose) return;
     const ops = userOps(sec.server, sec.textarea.value, sec.touched);
