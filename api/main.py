@@ -41,6 +41,7 @@ from api.routers import (
     sources,
     suggestions,
     ui,
+    ui_reads,
     worksheets,
 )
 from api.services import Services, build_services
@@ -66,6 +67,7 @@ ROUTERS = [
     directory.router,
     demo.router,
     worksheets.router,
+    ui_reads.router,
 ]
 
 

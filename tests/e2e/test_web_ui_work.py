@@ -516,3 +516,91 @@ def test_text_streams_to_the_co_author_while_typing(
         assert http.get(f"/v1/packets/{pid}").json()["sections"][0]["text"] == (
             original + typed
         )
+
+
+# ------------------------------------------------------------ approval
+def test_the_approval_dialog_shows_what_is_signed_and_warns_before_lockout(
+    server: Server, open_page: Any
+) -> None:
+    pid = new_packet(server, "Approval packet", "Credits follow clause 7.2.")
+    base = f"/v1/packets/{pid}"
+    with server.client("sofia.author") as http:
+        assert http.post(
+            f"{base}/prerequisites",
+            json={"title": "Covered period agreed", "satisfied": True},
+        ).is_success
+        cut = http.post(f"{base}/revisions", json={"label": "v1"}).json()
+        requested = http.post(
+            f"{base}/releases", json={"revision": cut["revision"], "lane": LANE}
+        ).json()
+        assert requested["status"] == "pending", requested
+    rid = requested["release_id"]
+    full_hash = cut["content_hash"]
+    page = open_page("dana.owner", pid)
+    page.get_by_test_id("approve").click()
+    dialog = page.locator("#form-dialog")
+    # The exact content and the manifest about to be signed, as documents.
+    expect(dialog.get_by_test_id("signing-content")).to_contain_text(
+        "Credits follow clause 7.2."
+    )
+    expect(dialog.get_by_test_id("signing-sources")).to_contain_text(
+        "Uptime telemetry extract, March"
+    )
+    expect(dialog.get_by_test_id("signing-prerequisites")).to_contain_text(
+        "Covered period agreed"
+    )
+    expect(dialog.get_by_test_id("signing-manifest")).to_contain_text(
+        "Governance intake"
+    )
+    expect(dialog.get_by_test_id("signing-manifest-sources")).to_contain_text(
+        "Uptime telemetry extract"
+    )
+    expect(dialog.get_by_test_id("signing-hash")).to_have_text(full_hash)
+    # Nothing pre-filled: not the hash, not a generic meaning.
+    expect(dialog.locator("[name=hash_prefix]")).to_have_value("")
+    expect(dialog.locator("[name=meaning]")).to_have_value("")
+    expect(dialog.get_by_test_id("lockout-warning")).to_be_hidden()
+    screenshot(page, "approval-dialog")
+    no_axe_findings(page)
+
+    bare = full_hash.split(":")[-1]
+    dialog.locator("[name=hash_prefix]").fill(
+        "deadbeef" if bare[:8] != "deadbeef" else "00000000"
+    )
+    dialog.locator("[name=meaning]").fill(
+        "Approved for governance intake; not a credit decision."
+    )
+    dialog.locator("[name=covered_period]").fill("2025-03")
+    dialog.locator("[name=scope_note]").fill("March only")
+    dialog.locator("[name=passphrase]").fill("wrong")
+    sent: list[Any] = []
+    page.on(
+        "request",
+        lambda r: sent.append(r.post_data_json) if r.url.endswith("/approve") else None,
+    )
+    dialog.locator("#form-dialog-ok").click()
+    expect(dialog.locator("#form-dialog-error")).to_contain_text("do not match")
+    assert sent == []  # a wrong prefix sends nothing
+
+    dialog.locator("[name=hash_prefix]").fill(bare[:8])
+    dialog.locator("#form-dialog-ok").click()
+    expect(dialog.locator("#form-dialog-error")).to_contain_text(
+        "REAUTHENTICATION_FAILED"
+    )
+    expect(dialog.get_by_test_id("lockout-warning")).to_contain_text("4 attempts left")
+    assert sent[-1]["content_hash"] == full_hash  # the full hash, not 8 chars
+    screenshot(page, "approval-lockout-warning")
+
+    dialog.locator("[name=passphrase]").fill("pw")
+    dialog.locator("#form-dialog-ok").click()
+    expect(dialog).to_be_hidden()
+    with server.client("dana.owner") as http:
+        manifest = http.get(f"{base}/releases/{rid}/manifest").json()
+    assert manifest["status"] == "released"
+    signed = manifest["manifest"]
+    assert signed["meaning"] == "Approved for governance intake; not a credit decision."
+    assert signed["scope"]["declared"] == {
+        "covered_period": "2025-03",
+        "note": "March only",
+    }
+    assert signed["revision"]["content_hash"] == full_hash
