@@ -44,6 +44,7 @@ from api.routers import (
     sources,
     suggestions,
     ui,
+    ui_reads,
     webhooks,
     worksheets,
 )
@@ -74,6 +75,7 @@ ROUTERS = [
     plans.router,
     webhooks.router,
     lane_live.router,
+    ui_reads.router,
 ]
 
 

@@ -30,7 +30,26 @@ export class ApiError extends Error {
     return `${this.code}: ${this.message}`;
   }
 }
-export async function api(method, path, body) {
+// Numbers as their exact digits (JSON.rawJSON: "99.428763", "2400.00"),
+// for figures that must not pass through a float (worksheets, manifests).
+export function exactReviver(key, value, context) {
+  if (typeof value === "number" && context && typeof context.source === "string" && typeof JSON.rawJSON === "function") {
+    return JSON.rawJSON(context.source);
+  }
+  return value;
+}
+
+export function parseExact(text) {
+  return JSON.parse(text, exactReviver);
+}
+
+// How a value read with parseExact is written: its exact digits.
+export function exact(value) {
+  if (value && typeof value === "object" && "rawJSON" in value) return value.rawJSON;
+  return value == null ? "" : String(value);
+}
+
+export async function api(method, path, body, opts = {}) {
   const headers = { Accept: "application/json" };
   if (session.token) headers.Authorization = `Bearer ${session.token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -47,7 +66,7 @@ export async function api(method, path, body) {
   const raw = await response.text();
   let data = null;
   try {
-    data = raw ? JSON.parse(raw) : null;
+    data = raw ? (opts.exact ? parseExact(raw) : JSON.parse(raw)) : null;
   } catch {
     data = null;
   }

@@ -2,7 +2,10 @@
 // timings, and the close codes after which reconnecting cannot help. The
 // packet screen owns the socket (screens/packet/page.js: connect()).
 
-export const EDIT_DEBOUNCE_MS = 250;
+// Typing streams: the first keystroke after a send starts this timer, later
+// ones do not restart it, so a steady typist's text leaves every STREAM_MS
+// (one op in flight per section; what is typed meanwhile is the next op).
+export const STREAM_MS = 60;
 // Live-channel close codes after which reconnecting cannot help.
 export const FINAL_CLOSE_CODES = new Set([4400, 4403, 4404]);
 export const POLL_MS = 4000;

@@ -5,7 +5,11 @@
 //   registerEditor({ id: "sections", title: "Sections", methods: SectionsEditor });
 //
 // `methods` is a class whose methods run as the packet page's own (`this` is
-// the page: its packet, version, live channel and `act()`).
+// the page: its packet, version, live channel and `act()`). Optional:
+// `mount` names a method returning the editor's block in the packet's main
+// column, `onEvent` a method called as `(type, data, message)` with every
+// event of the packet's live channel (re-read on its own events: "live for
+// co-authors like sections are").
 
 const registry = new Map();
 

@@ -8,7 +8,7 @@ import { api, ApiError } from "../core/api.js";
 import { flash, flashError, openForm } from "../core/dialogs.js";
 import { $, h } from "../core/dom.js";
 import { registerEditor } from "./index.js";
-import { EDIT_DEBOUNCE_MS } from "../core/live.js";
+import { STREAM_MS } from "../core/live.js";
 import { applyOps, cpLen, diffOps, mapCaret, toCp, touchInput, toUtf16, transformOps, userOps } from "../core/ops.js";
 
 export class SectionsEditor {
@@ -19,6 +19,10 @@ export class SectionsEditor {
     } else if (this.sections.size > 0 && empty) {
       empty.remove();
     }
+  }
+
+  mayWriteText() {
+    return this.isAgent ? this.may("suggest") : this.may("edit");
   }
 
   // ---------------------------------------------------------- sections
@@ -45,7 +49,8 @@ export class SectionsEditor {
     });
     sec.textarea.value = sec.server;
     // Only co-authors and the release owner edit; everyone else reads.
-    if (!this.may("edit")) sec.textarea.readOnly = true;
+    // (An agent author writes too: its change becomes a suggestion.)
+    if (!this.mayWriteText()) sec.textarea.readOnly = true;
     // What the user replaces (the selection typed or pasted over), so the
     // edit sent says what they did, not the smallest diff of its result.
     sec.textarea.addEventListener("beforeinput", () => {
@@ -67,6 +72,11 @@ export class SectionsEditor {
     sec.stateEl = h("span", { class: "save-state", "data-testid": "save-state" }, "saved");
     sec.presenceEl = h("span", { class: "section-presence" });
     sec.noticeEl = h("div", { class: "section-notice" });
+    sec.proposeEl = h(
+      "button",
+      { type: "button", class: "primary small", hidden: true, "data-testid": "propose-suggestion", onclick: () => this.flush(sec, true) },
+      "Propose as suggestion",
+    );
     sec.el = h(
       "article",
       { class: "section card", "data-section-id": s.id, "data-testid": "section" },
@@ -78,6 +88,7 @@ export class SectionsEditor {
         sec.presenceEl,
         h("span", { class: "spacer" }),
         sec.stateEl,
+        this.isAgent && this.may("suggest") ? sec.proposeEl : null,
         this.may("raise_objection")
           ? h(
           "button",
@@ -102,15 +113,27 @@ export class SectionsEditor {
   }
 
   scheduleFlush(sec) {
+    if (this.isAgent) {
+      // An agent's change is a suggestion: sent when the agent proposes it.
+      const changed = sec.textarea.value !== sec.server;
+      sec.proposeEl.hidden = !changed;
+      this.setSaveState(sec, changed ? "pending" : "saved", changed ? "not proposed yet" : "saved");
+      return;
+    }
     this.setSaveState(sec, "pending", "editing…");
-    clearTimeout(sec.timer);
-    sec.timer = setTimeout(() => this.flush(sec), EDIT_DEBOUNCE_MS);
+    if (sec.timer) return; // already due: what is typed now goes with it
+    sec.timer = setTimeout(() => {
+      sec.timer = null;
+      this.flush(sec);
+    }, STREAM_MS);
   }
 
   // Sends the local unsent change of a section, one edit in flight at a time.
-  flush(sec) {
+  flush(sec, propose = false) {
     clearTimeout(sec.timer);
+    sec.timer = null;
     if (this.closed || sec.inflight || sec.blocked) return;
+    if (this.isAgent && !propose) return;
     const ops = userOps(sec.server, sec.textarea.value, sec.touched);
     if (!ops.length) {
       this.setSaveState(sec, "saved", "saved");
@@ -177,11 +200,29 @@ export class SectionsEditor {
     if (this.closed) return;
     // What we expected, and what the server holds now: others' changes are
     // the difference, carried over the local text typed meanwhile.
+    if (result.suggestion_id) {
+      this.suggestionRecorded(sec, result.suggestion_id);
+      return;
+    }
     const expected = applyOps(sec.server, f.ops);
     sec.inflight = null;
     this.rebaseLocal(sec, expected, result.text, result.version, null);
     this.bumpVersion(result.version);
     this.flush(sec);
+  }
+
+  // An agent's edit was recorded as a suggestion: the section keeps the
+  // server's text, and the suggestion waits in the suggestions panel.
+  suggestionRecorded(sec, suggestionId) {
+    if (!sec.inflight) return;
+    sec.inflight = null;
+    clearTimeout(sec.ackTimer);
+    sec.touched = null;
+    sec.textarea.value = sec.server;
+    sec.proposeEl.hidden = true;
+    this.setSaveState(sec, "saved", `suggested as ${suggestionId}`);
+    flash(`Suggestion ${suggestionId} proposed: a co-author accepts or rejects it.`, "ok");
+    this.schedulePanels();
   }
 
   // The server text of a section changed from `before` (plus our in-flight
@@ -239,7 +280,7 @@ export class SectionsEditor {
     kept.value = mine;
     const unblock = async (useMine) => {
       sec.blocked = null;
-      sec.textarea.readOnly = !this.may("edit");
+      sec.textarea.readOnly = !this.mayWriteText();
       sec.noticeEl.replaceChildren();
       if (useMine) sec.textarea.value = mine;
       this.flush(sec);

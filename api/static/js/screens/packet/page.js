@@ -13,8 +13,11 @@ import { editors, mixin } from "../../editors/index.js";
 import "../../editors/sections.js";
 import "../../editors/recommendation.js";
 import "../../editors/plan.js";
+import "../../editors/worksheets.js";
 import { Panels } from "./panels.js";
+import { Approval } from "./approval.js";
 import { Releases } from "./releases.js";
+import { Suggestions } from "./suggestions.js";
 import { packetStatus, shortType } from "./common.js";
 
 export class PacketPage {
@@ -124,6 +127,7 @@ export class PacketPage {
               : null,
           ),
           this.sectionsEl,
+          // Every other content editor gets a block here (see the loop below).
           (this.editorsEl = h("div", { class: "editors" })),
           h("details", { class: "activity-box" }, h("summary", {}, "Live activity"), this.activityEl),
         )),
@@ -134,15 +138,19 @@ export class PacketPage {
     for (const s of p.sections || []) this.addSection(s, p.version);
     this.renderEmptySections();
     this.renderPanels();
-    // Editors of other content modules render below the sections.
+    // Every other content editor (editors/index.js) gets a block below the
+    // sections: `render(box)` fills it; `mount(box)` may fill it or return
+    // the editor's element, which is then placed in it.
     for (const editor of editors()) {
-      if (!editor.render) continue;
+      if (!editor.render && !editor.mount) continue;
       const box = h("div", { class: `editor editor-${editor.id}` });
       this.editorsEl.append(box);
-      this[editor.render](box);
+      if (editor.render) this[editor.render](box);
+      if (editor.mount) {
+        const made = this[editor.mount](box);
+        if (made instanceof Node && !made.isConnected) box.append(made);
+      }
     }
-    // Other content editors (editors/index.js) mount below the sections.
-    for (const editor of editors()) if (editor.mount) this[editor.mount](this.mainEl);
   }
 
   // Content editors re-read their part after the packet changed.
@@ -354,6 +362,11 @@ export class PacketPage {
           this.renderEmptySections();
         }
         break;
+      case "SuggestionProposed":
+        if (sec && m.client_id === this.clientId && sec.inflight && sec.inflight.seq === m.client_seq) {
+          this.suggestionRecorded(sec, data.suggestion_id);
+        }
+        break;
       case "EditConflictRecorded":
         if (sec && m.client_id === this.clientId && sec.inflight && sec.inflight.seq === m.client_seq) {
           this.onConflict({ client_seq: m.client_seq, conflict_id: data.conflict_id, section_id: sec.id });
@@ -362,6 +375,8 @@ export class PacketPage {
       default:
         break;
     }
+    // Content editors follow their own events (editors/index.js `onEvent`).
+    for (const e of editors()) if (e.onEvent) this[e.onEvent](type, data, m);
     this.renderMeta();
     if (!type.startsWith("SectionTextEdited")) this.schedulePanels();
   }
@@ -369,6 +384,11 @@ export class PacketPage {
   onAck(m) {
     for (const sec of this.sections.values()) {
       if (!sec.inflight || sec.inflight.seq !== m.client_seq) continue;
+      if (m.suggestion_id) {
+        // An agent's edit is kept as a suggestion, not applied: no text event follows.
+        this.suggestionRecorded(sec, m.suggestion_id);
+        continue;
+      }
       if (typeof m.version === "number" && m.version > this.version) {
         // Our event is on its way; if it never comes, read the packet again.
         clearTimeout(sec.ackTimer);
@@ -445,9 +465,11 @@ export class PacketPage {
   }
 
   async reloadPanels() {
+    // Reads may overlap: only the latest one started is shown.
+    const seq = (this.panelSeq = (this.panelSeq || 0) + 1);
     try {
       const p = await api("GET", this.base);
-      if (this.closed) return;
+      if (this.closed || seq !== this.panelSeq) return;
       this.packet = p;
       this.renderMeta();
       this.renderPanels();
@@ -471,6 +493,7 @@ export class PacketPage {
   renderPanels() {
     const p = this.packet;
     this.panelsEl.replaceChildren(
+      ...[this.suggestionsPanel(p)].filter(Boolean),
       this.sourcesPanel(p),
       this.prerequisitesPanel(p),
       this.objectionsPanel(p),
@@ -494,3 +517,5 @@ export class PacketPage {
 for (const editor of editors()) mixin(PacketPage, editor.methods);
 mixin(PacketPage, Panels);
 mixin(PacketPage, Releases);
+mixin(PacketPage, Suggestions);
+mixin(PacketPage, Approval);

@@ -134,30 +134,6 @@ export class Releases {
     }
   }
 
-  approveDialog(release) {
-    const rid = release.release_id || release.id;
-    const revision = asList(this.packet.revisions).find((r) => revNumber(r) === release.revision);
-    openForm({
-      title: `Approve ${rid}`,
-      note: h(
-        "span",
-        {},
-        `You are signing revision r${release.revision} for lane ${release.lane || release.lane_id || "?"} as its release owner. `,
-        "Check the content hash against the revision you reviewed; your signing passphrase is asked again.",
-      ),
-      submitLabel: "Sign and approve",
-      fields: [
-        { name: "content_hash", label: "Content hash", required: true, value: revision ? revision.content_hash : "" },
-        { name: "meaning", label: "Meaning of this approval", type: "textarea", required: true, value: "Approved for release to the intake lane as the exact revision shown." },
-        { name: "passphrase", label: "Signing passphrase", type: "password", required: true },
-      ],
-      onSubmit: async (v) => {
-        const r = await this.act("POST", `${this.base}/releases/${encodeURIComponent(rid)}/approve`, v);
-        flash(h("span", {}, `Released ${rid}; manifest `, hashEl(r.manifest_hash)), "ok");
-      },
-    });
-  }
-
   async manifestDialog(rid) {
     try {
       const data = await api("GET", `${this.base}/releases/${encodeURIComponent(rid)}/manifest`);
