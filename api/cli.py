@@ -102,7 +102,7 @@ def serve(
 
 def load_seed_stories(settings: Settings, url: str) -> None:
     """Seeds 002 and 003 (once); prints the demo users' tokens."""
-    from release.demo import DEMO_PASSPHRASES, PEOPLE, load_demo
+    from release.demo import demo_passphrases, demo_people, load_demo
 
     services = build_services(settings)
     with cli_errors():
@@ -114,9 +114,10 @@ def load_seed_stories(settings: Settings, url: str) -> None:
         typer.echo("demo already loaded; `quire users token USER_ID` issues a token")
         return
     typer.echo(f"Open {url} and paste one of these tokens (shown once):")
+    people = demo_people()
     for user_id, token in tokens.items():
-        typer.echo(f"  {token}  {user_id}: {PEOPLE[user_id][0]}")
-    for user_id, passphrase in DEMO_PASSPHRASES.items():
+        typer.echo(f"  {token}  {user_id}: {people[user_id][0]}")
+    for user_id, passphrase in demo_passphrases().items():
         typer.echo(f"  signing passphrase of {user_id}: {passphrase}")
 
 

@@ -575,6 +575,20 @@ def _told(app: ReleaseApp, title: str) -> bool:
     return any(app.get_packet(pid).title == title for pid in app.packet_ids())
 
 
+def demo_people() -> dict[str, tuple[str, list[str]]]:
+    """Everyone the demo creates, with their roles (every seed's cast)."""
+    from release.demo_recommendation import PEOPLE as RECOMMENDATION_PEOPLE
+
+    return {**PEOPLE, **RECOMMENDATION_PEOPLE}
+
+
+def demo_passphrases() -> dict[str, str]:
+    """Signing passphrases of every demo signer (printed by the demo)."""
+    from release.demo_recommendation import OWNER, OWNER_PASSPHRASE
+
+    return {**DEMO_PASSPHRASES, OWNER: OWNER_PASSPHRASE}
+
+
 def load_demo(app: ReleaseApp) -> dict[str, str]:
     """Loads both stories once; returns bearer tokens of users created now
     (empty when the demo was already loaded)."""
@@ -588,7 +602,7 @@ def load_demo(app: ReleaseApp) -> dict[str, str]:
         log.info("demo: seed 003 loaded")
     from release.demo_recommendation import load_recommendation_demo
 
-    load_recommendation_demo(app)  # seeds 000 and 001
+    tokens.update(load_recommendation_demo(app))  # seeds 000 and 001
     if not _told(app, RECOVERY_TITLE):
         tell_recovery_story(app)
         log.info("demo: seed 004 loaded")

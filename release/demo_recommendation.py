@@ -199,16 +199,19 @@ NARROWER_PACKAGE: dict[str, Any] = {
 }
 
 
-def _add_people(app: ReleaseApp) -> None:
+def _add_people(app: ReleaseApp) -> dict[str, str]:
+    """Creates whoever is missing; returns the new users' bearer tokens."""
+    tokens: dict[str, str] = {}
     for user_id, (name, roles) in PEOPLE.items():
         if not app.user_exists(user_id):
-            app.add_user(
+            tokens[user_id] = app.add_user(
                 user_id,
                 name,
                 roles=roles,
                 passphrase=OWNER_PASSPHRASE if user_id == OWNER else None,
                 actor="demo",
             )
+    return tokens
 
 
 def _add_lanes(app: ReleaseApp) -> None:
@@ -325,9 +328,9 @@ class RecommendationStory:
         return pid
 
 
-def load_recommendation_demo(app: ReleaseApp) -> None:
-    """Seeds 001 and 000, once each."""
-    _add_people(app)
+def load_recommendation_demo(app: ReleaseApp) -> dict[str, str]:
+    """Seeds 001 and 000, once each; returns the new users' bearer tokens."""
+    tokens = _add_people(app)
     _add_lanes(app)
     titles = {app.get_packet(pid).title for pid in app.packet_ids()}
     story = RecommendationStory(app)
@@ -337,3 +340,4 @@ def load_recommendation_demo(app: ReleaseApp) -> None:
     if SEED_000_TITLE not in titles:
         story.tell_000()
         log.info("demo: seed 000 loaded")
+    return tokens

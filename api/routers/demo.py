@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request
 from api.deps import ServicesDep
 from api.schemas import Input
 from release.application import ReleaseApp
-from release.demo import PEOPLE
+from release.demo import demo_people
 from workspace.errors import NotFoundError
 
 router = APIRouter(prefix="/v1", tags=["ui"])
@@ -38,8 +38,8 @@ def demo_sign_in_on(request: Request) -> bool:
 
 def demo_parts(app: Any) -> dict[str, list[str]]:
     """user id -> what they do in the demo ("release owner of ...")."""
-    parts: dict[str, list[str]] = {uid: [] for uid in PEOPLE}
-    for uid, (_, roles) in PEOPLE.items():
+    parts: dict[str, list[str]] = {uid: [] for uid in demo_people()}
+    for uid, (_, roles) in demo_people().items():
         parts[uid] += list(roles)
     for pid in app.packet_ids():
         packet = app.get_packet(pid)
@@ -73,7 +73,7 @@ def ui_config(request: Request, svc: ServicesDep) -> dict[str, Any]:
                 "roles": roles,
                 "parts": parts.get(uid, []),
             }
-            for uid, (name, roles) in PEOPLE.items()
+            for uid, (name, roles) in demo_people().items()
             if svc.app.user_exists(uid)
         ],
     }
@@ -83,6 +83,6 @@ def ui_config(request: Request, svc: ServicesDep) -> dict[str, Any]:
 def demo_sign_in(
     body: DemoSignIn, request: Request, svc: ServicesDep
 ) -> dict[str, str]:
-    if not demo_sign_in_on(request) or body.user_id not in PEOPLE:
+    if not demo_sign_in_on(request) or body.user_id not in demo_people():
         raise NotFoundError("DEMO_NOT_RUNNING", "this server does not run the demo")
     return {"token": svc.app.issue_token(body.user_id, actor="demo")}

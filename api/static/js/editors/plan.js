@@ -143,6 +143,11 @@ export class PlanEditor {
   }
 
   renderPlan(plan, checks, saved) {
+    // A re-read that finds what is shown (the live echo of one's own save)
+    // leaves the editor alone: an open printable view stays open.
+    const shown = JSON.stringify([plan, checks, saved]);
+    if (shown === this.planShown && this.planEl.firstChild) return;
+    this.planShown = shown;
     const mayEdit = this.may("edit");
     this.planDirty = false;
     this.planRows = {};
