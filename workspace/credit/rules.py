@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Any, NamedTuple
 
 from workspace.credit.errors import CalculationInputError
 from workspace.credit.periods import Period, parse_instant, parse_period
@@ -35,8 +35,9 @@ _DECIMAL = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 _RATIO = re.compile(r"^\s*([+-]?\d+)\s*/\s*(\d+)\s*$")
 
 
-@dataclass(frozen=True)
-class Outage:
+class Outage(NamedTuple):
+    """One outage window (a tuple: tens of thousands are built per request)."""
+
     start: int
     end: int
     users: int | None
