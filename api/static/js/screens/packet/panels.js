@@ -4,8 +4,8 @@
 import { api, errorBox } from "../../core/api.js";
 import { flash, openForm, openInfo } from "../../core/dialogs.js";
 import { diffView } from "../../core/diff.js";
-import { asList, badge, h, hashEl, jsonBlock, shortHash, when } from "../../core/dom.js";
-import { revNumber, shortType } from "./common.js";
+import { asList, badge, h, hashEl, shortHash, when } from "../../core/dom.js";
+import { revNumber } from "./common.js";
 import { session } from "../../core/state.js";
 
 export class Panels {
@@ -31,79 +31,6 @@ export class Panels {
         await this.act("POST", `${this.base}/objections`, body);
       },
     });
-  }
-
-  historyPanel() {
-    return this.panel(
-      "History",
-      "panel-history",
-      null,
-      h("p", { class: "muted small" }, "Every change is an event: read the packet as it stood at any version, or the full event log with its hashes."),
-      h(
-        "div",
-        { class: "item-actions" },
-        h("button", { type: "button", class: "ghost small", onclick: () => this.versionDialog() }, "View a past version"),
-        h("button", { type: "button", class: "ghost small", onclick: () => this.eventsDialog() }, "Event log"),
-      ),
-    );
-  }
-
-  versionDialog() {
-    openForm({
-      title: "View a past version",
-      submitLabel: "Show",
-      fields: [{ name: "version", label: `Version (1 to ${this.version})`, type: "number", required: true, value: String(Math.max(1, this.version - 1)) }],
-      onSubmit: async (v) => {
-        const p = await api("GET", `${this.base}?version=${encodeURIComponent(v.version)}`);
-        setTimeout(
-          () =>
-            openInfo(
-              `${p.title} at version ${p.version}`,
-              h(
-                "div",
-                { class: "snapshot" },
-                asList(p.sections).map((s) => h("section", { class: "released-section" }, h("h3", {}, s.heading, " ", h("code", { class: "sid" }, s.id)), h("p", { class: "released-text" }, s.text))),
-                h("details", {}, h("summary", {}, "Everything at this version"), jsonBlock(p)),
-              ),
-            ),
-          0,
-        );
-      },
-    });
-  }
-
-  async eventsDialog() {
-    try {
-      const data = await api("GET", `${this.base}/events`);
-      const items = asList((data && (data.items || data.events)) || []);
-      openInfo(
-        "Event log",
-        items.length
-          ? h(
-              "table",
-              { class: "table compact events" },
-              h("thead", {}, h("tr", {}, h("th", {}, "v"), h("th", {}, "When"), h("th", {}, "Actor"), h("th", {}, "Event"), h("th", {}, "Leaf hash"))),
-              h(
-                "tbody",
-                {},
-                items.map((e) =>
-                  h(
-                    "tr",
-                    { title: JSON.stringify(e.data || {}) },
-                    h("td", { class: "num" }, e.version ?? e.originator_version ?? ""),
-                    h("td", {}, when(e.at ?? e.timestamp ?? e.time)),
-                    h("td", {}, e.actor || "", e.actor_kind === "agent" ? h("span", { class: "muted" }, " (agent)") : null),
-                    h("td", {}, shortType(e.type ?? e.event_type ?? e.topic)),
-                    h("td", {}, hashEl(e.leaf_hash ?? e.leaf ?? e.hash)),
-                  ),
-                ),
-              ),
-            )
-          : h("p", { class: "empty" }, "No events."),
-      );
-    } catch (err) {
-      openInfo("Event log", errorBox(err));
-    }
   }
 
   sourcesPanel(p) {
@@ -311,15 +238,6 @@ export class Panels {
         if (gone.length) flash(`Superseded: ${gone.join(", ")}`, "warn");
       },
     });
-  }
-
-  async ledgerDialog() {
-    try {
-      const data = await api("GET", `${this.base}/objections`);
-      openInfo("Objection ledger", jsonBlock(data));
-    } catch (err) {
-      openInfo("Objection ledger", errorBox(err));
-    }
   }
 
   revisionsPanel(p) {

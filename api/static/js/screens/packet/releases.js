@@ -1,9 +1,8 @@
 // The packet screen's releases panel: requests, holds, residuals, approval.
 // Methods of the packet page.
 
-import { api, errorBox } from "../../core/api.js";
-import { flash, flashError, openForm, openInfo } from "../../core/dialogs.js";
-import { asList, badge, h, hashEl, holdReasons, manifestView, shortHash, supersessionView } from "../../core/dom.js";
+import { flash, flashError, openForm } from "../../core/dialogs.js";
+import { asList, badge, h, hashEl, holdReasons, shortHash, supersessionView } from "../../core/dom.js";
 import { lanes } from "../../core/directory.js";
 import { revNumber } from "./common.js";
 
@@ -131,15 +130,6 @@ export class Releases {
       flash(`Hold lifted: release ${rid} is ${r.status}`, "ok");
     } catch (err) {
       flashError(err);
-    }
-  }
-
-  async manifestDialog(rid) {
-    try {
-      const data = await api("GET", `${this.base}/releases/${encodeURIComponent(rid)}/manifest`);
-      openInfo(`Manifest of ${rid}`, manifestView(data));
-    } catch (err) {
-      openInfo(`Manifest of ${rid}`, errorBox(err));
     }
   }
 }
