@@ -34,6 +34,7 @@ pytestmark = pytest.mark.e2e
 
 LANE = "governance-intake"
 KIND = "service-credit-clarification"
+AFTER_RELEASE = "Credits apply to the April outage alone."
 CAST = {
     "dana.owner": ("Dana Owner",),
     "sofia.author": ("Sofia Author",),
@@ -133,6 +134,17 @@ def seed(srv: Server) -> str:
             },
         )
         assert approved.is_success, approved.text
+    with srv.client("sofia.author") as http:
+        # After the release: one word more, and a new section.
+        version = http.get(base).json()["version"]
+        edit = http.post(
+            f"{base}/sections/{sid}/edits",
+            json={"base_version": version, "text": AFTER_RELEASE},
+        )
+        assert edit.is_success, edit.text
+        assert http.post(
+            f"{base}/sections", json={"heading": "Scope", "text": "Premium only."}
+        ).is_success
     return pid
 
 
@@ -269,10 +281,10 @@ def test_an_auditor_reads_an_event_in_full_in_words(
     page = open_page("ada.auditor")
     page.get_by_test_id("open-events").click()
     rows = page.get_by_test_id("event-row")
-    expect(rows.filter(has_text="Section text edited")).to_have_count(1)
+    expect(rows.filter(has_text="Section text edited")).to_have_count(2)
     # No class name anywhere in the table.
     expect(page.locator("table.events")).not_to_contain_text("SectionTextEdited")
-    rows.filter(has_text="Section text edited").click()
+    rows.filter(has_text="Section text edited").first.click()
     detail = page.get_by_test_id("event-detail")
     expect(detail.locator("h3")).to_have_text("Section text edited")
     expect(detail).to_contain_text("sofia.author")
@@ -347,3 +359,48 @@ def test_no_export_screen_for_those_who_are_not_auditors(
         page = open_page(user)
         expect(page.get_by_test_id("open-timeline")).to_be_visible()
         expect(page.get_by_test_id("open-audit-export")).to_have_count(0)
+
+
+# ------------------------------------------------------------------ diffs
+def test_a_revision_diff_marks_the_words_that_changed(
+    server: Server, open_page: Any
+) -> None:
+    page = open_page("ada.auditor")
+    page.get_by_test_id("diff-revisions").click()
+    dialog = page.locator("#form-dialog")
+    dialog.locator("[name=a]").select_option("1")
+    dialog.locator("[name=b]").select_option("2")
+    dialog.locator("#form-dialog-ok").click()
+    diff = page.get_by_test_id("revision-diff")
+    section = diff.get_by_test_id("diff-section")
+    expect(section).to_have_count(1)
+    expect(section.get_by_test_id("status")).to_have_text("changed")
+    words = section.get_by_test_id("word-diff")
+    expect(words.locator("del")).to_have_text("March")
+    expect(words.locator("ins")).to_have_text("April")
+    expect(words).to_have_text("Credits apply to the MarchApril outage.")
+    # The server's unified diff is kept, folded away.
+    expect(diff.locator("pre.unified")).to_be_hidden()
+    screenshot(page, "diff-revisions-words")
+    assert axe_violations(page) == []
+
+
+def test_changes_since_the_last_release_word_by_word(
+    server: Server, open_page: Any
+) -> None:
+    page = open_page("sofia.author")
+    page.get_by_test_id("open-changes-since-release").click()
+    changes = page.get_by_test_id("changes-since-release")
+    expect(changes).to_contain_text("against revision r2")
+    sections = changes.get_by_test_id("diff-section")
+    expect(sections).to_have_count(2)
+    window = sections.filter(has_text="Window")
+    expect(window.locator("del")).to_have_count(0)
+    expect(window.locator("ins")).to_have_count(1)
+    expect(window.locator("ins")).to_contain_text("alone")
+    expect(window.get_by_test_id("word-diff")).to_have_text(AFTER_RELEASE)
+    scope = sections.filter(has_text="Scope")
+    expect(scope.get_by_test_id("status")).to_have_text("added")
+    expect(scope.locator("ins")).to_have_text("Premium only.")
+    screenshot(page, "diff-since-release")
+    assert axe_violations(page) == []

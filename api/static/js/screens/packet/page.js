@@ -175,6 +175,9 @@ export class PacketPage {
       h("span", { class: "meta-item" }, h("span", { class: "muted" }, "release owner "), h("strong", {}, p.release_owner)),
       people("co-authors", p.authors),
       people("reviewers", p.reviewers),
+      this.may("change_members")
+        ? h("button", { type: "button", class: "ghost small", "data-testid": "change-members", onclick: () => this.membersDialog() }, "Members…")
+        : null,
     );
   }
 
@@ -356,6 +359,9 @@ export class PacketPage {
           sec.heading = data.heading;
           sec.headingEl.textContent = data.heading;
         }
+        break;
+      case "SectionMoved":
+        this.reorderSections();
         break;
       case "SectionRemoved":
         if (sec) {
