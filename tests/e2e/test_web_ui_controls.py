@@ -231,6 +231,7 @@ def test_the_release_owner_changes_members_and_a_co_author_cannot(
     author = open_page("sofia.author", pid)
     expect(author.get_by_test_id("my-role")).to_have_text("co-author")
     absent(author, "change-members")
+    expect(author.locator(".packet-meta")).not_to_contain_text("null")
     reviewer = open_page("oliver.reviewer", pid)
     absent(reviewer, "change-members")
 

@@ -165,7 +165,7 @@ export class PacketPage {
     this.titleEl.textContent = p.title;
     const people = (label, list) =>
       h("span", { class: "meta-item" }, h("span", { class: "muted" }, `${label} `), (list || []).join(", ") || "—");
-    this.metaEl.replaceChildren(
+    const items = [
       h("span", { class: "meta-item" }, badge(packetStatus(p))),
       this.permissions
         ? h("span", { class: "meta-item" }, h("span", { class: "muted" }, "your role "), h("span", { class: "role-badge", "data-testid": "my-role" }, this.permissions.role))
@@ -178,7 +178,8 @@ export class PacketPage {
       this.may("change_members")
         ? h("button", { type: "button", class: "ghost small", "data-testid": "change-members", onclick: () => this.membersDialog() }, "Members…")
         : null,
-    );
+    ];
+    this.metaEl.replaceChildren(...items.filter(Boolean));
   }
 
   setMode(mode, note) {
