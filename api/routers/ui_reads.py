@@ -7,24 +7,48 @@ to give, so they are blank here and the draft has no hash), and, for the
 release owner, how many signing re-authentications have failed in a row
 (signing locks after five). Anyone who may read the packet may read it;
 nothing is written.
+
+`GET /v1/packets/{id}/audit/export` (auditors): the packet's verifiable
+history as JSON Lines, exactly what `quire audit export ID` writes (the
+packet's events recomputed and checked against the audit log and its signed
+checkpoints first). `POST /v1/audit/verify {lines, public_key?}` (auditors):
+the offline verdict of `quire audit verify` on an export's lines; nothing is
+read from the database and nothing is written.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import io
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter
+from fastapi.responses import Response
+from pydantic import Field
 
-from api.deps import CurrentUser
+from api.deps import CurrentUser, ServicesDep
 from api.routers.lanes import ReleaseAppDep
+from api.schemas import Input
+from projections.audit import AuditLog
+from projections.audit_bundle import verify_bundle
+from projections.audit_export import export_packet
+from projections.checkpoints import load_or_create_private_key
+from projections.runner import bring_up_to_date
+from projections.store import read_models_for
 from release.manifest import build_manifest
-from workspace.accounts import SIGNING_LOCK_AFTER
+from workspace import policy
+from workspace.accounts import SIGNING_LOCK_AFTER, Principal
+from workspace.errors import InvalidInputError, NotAllowedError, StateError
 
-router = APIRouter(prefix="/v1/packets/{packet_id}", tags=["ui"])
+router = APIRouter(tags=["ui"])
+
+PACKET = "/v1/packets/{packet_id}"
+EXPORT_LINES_MAX = 200_000
 
 
-@router.get("/releases/{release_id}/preview")
+@router.get(PACKET + "/releases/{release_id}/preview")
 def release_preview(
     packet_id: str, release_id: str, user: CurrentUser, app: ReleaseAppDep
 ) -> dict[str, Any]:
@@ -63,4 +87,75 @@ def release_preview(
         "content": content,
         "manifest": manifest,
         "signing": signing,
+    }
+
+
+def _auditor(user: Principal, what: str) -> None:
+    if not user.is_auditor:
+        raise NotAllowedError(
+            "ROLE_NOT_ALLOWED", f"{what} is for auditors", {"user": user.user_id}
+        )
+
+
+@router.get(PACKET + "/audit/export", response_model=None)
+def audit_export(packet_id: str, user: CurrentUser, svc: ServicesDep) -> Response:
+    """The packet's history with inclusion proofs, as `quire audit export`."""
+    _auditor(user, "the audit export")
+    packet = svc.app.read_packet(user, packet_id)
+    pid = str(packet.id)
+    store = read_models_for(svc)
+    if not bring_up_to_date(store, [AuditLog.name]):
+        raise StateError("AUDIT_LOG_BEHIND", "the audit log did not catch up; retry")
+    key = load_or_create_private_key(svc.settings.signing_key_path)
+    buffer = io.StringIO()
+    session = store.session()
+    try:
+        summary = export_packet(store, session, pid, key, buffer)
+    finally:
+        session.close()
+    if not policy.is_member(user, packet):
+        svc.app.record_view(
+            user, "audit_export", packet_id=pid, detail={"events": summary.events}
+        )
+    return Response(
+        buffer.getvalue(),
+        media_type="application/x-ndjson",
+        headers={
+            "Content-Disposition": f'attachment; filename="quire-audit-{pid}.jsonl"'
+        },
+    )
+
+
+class VerifyIn(Input):
+    lines: Annotated[list[str], Field(max_length=EXPORT_LINES_MAX)]
+    public_key: str | None = None
+
+
+def _pinned(value: str) -> bytes:
+    """The log's raw Ed25519 key, as hex or base64 of 32 bytes."""
+    text = value.strip()
+    for decode in (bytes.fromhex, lambda v: base64.b64decode(v, validate=True)):
+        try:
+            raw = decode(text)
+        except (ValueError, binascii.Error):
+            continue
+        if len(raw) == 32:
+            return raw
+    raise InvalidInputError(
+        "KEY_INVALID", "public_key: expected 32 bytes as hex or base64"
+    )
+
+
+@router.post("/v1/audit/verify", openapi_extra={"x-writes-nothing": True})
+def audit_verify(body: VerifyIn, user: CurrentUser) -> dict[str, Any]:
+    """The verdict of `quire audit verify` on an export's lines."""
+    _auditor(user, "verifying an export")
+    pinned = _pinned(body.public_key) if body.public_key else None
+    verdict = verify_bundle(body.lines, pinned)
+    return {
+        "ok": verdict.ok,
+        "message": verdict.message,
+        "line": verdict.line,
+        "events": verdict.events,
+        "pinned": pinned is not None,
     }

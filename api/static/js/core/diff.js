@@ -1,6 +1,7 @@
 // Revision diffs (GET /v1/packets/{id}/revisions/{a}/diff/{b}) as a view.
 
 import { asList, badge, h, jsonBlock } from "./dom.js";
+import { wordDiffView } from "./worddiff.js";
 
 export function fromTo(value) {
   if (value && typeof value === "object" && ("from" in value || "to" in value)) {
@@ -44,5 +45,39 @@ export function diffView(data) {
     }),
     listed("Sources", data.sources),
     listed("Prerequisites", data.prerequisites),
+  );
+}
+
+// Sections of two packet states word by word: `before` and `after` are
+// packets (or revision contents) with `sections: [{id, heading, text}]`;
+// `changes` (optional) is the server's per-section classification from the
+// revision diff, whose order and `change` are kept.
+export function wordDiffSections(before, after, changes) {
+  const old = new Map(asList(before && before.sections).map((s) => [s.id, s]));
+  const now = new Map(asList(after && after.sections).map((s) => [s.id, s]));
+  const order = changes
+    ? asList(changes).map((c) => ({ id: c.section_id || c.id, change: c.change }))
+    : [...now.keys(), ...[...old.keys()].filter((id) => !now.has(id))].map((id) => {
+        const a = old.get(id);
+        const b = now.get(id);
+        const change = !a ? "added" : !b ? "removed" : a.text !== b.text || a.heading !== b.heading ? "changed" : "unchanged";
+        return { id, change };
+      });
+  const shown = order.filter((x) => x.change !== "unchanged");
+  if (!shown.length) return h("p", { class: "empty", "data-testid": "no-changes" }, "No section changed.");
+  return h(
+    "div",
+    { class: "diff" },
+    shown.map(({ id, change }) => {
+      const a = old.get(id);
+      const b = now.get(id);
+      const heading = a && b && a.heading !== b.heading ? `${a.heading} → ${b.heading}` : (b || a || {}).heading || id;
+      return h(
+        "section",
+        { class: "diff-section", "data-testid": "diff-section" },
+        h("h3", {}, heading, " ", h("code", { class: "sid" }, id), " ", badge(change)),
+        wordDiffView(a ? a.text : "", b ? b.text : ""),
+      );
+    }),
   );
 }

@@ -7,6 +7,7 @@
 import { api, ApiError } from "../core/api.js";
 import { flash, flashError, openForm } from "../core/dialogs.js";
 import { $, h } from "../core/dom.js";
+import { wordDiffView } from "../core/worddiff.js";
 import { registerEditor } from "./index.js";
 import { STREAM_MS } from "../core/live.js";
 import { applyOps, cpLen, diffOps, mapCaret, toCp, touchInput, toUtf16, transformOps, userOps } from "../core/ops.js";
@@ -89,6 +90,9 @@ export class SectionsEditor {
         h("span", { class: "spacer" }),
         sec.stateEl,
         this.isAgent && this.may("suggest") ? sec.proposeEl : null,
+        this.may("edit")
+          ? h("button", { type: "button", class: "ghost small", "data-testid": "section-manage", "aria-label": `Rename, move or remove ${s.heading}`, onclick: () => this.manageSectionDialog(sec) }, "Rename / move…")
+          : null,
         this.may("raise_objection")
           ? h(
           "button",
@@ -308,7 +312,9 @@ export class SectionsEditor {
             : [h("strong", {}, "Overlapping edit"), `: ${by || "another co-author"} changed the text you were editing. Your unsent change was not applied.`],
           " Nothing is lost: your version is kept below.",
         ),
-        kept,
+        h("p", { class: "muted small" }, "Your change against the current text, word by word:"),
+        wordDiffView(sec.server, mine, { "data-testid": "conflict-diff" }),
+        h("details", {}, h("summary", {}, "Your whole version"), kept),
         h(
           "div",
           { class: "actions" },
@@ -383,6 +389,61 @@ export class SectionsEditor {
         if (sec) sec.textarea.focus();
       },
     });
+  }
+
+
+  // Rename, move or remove one section (co-authors and the release owner).
+  manageSectionDialog(sec) {
+    const order = [...this.sections.keys()];
+    const at = order.indexOf(sec.id);
+    const options = order.map((id, i) => ({ value: String(i), label: `${i + 1}${i === at ? " (where it is)" : ""}: ${this.sections.get(id).heading}` }));
+    const path = `${this.base}/sections/${encodeURIComponent(sec.id)}`;
+    openForm({
+      title: `Section ${sec.id}: ${sec.heading}`,
+      note: "Renaming and moving keep the text. Removing takes the section out of the packet from now on; every revision already cut keeps it.",
+      submitLabel: "Apply",
+      fields: [
+        { name: "heading", label: "Heading", required: true, value: sec.heading },
+        { name: "position", label: "Position", type: "select", options, value: String(at) },
+        { name: "remove", label: "Remove this section", type: "checkbox" },
+      ],
+      onSubmit: async (v) => {
+        if (v.remove) {
+          await this.act("POST", `${path}/remove`, {});
+          if (this.sections.has(sec.id)) {
+            sec.el.remove();
+            this.sections.delete(sec.id);
+            this.renderEmptySections();
+          }
+          flash(`Section ${sec.id} removed`, "ok");
+          return;
+        }
+        const heading = v.heading.trim();
+        if (heading !== sec.heading) {
+          await this.act("POST", `${path}/retitle`, { heading });
+          sec.heading = heading;
+          sec.headingEl.textContent = heading;
+        }
+        if (Number(v.position) !== at) {
+          await this.act("POST", `${path}/move`, { position: Number(v.position) });
+          await this.reorderSections();
+        }
+      },
+    });
+  }
+
+  // Puts the section cards in the packet's order (after a move, here or by
+  // a co-author: SectionMoved).
+  async reorderSections() {
+    try {
+      const p = await api("GET", this.base);
+      for (const s of p.sections || []) {
+        const sec = this.sections.get(s.id);
+        if (sec) this.sectionsEl.append(sec.el);
+      }
+    } catch (err) {
+      flashError(err);
+    }
   }
 
 }

@@ -1,5 +1,7 @@
 import { api, errorBox } from "../core/api.js";
-import { asList, badge, h, hashEl, jsonBlock, supersessionView, view, when } from "../core/dom.js";
+import { asList, badge, h, hashEl, supersessionView, view, when } from "../core/dom.js";
+import { rawJson } from "../core/readable.js";
+import { manifestDocument } from "./packet/approval.js";
 import { FINAL_CLOSE_CODES, POLL_MS } from "../core/live.js";
 import { session } from "../core/state.js";
 
@@ -134,7 +136,7 @@ async function fillLane(body, lane, laneBase, releaseId) {
           h("p", {}, h("span", { class: "muted" }, "manifest hash "), h("code", { class: "hash-full" }, r.manifest_hash || "")),
           acknowledgeControl(laneBase, releaseId, r),
           asList(content.sections).map((s) => h("section", { class: "released-section" }, h("h3", {}, s.heading), h("p", { class: "released-text" }, s.text))),
-          h("details", {}, h("summary", {}, "Manifest"), jsonBlock(r.manifest || {})),
+          h("details", {}, h("summary", {}, "Manifest"), manifestDocument(r.manifest), rawJson(r.manifest || {})),
         ),
       );
     } catch (err) {

@@ -18,6 +18,8 @@ import { Panels } from "./panels.js";
 import { Approval } from "./approval.js";
 import { Releases } from "./releases.js";
 import { Suggestions } from "./suggestions.js";
+import { Audit, versionLabel } from "./audit.js";
+import { eventWords } from "../../core/readable.js";
 import { packetStatus, shortType } from "./common.js";
 
 export class PacketPage {
@@ -163,17 +165,21 @@ export class PacketPage {
     this.titleEl.textContent = p.title;
     const people = (label, list) =>
       h("span", { class: "meta-item" }, h("span", { class: "muted" }, `${label} `), (list || []).join(", ") || "—");
-    this.metaEl.replaceChildren(
+    const items = [
       h("span", { class: "meta-item" }, badge(packetStatus(p))),
       this.permissions
         ? h("span", { class: "meta-item" }, h("span", { class: "muted" }, "your role "), h("span", { class: "role-badge", "data-testid": "my-role" }, this.permissions.role))
         : null,
       h("span", { class: "meta-item" }, h("span", { class: "muted" }, "kind "), p.kind),
-      h("span", { class: "meta-item", "data-testid": "packet-version" }, h("span", { class: "muted" }, "version "), String(this.version)),
+      h("span", { class: "meta-item", "data-testid": "packet-version", title: "The packet version counts every change; a revision (r1, r2…) is a cut made on purpose." }, versionLabel(this.version, p.revisions)),
       h("span", { class: "meta-item" }, h("span", { class: "muted" }, "release owner "), h("strong", {}, p.release_owner)),
       people("co-authors", p.authors),
       people("reviewers", p.reviewers),
-    );
+      this.may("change_members")
+        ? h("button", { type: "button", class: "ghost small", "data-testid": "change-members", onclick: () => this.membersDialog() }, "Members…")
+        : null,
+    ];
+    this.metaEl.replaceChildren(...items.filter(Boolean));
   }
 
   setMode(mode, note) {
@@ -355,6 +361,9 @@ export class PacketPage {
           sec.headingEl.textContent = data.heading;
         }
         break;
+      case "SectionMoved":
+        this.reorderSections();
+        break;
       case "SectionRemoved":
         if (sec) {
           sec.el.remove();
@@ -453,8 +462,9 @@ export class PacketPage {
   }
 
   logActivity(m, type, data) {
-    const what = data.section_id ? `${type} ${data.section_id}` : type;
-    const item = h("li", {}, h("span", { class: "muted" }, `v${m.version} `), h("strong", {}, m.actor || "?"), ` ${what}`);
+    const words = eventWords(type);
+    const what = data.section_id ? `${words} (${data.section_id})` : words;
+    const item = h("li", {}, h("span", { class: "muted" }, `version ${m.version} `), h("strong", {}, m.actor || "?"), ` ${what}`);
     this.activityEl.prepend(item);
     while (this.activityEl.children.length > 50) this.activityEl.lastChild.remove();
   }
@@ -519,3 +529,4 @@ mixin(PacketPage, Panels);
 mixin(PacketPage, Releases);
 mixin(PacketPage, Suggestions);
 mixin(PacketPage, Approval);
+mixin(PacketPage, Audit);

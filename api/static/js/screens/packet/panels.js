@@ -3,10 +3,11 @@
 
 import { api, errorBox } from "../../core/api.js";
 import { flash, openForm, openInfo } from "../../core/dialogs.js";
-import { diffView } from "../../core/diff.js";
-import { asList, badge, h, hashEl, jsonBlock, shortHash, when } from "../../core/dom.js";
-import { revNumber, shortType } from "./common.js";
-import { session } from "../../core/state.js";
+import { diffView, wordDiffSections } from "../../core/diff.js";
+import { asList, badge, h, hashEl, shortHash, when } from "../../core/dom.js";
+import { revNumber } from "./common.js";
+import { hooks, session } from "../../core/state.js";
+import { userOption, users } from "../../core/directory.js";
 
 export class Panels {
   raiseObjectionDialog(target) {
@@ -31,79 +32,6 @@ export class Panels {
         await this.act("POST", `${this.base}/objections`, body);
       },
     });
-  }
-
-  historyPanel() {
-    return this.panel(
-      "History",
-      "panel-history",
-      null,
-      h("p", { class: "muted small" }, "Every change is an event: read the packet as it stood at any version, or the full event log with its hashes."),
-      h(
-        "div",
-        { class: "item-actions" },
-        h("button", { type: "button", class: "ghost small", onclick: () => this.versionDialog() }, "View a past version"),
-        h("button", { type: "button", class: "ghost small", onclick: () => this.eventsDialog() }, "Event log"),
-      ),
-    );
-  }
-
-  versionDialog() {
-    openForm({
-      title: "View a past version",
-      submitLabel: "Show",
-      fields: [{ name: "version", label: `Version (1 to ${this.version})`, type: "number", required: true, value: String(Math.max(1, this.version - 1)) }],
-      onSubmit: async (v) => {
-        const p = await api("GET", `${this.base}?version=${encodeURIComponent(v.version)}`);
-        setTimeout(
-          () =>
-            openInfo(
-              `${p.title} at version ${p.version}`,
-              h(
-                "div",
-                { class: "snapshot" },
-                asList(p.sections).map((s) => h("section", { class: "released-section" }, h("h3", {}, s.heading, " ", h("code", { class: "sid" }, s.id)), h("p", { class: "released-text" }, s.text))),
-                h("details", {}, h("summary", {}, "Everything at this version"), jsonBlock(p)),
-              ),
-            ),
-          0,
-        );
-      },
-    });
-  }
-
-  async eventsDialog() {
-    try {
-      const data = await api("GET", `${this.base}/events`);
-      const items = asList((data && (data.items || data.events)) || []);
-      openInfo(
-        "Event log",
-        items.length
-          ? h(
-              "table",
-              { class: "table compact events" },
-              h("thead", {}, h("tr", {}, h("th", {}, "v"), h("th", {}, "When"), h("th", {}, "Actor"), h("th", {}, "Event"), h("th", {}, "Leaf hash"))),
-              h(
-                "tbody",
-                {},
-                items.map((e) =>
-                  h(
-                    "tr",
-                    { title: JSON.stringify(e.data || {}) },
-                    h("td", { class: "num" }, e.version ?? e.originator_version ?? ""),
-                    h("td", {}, when(e.at ?? e.timestamp ?? e.time)),
-                    h("td", {}, e.actor || "", e.actor_kind === "agent" ? h("span", { class: "muted" }, " (agent)") : null),
-                    h("td", {}, shortType(e.type ?? e.event_type ?? e.topic)),
-                    h("td", {}, hashEl(e.leaf_hash ?? e.leaf ?? e.hash)),
-                  ),
-                ),
-              ),
-            )
-          : h("p", { class: "empty" }, "No events."),
-      );
-    } catch (err) {
-      openInfo("Event log", errorBox(err));
-    }
   }
 
   sourcesPanel(p) {
@@ -131,6 +59,9 @@ export class Panels {
                 "div",
                 { class: "item-actions" },
                 this.may("refresh_source") ? h("button", { type: "button", class: "ghost small", onclick: () => this.refreshSourceDialog(s) }, "Refresh") : null,
+                this.may("cite_source") && s.status !== "withdrawn"
+                  ? h("button", { type: "button", class: "ghost small", "data-testid": "source-withdraw", onclick: () => this.withdrawSourceDialog(s) }, "Withdraw")
+                  : null,
                 this.may("raise_objection") ? h("button", { type: "button", class: "ghost small", onclick: () => this.raiseObjectionDialog({ source_id: s.id }) }, "Object") : null,
               ),
             ),
@@ -186,6 +117,48 @@ export class Panels {
         const gone = (r && r.superseded_releases) || [];
         if (gone.length) flash(`Superseded by this refresh: ${gone.join(", ")}`, "warn");
       },
+    });
+  }
+
+  // Who owns, writes and reviews the packet (the release owner or an admin).
+  async membersDialog() {
+    const p = this.packet;
+    const people = await users().catch(() => []);
+    const known = new Set(people.map((u) => u.user_id));
+    // Members the directory does not list still show (and stay unless taken out).
+    const extra = [p.release_owner, ...(p.authors || []), ...(p.reviewers || [])].filter((u) => u && !known.has(u));
+    const options = [...people.map(userOption), ...extra.map((u) => ({ value: u, label: u }))];
+    const humans = options.filter((o) => !people.some((u) => u.user_id === o.value && u.kind === "agent"));
+    openForm({
+      title: "Packet members",
+      note: "Only the release owner or an admin changes who owns, writes and reviews this packet.",
+      submitLabel: "Save members",
+      fields: [
+        { name: "release_owner", label: "Release owner", type: "select", options: humans, value: p.release_owner },
+        { name: "authors", label: "Co-authors (and agents)", type: "multiselect", options, value: p.authors || [] },
+        { name: "reviewers", label: "Reviewers", type: "multiselect", options: humans, value: p.reviewers || [] },
+      ],
+      onSubmit: async (v) => {
+        await this.act("POST", `${this.base}/members`, {
+          release_owner: v.release_owner,
+          authors: v.authors,
+          reviewers: v.reviewers,
+          expected_version: this.version,
+        });
+        // What the caller may do has changed with the members: open the
+        // packet afresh (router in main.js), with its new permissions.
+        hooks.route();
+      },
+    });
+  }
+
+  withdrawSourceDialog(s) {
+    openForm({
+      title: `Withdraw source ${s.id}`,
+      note: `${s.title} (${s.reference}) stays in the history and in every revision already cut; from now on the packet no longer relies on it.`,
+      submitLabel: "Withdraw source",
+      fields: [{ name: "reason", label: "Reason", type: "textarea", required: true }],
+      onSubmit: (v) => this.act("POST", `${this.base}/sources/${encodeURIComponent(s.id)}/withdraw`, { reason: v.reason }),
     });
   }
 
@@ -269,7 +242,7 @@ export class Panels {
           items.map((o) =>
             h(
               "li",
-              { class: "item" },
+              { class: "item", "data-testid": "objection" },
               h("div", { class: "item-head" }, h("code", {}, o.id), h("span", { class: "muted" }, ` on ${target(o.target)} by ${o.raised_by || "?"}`), badge(o.state)),
               h("p", { class: "item-text" }, o.text),
               asList(o.answers).map((a) => h("p", { class: "answer" }, h("strong", {}, a.by), ` ${a.text}`)),
@@ -277,6 +250,12 @@ export class Panels {
               h(
                 "div",
                 { class: "item-actions" },
+                o.state === "open" && this.may("answer_objection")
+                  ? h("button", { type: "button", class: "ghost small", "data-testid": "objection-reply", onclick: () => this.replyDialog(o) }, "Reply")
+                  : null,
+                o.state === "open" && o.raised_by === me && !this.isAgent && this.may("answer_objection")
+                  ? h("button", { type: "button", class: "ghost small", "data-testid": "objection-withdraw", onclick: () => this.withdrawObjectionDialog(o) }, "Withdraw")
+                  : null,
                 o.state === "open"
                   ? mayResolve(o) && h("button", { type: "button", class: "ghost small", onclick: () => this.resolveDialog(o) }, "Resolve")
                   : this.may("answer_objection") && !this.isAgent && h("button", { type: "button", class: "ghost small", onclick: () => this.reopenDialog(o) }, "Reopen"),
@@ -287,6 +266,26 @@ export class Panels {
       : h("p", { class: "empty" }, "No objections.");
     const ledger = h("button", { type: "button", class: "link small", onclick: () => this.ledgerDialog() }, "Full objection ledger");
     return this.panel("Objections", "panel-objections", add, list, ledger);
+  }
+
+  replyDialog(o) {
+    openForm({
+      title: `Reply to ${o.id}`,
+      note: o.text,
+      submitLabel: "Reply",
+      fields: [{ name: "answer", label: "Reply", type: "textarea", required: true }],
+      onSubmit: (v) => this.act("POST", `${this.base}/objections/${encodeURIComponent(o.id)}/answer`, { answer: v.answer }),
+    });
+  }
+
+  withdrawObjectionDialog(o) {
+    openForm({
+      title: `Withdraw ${o.id}`,
+      note: `You raised it: "${o.text}". Withdrawn, it no longer holds a release; the ledger keeps it.`,
+      submitLabel: "Withdraw",
+      fields: [],
+      onSubmit: () => this.act("POST", `${this.base}/objections/${encodeURIComponent(o.id)}/withdraw`, {}),
+    });
   }
 
   resolveDialog(o) {
@@ -313,15 +312,6 @@ export class Panels {
     });
   }
 
-  async ledgerDialog() {
-    try {
-      const data = await api("GET", `${this.base}/objections`);
-      openInfo("Objection ledger", jsonBlock(data));
-    } catch (err) {
-      openInfo("Objection ledger", errorBox(err));
-    }
-  }
-
   revisionsPanel(p) {
     const revisions = asList(p.revisions);
     const add = this.may("cut_revision") ? h("button", { type: "button", class: "ghost small", "data-testid": "cut-revision", onclick: () => this.cutRevisionDialog() }, "Cut revision") : null;
@@ -346,7 +336,8 @@ export class Panels {
     const tools = h(
       "div",
       { class: "item-actions" },
-      revisions.length >= 2 ? h("button", { type: "button", class: "ghost small", onclick: () => this.diffDialog(revisions) }, "Diff two revisions") : null,
+      revisions.length >= 2 ? h("button", { type: "button", class: "ghost small", "data-testid": "diff-revisions", onclick: () => this.diffDialog(revisions) }, "Diff two revisions") : null,
+      this.lastRelease() ? h("button", { type: "button", class: "ghost small", "data-testid": "open-changes-since-release", onclick: () => this.changesSinceReleaseDialog() }, "Changes since the last release") : null,
       h("button", { type: "button", class: "link small", onclick: () => this.historyDialog() }, "Revision history"),
     );
     return this.panel("Revisions", "panel-revisions", add, list, tools);
@@ -377,9 +368,49 @@ export class Panels {
       ],
       onSubmit: async (v) => {
         const data = await api("GET", `${this.base}/revisions/${encodeURIComponent(v.a)}/diff/${encodeURIComponent(v.b)}`);
-        setTimeout(() => openInfo(`Diff r${v.a} → r${v.b}`, diffView(data)), 0);
+        const at = (n) => revisions.find((r) => String(revNumber(r)) === String(n));
+        // A revision is the packet as it stood when it was cut: its texts,
+        // word by word (the server's unified diff stays below).
+        const [before, after] = await Promise.all([this.packetAt(at(v.a)), this.packetAt(at(v.b))]);
+        const body = h(
+          "div",
+          { "data-testid": "revision-diff" },
+          before && after ? wordDiffSections(before, after, data.sections) : null,
+          h("details", { class: "raw" }, h("summary", {}, "Line by line (unified diff), sources and prerequisites"), diffView(data)),
+        );
+        setTimeout(() => openInfo(`Changes from revision r${v.a} to revision r${v.b}`, body), 0);
       },
     });
+  }
+
+  // The packet as it stood when revision `r` was cut (null if unreadable).
+  async packetAt(r) {
+    if (!r || typeof r.version !== "number") return null;
+    return api("GET", `${this.base}?version=${r.version}`).catch(() => null);
+  }
+
+  // The last release handed to a lane, and what changed in the packet since.
+  lastRelease() {
+    const released = asList(this.packet.releases).filter((r) => ["released", "superseded"].includes(r.status) && r.approved_at);
+    released.sort((a, b) => String(a.approved_at).localeCompare(String(b.approved_at)));
+    return released.length ? released[released.length - 1] : null;
+  }
+
+  async changesSinceReleaseDialog() {
+    const last = this.lastRelease();
+    if (!last) return;
+    const r = asList(this.packet.revisions).find((x) => revNumber(x) === last.revision);
+    const [before, now] = await Promise.all([this.packetAt(r), api("GET", this.base).catch(() => this.packet)]);
+    const rid = last.release_id || last.id;
+    openInfo(
+      `Changes since the last release (${rid}, revision r${last.revision})`,
+      h(
+        "div",
+        { "data-testid": "changes-since-release" },
+        h("p", { class: "muted" }, `The packet now (packet version ${now.version}) against revision r${last.revision}, released to ${last.lane_id || last.lane || "?"} ${last.status === "superseded" ? "(since superseded)" : ""}.`),
+        before ? wordDiffSections(before, now) : h("p", { class: "error" }, "The released revision could not be read."),
+      ),
+    );
   }
 
   async historyDialog() {

@@ -1,17 +1,18 @@
 // The packet screen's releases panel: requests, holds, residuals, approval.
 // Methods of the packet page.
 
-import { api, errorBox } from "../../core/api.js";
-import { flash, flashError, openForm, openInfo } from "../../core/dialogs.js";
-import { asList, badge, h, hashEl, holdReasons, manifestView, shortHash, supersessionView } from "../../core/dom.js";
+import { flash, flashError, openForm } from "../../core/dialogs.js";
+import { asList, badge, h, hashEl, holdReasons, shortHash, supersessionView } from "../../core/dom.js";
 import { lanes } from "../../core/directory.js";
 import { revNumber } from "./common.js";
+import { session } from "../../core/state.js";
 
 export class Releases {
   releasesPanel(p) {
     const releases = asList(p.releases);
     const add = this.may("request_release") ? h("button", { type: "button", class: "ghost small", "data-testid": "request-release", onclick: () => this.requestReleaseDialog() }, "Request release") : null;
     const isOwner = this.may("release_owner");
+    const me = session.me ? session.me.user_id : "";
     const list = releases.length
       ? h(
           "ul",
@@ -44,6 +45,9 @@ export class Releases {
                   : null,
                 isOwner && r.status === "released"
                   ? h("button", { type: "button", class: "ghost small", "data-testid": "hold", onclick: () => this.holdDialog(r) }, "Withdraw…")
+                  : null,
+                ["pending", "held"].includes(r.status) && !this.isAgent && (isOwner || (r.requested_by && r.requested_by === me))
+                  ? h("button", { type: "button", class: "ghost small", "data-testid": "cancel-release", onclick: () => this.cancelReleaseDialog(rid) }, "Cancel request…")
                   : null,
                 h("button", { type: "button", class: "ghost small", onclick: () => this.manifestDialog(rid) }, "Manifest"),
               ),
@@ -134,12 +138,17 @@ export class Releases {
     }
   }
 
-  async manifestDialog(rid) {
-    try {
-      const data = await api("GET", `${this.base}/releases/${encodeURIComponent(rid)}/manifest`);
-      openInfo(`Manifest of ${rid}`, manifestView(data));
-    } catch (err) {
-      openInfo(`Manifest of ${rid}`, errorBox(err));
-    }
+  // The release owner or whoever requested it withdraws an open request for good.
+  cancelReleaseDialog(rid) {
+    openForm({
+      title: `Cancel release request ${rid}`,
+      note: "A cancelled request can never be approved; request a new release to hand the packet over later. The reason is recorded.",
+      submitLabel: "Cancel the request",
+      fields: [{ name: "reason", label: "Reason", type: "textarea", required: true }],
+      onSubmit: async (v) => {
+        const r = await this.act("POST", `${this.base}/releases/${encodeURIComponent(rid)}/cancel`, { reason: v.reason });
+        flash(`Release ${rid} is ${r.status}`, "ok");
+      },
+    });
   }
 }
