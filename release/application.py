@@ -29,6 +29,8 @@ from release.impact import impact, supersessions_for
 from release.lanes import Lane, lane_aggregate_id
 from release.manifest import build_manifest, manifest_hash, non_material_refreshes
 from release.regate import follow_up, open_holds
+from release.signatures import sign, signing_view, void_stale_signatures
+from release.signers import is_multi, required_signers, signed_view
 from release.sweeper import sweep_packet
 from workspace import policy
 from workspace.accounts import Principal
@@ -87,6 +89,11 @@ class ReleaseApp(Workspace):
                 packet.supersede_release(
                     meta, found.release_id, cause=found.cause, trigger=found.trigger
                 )
+        # Signatures collected on a manifest that no longer holds are void
+        # (several named signers: release/signatures.py).
+        void_stale_signatures(
+            packet, meta, lane_of=self.find_lane, content_of=self._content
+        )
         # An owner change supersedes what the former owner signed; then every
         # open release whose reasons changed is re-gated (release/regate.py).
         follow_up(packet, meta, lane_of=self.find_lane, content_of=self._content)
@@ -328,6 +335,19 @@ class ReleaseApp(Workspace):
                     rollback=rollback,
                 )
             ]
+            if is_multi(p):  # several named signers: release/signatures.py
+                return sign(
+                    self,
+                    p,
+                    lane,
+                    principal,
+                    release_id,
+                    holds,
+                    meaning=meaning,
+                    scope=scope,
+                    rollback=rollback,
+                    meta=meta,
+                )
             if holds or lane is None:
                 p.record_gate(meta, release_id, holds)
                 return holds, []
@@ -355,7 +375,7 @@ class ReleaseApp(Workspace):
         rollback: bool = False,
     ) -> None:
         release = packet.release(release_id)
-        revision, content = self.revision_content(packet, release["revision"])
+        _, content = self.revision_content(packet, release["revision"])
         manifest = build_manifest(
             packet,
             release_id=release_id,
@@ -368,6 +388,23 @@ class ReleaseApp(Workspace):
             scope=scope,
             rollback=rollback,
         )
+        self.approve_with_manifest(
+            packet, lane, principal, release_id, meaning, manifest
+        )
+
+    def approve_with_manifest(
+        self,
+        packet: Packet,
+        lane: Lane,
+        principal: Principal,
+        release_id: str,
+        meaning: str,
+        manifest: dict[str, Any],
+    ) -> None:
+        """Approves with a built manifest: the replaced release superseded
+        and the lane's delivery, in the caller's save."""
+        release = packet.release(release_id)
+        revision = packet.revision(release["revision"])
         signed = manifest_hash(manifest)
         meta = self.meta(principal)
         packet.approve_release(
@@ -404,8 +441,9 @@ class ReleaseApp(Workspace):
     def _signer(
         self, principal: Principal, packet: Packet, release_id: str, passphrase: str
     ) -> gate.Signer:
-        """Re-authenticates the named owner (only they may burn an attempt)."""
-        if principal.is_agent or principal.user_id != packet.release_owner:
+        """Re-authenticates the named owner or a named signer (only they may
+        burn an attempt)."""
+        if principal.is_agent or principal.user_id not in required_signers(packet):
             return gate.Signer(principal.user_id, principal.is_agent, False)
         ok = self.check_signing_passphrase(
             principal.user_id,
@@ -439,6 +477,7 @@ class ReleaseApp(Workspace):
             "supersession": _supersession(release),
             "predecessor_release_id": release["predecessor_release_id"],
             "version": packet.version,
+            **signing_view(packet, release),
         }
 
     def release_manifest(
@@ -485,6 +524,7 @@ class ReleaseApp(Workspace):
             "status": release["status"],
             "supersession": _supersession(release),
             "predecessor_release_id": release["predecessor_release_id"],
+            "signatures": signed_view(release),
         }
 
     def impact(
@@ -586,6 +626,7 @@ class ReleaseApp(Workspace):
             "predecessor_release_id": release["predecessor_release_id"],
             "acknowledgements": list(release["acknowledgements"]),
             "decision": release.get("decision"),
+            "signatures": signed_view(release),
             # the owner's judgements on the bound sources, made before or
             # after the approval: the lane sees them all
             "non_material_refreshes": non_material_refreshes(
@@ -771,12 +812,14 @@ def _require_member(principal: Principal, packet: Packet, what: str) -> None:
 
 
 def _require_signer(principal: Principal, packet: Packet) -> None:
-    """Only the named release owner (a human) may even attempt to sign."""
-    if principal.is_agent or principal.user_id != packet.release_owner:
+    """Only the named release owner (a human), or a named signer, may even
+    attempt to sign."""
+    if principal.is_agent or principal.user_id not in required_signers(packet):
         raise NotAllowedError(
             "ROLE_NOT_ALLOWED",
-            f"only the named release owner ({packet.release_owner}) signs; "
-            "agents never do",
+            f"only the named release owner ({packet.release_owner}) "
+            + ("and the named signers sign" if is_multi(packet) else "signs")
+            + "; agents never do",
             {
                 "user": principal.user_id,
                 "release_owner": packet.release_owner,

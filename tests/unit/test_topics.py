@@ -99,6 +99,10 @@ STORED_TOPICS = {
     "quire.user.SigningUnlocked": 1,
     "quire.user.TokenIssued": 1,
     "quire.user.TokensRevoked": 1,
+    # several named signers (issue 13 item 4)
+    "quire.packet.SignersNamed": 1,
+    "quire.packet.ReleaseSigned": 1,
+    "quire.packet.SignaturesVoided": 1,
 }
 
 
