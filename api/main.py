@@ -40,6 +40,7 @@ from api.routers import (
     releases,
     revisions,
     sections,
+    signers,
     sources,
     suggestions,
     ui,
@@ -70,6 +71,7 @@ ROUTERS = [
     worksheets.router,
     recommendations.router,
     plans.router,
+    signers.router,
 ]
 
 
