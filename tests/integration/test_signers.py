@@ -424,3 +424,30 @@ def test_signatures_replay_to_the_same_state(app: ReleaseApp) -> None:
         rebuilt.releases[rid]["voided_signatures"][0]["signatures"][0]["signer"]
         == "rita"
     )
+
+
+def test_the_seed_004_demo_is_released_after_every_tier_approver_signs(
+    settings: Settings, clock: ManualClock, backend: str
+) -> None:
+    if backend != "memory":
+        pytest.skip("the story's storage is covered by test_recovery_plans.py")
+    from release.demo import add_lanes, add_people
+    from release.demo_recovery import tell_recovery_story
+
+    story_app = ReleaseApp({"CREATE_TABLE": "y"}, settings=settings, clock=clock)
+    try:
+        add_people(story_app)
+        add_lanes(story_app)
+        released = tell_recovery_story(story_app)["released"]
+        assert released["status"] == "released"
+        assert [s["signer"] for s in released["signatures"]] == [
+            "support.director",
+            "support.manager",
+            "vp.support",
+        ]
+        manifest = story_app.get_packet(released["packet_id"]).release(
+            released["release_id"]
+        )["manifest"]
+        assert manifest["signers_required"] == manifest["plan"]["remediation_approvers"]
+    finally:
+        story_app.close()
