@@ -4,8 +4,8 @@
 about to sign, before signing: the bound revision's exact content and the
 manifest as it would be built now (meaning, scope and time are the signer's
 to give, so they are blank here and the draft has no hash), and, for the
-release owner, how many signing re-authentications have failed in a row
-(signing locks after five). Anyone who may read the packet may read it;
+release owner or a named signer, how many signing re-authentications have
+failed in a row (signing locks after five). Anyone who may read the packet may read it;
 nothing is written.
 """
 
@@ -19,6 +19,7 @@ from fastapi import APIRouter
 from api.deps import CurrentUser
 from api.routers.lanes import ReleaseAppDep
 from release.manifest import build_manifest
+from release.signers import required_signers
 from workspace.accounts import SIGNING_LOCK_AFTER
 
 router = APIRouter(prefix="/v1/packets/{packet_id}", tags=["ui"])
@@ -48,7 +49,8 @@ def release_preview(
         else None
     )
     signing = None
-    if user.user_id == packet.release_owner and not user.is_agent:
+    # the owner, or any named signer (release/signers.py)
+    if user.user_id in required_signers(packet) and not user.is_agent:
         account = app.get_user(user.user_id)
         signing = {
             "failed_attempts": account.failed_signings,

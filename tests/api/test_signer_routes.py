@@ -151,3 +151,32 @@ def test_only_the_release_owner_names_signers(api: Api, lane: str) -> None:
         assert refused.status_code == 403, refused.text
     assert api.packet(pid)["version"] == 2
     assert api.get("maya", "/v1/me/signatures").status_code == 200
+
+
+def test_a_named_signer_sees_their_own_attempts_left_in_the_preview(
+    api: Api, lane: str
+) -> None:
+    """The approval screen's lock-out count is every required signer's, not
+    only the owner's (a named signer would otherwise sign blind to it)."""
+    api.tokens["tess"] = api.services.app.add_user(
+        "tess", "Tess Signer", roles=[], passphrase="tess signs"
+    )
+    pid = api.open_packet(reviewers=["rita", "tess"])
+    added = api.post(
+        "ben", f"/v1/packets/{pid}/sections", {"heading": "H", "text": "t"}
+    )
+    assert added.status_code == 201, added.text
+    named = api.post("maya", f"/v1/packets/{pid}/signers", {"signers": ["tess"]})
+    assert named.status_code == 200, named.text
+    rid, revision = request(api, pid)
+    wrong = approve(api, pid, rid, revision, "tess")  # not tess's passphrase
+    assert wrong.status_code == 409, wrong.text
+    preview = f"/v1/packets/{pid}/releases/{rid}/preview"
+    seen = api.get("tess", preview)
+    assert seen.status_code == 200, seen.text
+    assert seen.json()["signing"] == {
+        "failed_attempts": 1,
+        "locked": False,
+        "lock_after": 5,
+    }
+    assert api.get("rita", preview).json()["signing"] is None  # signs nothing

@@ -23,8 +23,11 @@ from release.commands import (
 )
 from release.errors import ReleaseHeldError
 from release.manifest import manifest_hash
+from release.outbox import WebhookDelivery, delivery_id
 from release.signatures import NameSigners, awaiting
 from release.sweeper import ManualClock
+from release.webhook_sender import backlog
+from release.webhooks import register_webhook
 from workspace import accounts
 from workspace.accounts import Principal
 from workspace.commands import AddSection, CiteSource, CutRevision, RefreshSource
@@ -39,6 +42,12 @@ PASSPHRASES = {"olga": "olga signs", "rita": "rita signs", "mia": "mia signs"}
 @pytest.fixture(autouse=True)
 def cheap_passphrases(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(accounts, "SCRYPT_N", 2**8)
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """conftest's settings, with a key so a lane webhook can be registered."""
+    return settings.model_copy(update={"webhook_secret_key": "a key kept elsewhere"})
 
 
 @pytest.fixture
@@ -179,6 +188,33 @@ def test_every_named_signer_signs_the_same_manifest_in_any_order(
     ]
     (delivered,) = app.lane_inbox(who(app, "lars"), LANE)
     assert delivered["manifest_hash"] == manifest["manifest_hash"]
+
+
+def test_the_lane_webhook_is_queued_once_at_the_last_signature_only(
+    app: ReleaseApp,
+) -> None:
+    """The attack: a notice queued per signature (the lane told of a release
+    that is still held), or none at all."""
+    register_webhook(
+        app,
+        who(app, "root"),
+        LANE,
+        url="http://127.0.0.1:9/hook",
+        secret="intake-routing-shared-secret",
+    )
+    pid = open_packet(app)
+    name(app, pid, ["rita", "mia"])
+    _, rid = cut_and_request(app, pid)
+    sign(app, pid, rid, "mia")
+    sign(app, pid, rid, "rita")
+    assert backlog(app) == 0  # two of three: nothing delivered, nothing queued
+    released = sign(app, pid, rid, "olga")
+    assert released["status"] == "released"
+    assert backlog(app) == 1
+    queued = app.repository.get(delivery_id(LANE, pid, rid, "release"))
+    assert isinstance(queued, WebhookDelivery)
+    assert queued.body["manifest_hash"] == released["manifest_hash"]
+    assert queued.body["release_id"] == rid
 
 
 def test_without_named_signers_the_owner_alone_releases_as_before(
