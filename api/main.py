@@ -41,6 +41,7 @@ from api.routers import (
     releases,
     revisions,
     sections,
+    signers,
     sources,
     suggestions,
     ui,
@@ -76,6 +77,7 @@ ROUTERS = [
     webhooks.router,
     lane_live.router,
     ui_reads.router,
+    signers.router,
 ]
 
 

@@ -18,6 +18,7 @@ from release.lanes_app import LaneChange
 from release.outbox import OutboxSaves
 from release.reads import ReleaseReads
 from release.regate import follow_up
+from release.signatures import void_stale_signatures
 from workspace import policy
 from workspace.accounts import Principal
 from workspace.application import Workspace
@@ -57,6 +58,11 @@ class ReleaseApp(OutboxSaves, ReleaseReads, Workspace):
                 packet.supersede_release(
                     meta, found.release_id, cause=found.cause, trigger=found.trigger
                 )
+        # Signatures collected on a manifest that no longer holds are void
+        # (several named signers: release/signatures.py).
+        void_stale_signatures(
+            packet, meta, lane_of=self.find_lane, content_of=self.content_of
+        )
         # An owner change supersedes what the former owner signed; then every
         # open release whose reasons changed is re-gated (release/regate.py).
         follow_up(packet, meta, lane_of=self.find_lane, content_of=self.content_of)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from release import gate
 from release.lanes import Lane
 from release.manifest import build_manifest, manifest_hash
+from release.signers import is_multi, required_signers
 from workspace import policy
 from workspace.accounts import Principal
 from workspace.domain import Packet
@@ -32,12 +33,14 @@ def require_member(principal: Principal, packet: Packet, what: str) -> None:
 
 
 def require_signer(principal: Principal, packet: Packet) -> None:
-    """Only the named release owner (a human) may even attempt to sign."""
-    if principal.is_agent or principal.user_id != packet.release_owner:
+    """Only the named release owner (a human), or a named signer
+    (release/signers.py), may even attempt to sign."""
+    if principal.is_agent or principal.user_id not in required_signers(packet):
         raise NotAllowedError(
             "ROLE_NOT_ALLOWED",
-            f"only the named release owner ({packet.release_owner}) signs; "
-            "agents never do",
+            f"only the named release owner ({packet.release_owner}) "
+            + ("and the named signers sign" if is_multi(packet) else "signs")
+            + "; agents never do",
             {
                 "user": principal.user_id,
                 "release_owner": packet.release_owner,
@@ -55,8 +58,9 @@ def signer(
     release_id: str,
     passphrase: str,
 ) -> gate.Signer:
-    """Re-authenticates the named owner (only they may burn an attempt)."""
-    if principal.is_agent or principal.user_id != packet.release_owner:
+    """Re-authenticates the named owner or a named signer (only they may
+    burn an attempt)."""
+    if principal.is_agent or principal.user_id not in required_signers(packet):
         return gate.Signer(principal.user_id, principal.is_agent, False)
     ok = app.check_signing_passphrase(
         principal.user_id,
@@ -83,7 +87,7 @@ def approve(
     """Signs the release: its manifest, the lane's former release superseded
     (or linked), the delivery to the lane; all pending, for one save."""
     release = packet.release(release_id)
-    revision, content = app.revision_content(packet, release["revision"])
+    _, content = app.revision_content(packet, release["revision"])
     manifest = build_manifest(
         packet,
         release_id=release_id,
@@ -96,6 +100,23 @@ def approve(
         scope=scope,
         rollback=rollback,
     )
+    approve_with_manifest(app, packet, lane, principal, release_id, meaning, manifest)
+
+
+def approve_with_manifest(
+    app: ReleaseApp,
+    packet: Packet,
+    lane: Lane,
+    principal: Principal,
+    release_id: str,
+    meaning: str,
+    manifest: dict[str, Any],
+) -> None:
+    """Approves with a built manifest (one signer's, or the bound one plus
+    every signature: release/signatures.py): the lane's former release
+    superseded (or linked) and the delivery to the lane, all pending."""
+    release = packet.release(release_id)
+    revision = packet.revision(release["revision"])
     signed = manifest_hash(manifest)
     meta = app.meta(principal)
     packet.approve_release(

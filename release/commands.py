@@ -15,6 +15,8 @@ from release.approval import approve, require_member, require_signer, signer
 from release.errors import ReleaseHeldError
 from release.lanes import Lane, validate_lane_id
 from release.regate import open_holds
+from release.signatures import sign
+from release.signers import is_multi
 from workspace.accounts import Principal
 from workspace.commands.base import Command, Context, Executed, PacketCall
 from workspace.domain import TEXT_FIELD_MAX, Meta, Packet, require_text
@@ -191,7 +193,8 @@ class CancelRelease(Command):
 class ApproveRelease(Command):
     """Signs one exact revision for one lane, or records why it is held.
 
-    `prepare` refuses anyone but the named release owner before anything is
+    `prepare` refuses anyone but the named release owner (or, with several
+    named signers, anyone not among them: release/signatures.py) before anything is
     written (403; the API records the refusal in the audit log), so a refused
     attempt never changes the release, and re-authenticates the signer once
     (failures are recorded on the user; five in a row lock signing). The
@@ -245,6 +248,21 @@ class ApproveRelease(Command):
                 rollback=self.rollback,
             )
         ]
+        if is_multi(packet):  # several named signers: release/signatures.py
+            holds, others = sign(
+                app,
+                packet,
+                lane,
+                ctx.principal,
+                self.release_id,
+                holds,
+                meaning=self.meaning,
+                scope=self.scope,
+                rollback=self.rollback,
+                meta=meta,
+            )
+            ctx.scratch.update(holds=holds, lane=others[0] if others else None)
+            return self.release_id
         if holds or lane is None:
             packet.record_gate(meta, self.release_id, holds)
             ctx.scratch["holds"] = holds

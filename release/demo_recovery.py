@@ -14,8 +14,14 @@ incident, grants a credit or contacts a customer.
 
 The story: the plan is set with no approver yet for the Starter tier; the
 release is held (`REMEDIATION_APPROVER_MISSING`, one hold per Starter row);
-the Support Manager is named, a new revision is cut and the VP Support
-releases it to an internal lane (single signer for now).
+the Support Manager is named, a new revision is cut, and since "all
+remediation decisions must have a named approver at each tier", the VP
+Support (release owner) makes every tier's remediation approver a signer of
+the release (`NameSigners(plan_approvers=True)`): the Growth and Starter
+approvers sign, the release stays held `SIGNATURE_MISSING` until the VP
+Support signs last, and the plan is released to the internal lane with three
+signatures on one manifest hash. The Incident Commander writes the packet, so
+no signer signs their own revision (separation of duties per signer).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from typing import Any
 
 from release.application import ReleaseApp
 from release.commands import ApproveRelease, RequestRelease
+from release.signatures import NameSigners
 from workspace.commands import AddSection, CutRevision, SetRecoveryPlan
 from workspace.content.plan import RECOVERY_PLAN_KIND
 
@@ -37,8 +44,13 @@ RECOVERY_PEOPLE: dict[str, tuple[str, list[str]]] = {
     "vp.engineering": ("VP Engineering", []),
     "support.director": ("Support Director (Growth tier remediation approver)", []),
     "support.manager": ("Support Manager (Starter tier remediation approver)", []),
+    "incident.commander": ("Incident Commander (Engineering lead)", []),
 }
-RECOVERY_PASSPHRASES = {"vp.support": "recovery-plan-demo"}
+RECOVERY_PASSPHRASES = {
+    "vp.support": "recovery-plan-demo",
+    "support.director": "growth-tier-signs",
+    "support.manager": "starter-tier-signs",
+}
 
 #: Which named person approves each tier's remediation (the demo's choice;
 #: the seed requires "a named approver at each tier").
@@ -345,14 +357,14 @@ def tell_recovery_story(app: ReleaseApp) -> dict[str, Any]:
             members=["vp.engineering"],
             accepts_kinds=[RECOVERY_PLAN_KIND],
         )
-    director = who("support.director")
+    director = who("incident.commander")  # writes the packet, signs nothing
     packet = app.open_packet(
         director,
         kind=RECOVERY_PLAN_KIND,
         title=RECOVERY_TITLE,
         release_owner="vp.support",
-        authors=["support.director", "support.manager"],
-        reviewers=["vp.engineering"],
+        authors=["incident.commander"],
+        reviewers=["vp.engineering", "support.director", "support.manager"],
     )
     pid = str(packet.id)
     app.execute(pid, director, AddSection(heading="What happened", text=INCIDENT))
@@ -364,20 +376,28 @@ def tell_recovery_story(app: ReleaseApp) -> dict[str, Any]:
         pid, director, RequestRelease(revision=first["number"], lane_id=RECOVERY_LANE)
     )
     held = app.release_view(asked.packet, asked.result)
-    manager = who("support.manager")
-    app.execute(pid, manager, SetRecoveryPlan(plan))
-    second = app.execute(pid, manager, CutRevision("Recovery-Plan-v2")).result
+    app.execute(pid, director, SetRecoveryPlan(plan))
+    second = app.execute(pid, director, CutRevision("Recovery-Plan-v2")).result
+    # every tier's remediation approver signs (the owner, VP Support, too)
+    app.execute(pid, who("vp.support"), NameSigners([], plan_approvers=True))
     requested = app.execute(
         pid, director, RequestRelease(revision=second["number"], lane_id=RECOVERY_LANE)
     )
-    approve = ApproveRelease(
-        requested.result,
-        content_hash=second["content_hash"],
-        meaning="Approved as the recovery plan for internal incident review; not "
-        "an incident declaration, a credit decision or a customer contact",
-        passphrase=RECOVERY_PASSPHRASES["vp.support"],
-        scope="Tuesday's outage and the S1-S3 framework",
-    )
-    done = app.execute(pid, who("vp.support"), approve)
+    meanings = {
+        "support.director": "Approved as the Growth tier's remediation approver",
+        "support.manager": "Approved as the Starter tier's remediation approver",
+        "vp.support": "Approved as the recovery plan for internal incident review "
+        "and as the Enterprise tier's remediation approver",
+    }
+    for signer in ("support.director", "support.manager", "vp.support"):
+        approve = ApproveRelease(
+            requested.result,
+            content_hash=second["content_hash"],
+            meaning=f"{meanings[signer]}; not an incident declaration, a credit "
+            "decision or a customer contact",
+            passphrase=RECOVERY_PASSPHRASES[signer],
+            scope="Tuesday's outage and the S1-S3 framework",
+        )
+        done = app.execute(pid, who(signer), approve)
     released = app.release_view(done.packet, requested.result)
     return {"held": held, "released": released}

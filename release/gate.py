@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from release.lanes import DEFAULT_POLICY, Lane
+from release.signers import SIGNATURE_MISSING, required_signers, signature_holds
 from workspace.content import Hold, is_past, modules
 from workspace.content.base import REVISION_STALE
 from workspace.content.prerequisites import PREREQUISITE_LAPSED, PREREQUISITE_UNMET
@@ -57,6 +58,7 @@ HOLD_CODES = (
     HELD_BY_RELEASE_OWNER,
     REVISION_STALE,
     REVISION_OLDER_THAN_RELEASED,
+    SIGNATURE_MISSING,
 )
 
 
@@ -157,6 +159,8 @@ def evaluate(
         if not rollback:
             holds.extend(_older_holds(packet, revision, lane_id, release_id))
     holds.extend(_owner_holds(packet, release_id))
+    # several named signers: who has not signed yet (release/signers.py)
+    holds.extend(signature_holds(packet, release_id))
     return holds
 
 
@@ -188,15 +192,19 @@ def _signer_holds(
     lane: Lane | None,
     signer: Signer | None,
 ) -> list[Hold]:
+    """With several named signers (release/signers.py) each of them may
+    sign, and separation of duties is checked for every one of them."""
     holds: list[Hold] = []
+    required = required_signers(packet)
     user_id = signer.user_id if signer else packet.release_owner
     if signer is not None:
-        if signer.user_id != packet.release_owner:
+        if signer.user_id not in required:
             holds.append(
                 Hold(
                     SIGNER_NOT_RELEASE_OWNER,
                     f"{signer.user_id} is not the named release owner "
-                    f"({packet.release_owner})",
+                    f"({packet.release_owner})"
+                    + (" nor a named signer" if len(required) > 1 else ""),
                     {"signer": signer.user_id, "release_owner": packet.release_owner},
                 )
             )
@@ -207,22 +215,23 @@ def _signer_holds(
                 )
             )
     policy = lane.policy if lane is not None else DEFAULT_POLICY
-    if (
-        record is not None
-        and not policy.get("signer_may_have_authored", False)
-        and user_id in record["authors"]
-    ):
-        holds.append(
+    checked = [user_id]
+    if len(required) > 1:
+        checked += [u for u in required if u != user_id]
+    if record is not None and not policy.get("signer_may_have_authored", False):
+        holds.extend(
             Hold(
                 SIGNER_AUTHORED_REVISION,
-                f"{user_id} authored revision {record['number']}; the lane's "
+                f"{who} authored revision {record['number']}; the lane's "
                 "policy forbids signing one's own revision",
-                {"signer": user_id, "revision": record["number"]},
+                {"signer": who, "revision": record["number"]},
             )
+            for who in checked
+            if who in record["authors"]
         )
     if (
         signer is not None
-        and signer.user_id == packet.release_owner
+        and signer.user_id in required
         and not signer.is_agent
         and not signer.reauthenticated
     ):

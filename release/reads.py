@@ -14,6 +14,8 @@ from release.errors import ReleaseIntegrityError
 from release.impact import impact
 from release.lanes_app import LaneCommands
 from release.manifest import manifest_hash, non_material_refreshes
+from release.signatures import signing_view
+from release.signers import signed_view
 from release.sweeper import sweep_packet
 from workspace import policy
 from workspace.accounts import Principal
@@ -53,6 +55,7 @@ class ReleaseReads(LaneCommands):
             "supersession": _supersession(release),
             "predecessor_release_id": release["predecessor_release_id"],
             "version": packet.version,
+            **signing_view(packet, release),
         }
 
     def release_manifest(
@@ -99,6 +102,7 @@ class ReleaseReads(LaneCommands):
             "status": release["status"],
             "supersession": _supersession(release),
             "predecessor_release_id": release["predecessor_release_id"],
+            "signatures": signed_view(release),
         }
 
     def impact(
@@ -200,6 +204,7 @@ class ReleaseReads(LaneCommands):
             "predecessor_release_id": release["predecessor_release_id"],
             "acknowledgements": list(release["acknowledgements"]),
             "decision": release.get("decision"),
+            "signatures": signed_view(release),
             # the owner's judgements on the bound sources, made before or
             # after the approval: the lane sees them all
             "non_material_refreshes": non_material_refreshes(

@@ -88,7 +88,9 @@ def follow_up(
     owner_changes = [e for e in pending if isinstance(e, Packet.MembersChanged)]
     if owner_changes:
         for release in packet.active_releases():
-            signer = release["manifest"]["signer"]["user_id"]
+            # several signers: the owner the manifest was bound for
+            manifest = release["manifest"]
+            signer = manifest.get("release_owner", manifest["signer"]["user_id"])
             if signer != packet.release_owner:
                 packet.supersede_release(
                     meta,

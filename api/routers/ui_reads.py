@@ -4,8 +4,8 @@
 about to sign, before signing: the bound revision's exact content and the
 manifest as it would be built now (meaning, scope and time are the signer's
 to give, so they are blank here and the draft has no hash), and, for the
-release owner, how many signing re-authentications have failed in a row
-(signing locks after five). Anyone who may read the packet may read it;
+release owner or a named signer, how many signing re-authentications have
+failed in a row (signing locks after five). Anyone who may read the packet may read it;
 nothing is written.
 
 `GET /v1/packets/{id}/audit/export` (auditors): the packet's verifiable
@@ -38,6 +38,7 @@ from projections.checkpoints import load_or_create_private_key
 from projections.runner import bring_up_to_date
 from projections.store import read_models_for
 from release.manifest import build_manifest
+from release.signers import required_signers
 from workspace import policy
 from workspace.accounts import SIGNING_LOCK_AFTER, Principal
 from workspace.errors import InvalidInputError, NotAllowedError, StateError
@@ -72,7 +73,8 @@ def release_preview(
         else None
     )
     signing = None
-    if user.user_id == packet.release_owner and not user.is_agent:
+    # the owner, or any named signer (release/signers.py)
+    if user.user_id in required_signers(packet) and not user.is_agent:
         account = app.get_user(user.user_id)
         signing = {
             "failed_attempts": account.failed_signings,

@@ -104,6 +104,10 @@ STORED_TOPICS = {
     "quire.webhook.Delivery": 1,
     "quire.webhook.DeliveryAttempted": 1,
     "quire.webhook.DeliveryQueued": 1,
+    # several named signers (issue 13 item 4)
+    "quire.packet.SignersNamed": 1,
+    "quire.packet.ReleaseSigned": 1,
+    "quire.packet.SignaturesVoided": 1,
 }
 
 

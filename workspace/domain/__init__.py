@@ -14,6 +14,7 @@ from workspace.domain import (
     releases,
     revisions,
     sections,
+    signatures,
     sources,
     suggestions,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "require_text",
     "revisions",
     "sections",
+    "signatures",
     "sources",
     "suggestions",
     "text_fault",
