@@ -17,7 +17,7 @@ from projections import events as ev
 from projections.driver import Projection
 from projections.events import EventRecord
 from projections.store import ReadStore, Tx, chunks
-from workspace.content import modules
+from workspace.content.diff import revision_diff
 from workspace.revision_texts import expand
 
 
@@ -129,16 +129,5 @@ def content(store: ReadStore, packet_id: str, revision: int) -> dict[str, Any] |
 
 
 def diff(old: dict[str, Any], new: dict[str, Any], a: int, b: int) -> dict[str, Any]:
-    """The changes from revision `a` to revision `b`: the title, then every
-    registered content module's part (per-section unified diffs, sources and
-    prerequisites added, removed and changed, ...)."""
-    result: dict[str, Any] = {
-        "from": a,
-        "to": b,
-        "title": {"from": old.get("title"), "to": new.get("title")},
-    }
-    for module in modules():
-        part = module.diff(old, new, a, b)
-        if part is not None:
-            result[module.key] = part
-    return result
+    """The changes from revision `a` to revision `b` (workspace/content/diff.py)."""
+    return revision_diff(old, new, a, b)

@@ -19,6 +19,7 @@ from release.signers import signed_view
 from release.sweeper import sweep_packet
 from workspace import policy
 from workspace.accounts import Principal
+from workspace.content.diff import revision_diff
 from workspace.domain import Packet
 from workspace.errors import (
     InvalidInputError,
@@ -205,11 +206,41 @@ class ReleaseReads(LaneCommands):
             "acknowledgements": list(release["acknowledgements"]),
             "decision": release.get("decision"),
             "signatures": signed_view(release),
+            **self._what_was_signed(packet, release, content),
             # the owner's judgements on the bound sources, made before or
             # after the approval: the lane sees them all
             "non_material_refreshes": non_material_refreshes(
                 packet, {s["source_id"] for s in release["manifest"]["sources"]}
             ),
+        }
+
+    def _what_was_signed(
+        self, packet: Packet, release: dict[str, Any], content: dict[str, Any]
+    ) -> dict[str, Any]:
+        """What the lane sees of the signature besides the content: the scope,
+        the residual objections with their text and the owner's rationale,
+        the bound sources and prerequisites, and the diff from the release it
+        replaced. Nothing else of the packet."""
+        manifest = release["manifest"]
+        residuals = [
+            {
+                **r,
+                "text": packet.objections[r["objection_id"]]["text"],
+            }
+            for r in manifest.get("residual_objections", [])
+        ]
+        previous = release["predecessor_release_id"]
+        diff = None
+        if previous is not None:
+            before = packet.release(previous)
+            _, old = self.revision_content(packet, before["revision"])
+            diff = revision_diff(old, content, before["revision"], release["revision"])
+        return {
+            "scope": manifest.get("scope"),
+            "residuals": residuals,
+            "sources": manifest.get("sources", []),
+            "prerequisites": manifest.get("prerequisites", []),
+            "diff_from_previous": diff,
         }
 
     # ------------------------------------------------------------ helpers
