@@ -20,6 +20,7 @@ from api.schemas import (
 )
 from projections import packets as packet_list
 from projections.runner import bring_up_to_date
+from release.signatures import signing_view
 from workspace import policy
 from workspace.commands import ChangeMembers
 from workspace.domain import Packet
@@ -112,8 +113,9 @@ def packet_public(packet: Packet) -> PacketPublic:
             "prerequisites": list(packet.prerequisites.values()),
             "objections": list(packet.objections.values()),
             "revisions": [{"revision": r["number"], **r} for r in packet.revisions],
+            # each with who must sign, who has signed and who has not yet
             "releases": [
-                {"release_id": rid, **r} if "release_id" not in r else r
+                {"release_id": rid, **r, **signing_view(packet, r)}
                 for rid, r in packet.releases.items()
             ],
             "conflicts": list(packet.conflicts.values()),

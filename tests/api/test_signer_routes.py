@@ -92,6 +92,10 @@ def test_each_named_signer_signs_and_the_last_releases(api: Api, lane: str) -> N
     assert (hold["code"], hold["missing"]) == ("SIGNATURE_MISSING", ["maya", "rhea"])
     assert queue(api, "nora", pid) == []
     assert api.get("lars", f"/v1/lanes/{LANE}/releases/{rid}").status_code == 404
+    # The packet page shows signatures collected so far and who is awaited.
+    [shown] = [r for r in api.packet(pid)["releases"] if r["release_id"] == rid]
+    assert [s["signer"] for s in shown["signatures"]] == ["nora"]
+    assert shown["signatures_missing"] == ["maya", "rhea"]
 
     outsider = approve(api, pid, rid, revision, "ben")
     assert outsider.status_code == 403

@@ -30,6 +30,16 @@ export class Releases {
                 ? h("div", { class: "item-sub" }, h("span", { class: "muted" }, "Accepted residuals: "), asList(r.residuals).map((x) => `${x.objection_id || x.id || x}`).join(", "))
                 : null,
               r.manifest_hash ? h("div", { class: "item-sub" }, h("span", { class: "muted" }, "manifest "), hashEl(r.manifest_hash)) : null,
+              asList(r.signers_required).length > 1
+                ? h(
+                    "div",
+                    { class: "item-sub", "data-testid": "signatures" },
+                    h("span", { class: "muted" }, "Signatures: "),
+                    `${asList(r.signatures).length} of ${asList(r.signers_required).length}`,
+                    asList(r.signatures).length ? ` (signed: ${asList(r.signatures).map((x) => x.signer).join(", ")})` : "",
+                    asList(r.signatures_missing).length ? `; awaiting ${asList(r.signatures_missing).join(", ")}` : "",
+                  )
+                : null,
               sup ? supersessionView(sup) : null,
               h(
                 "div",
@@ -42,6 +52,9 @@ export class Releases {
                         : h("button", { type: "button", class: "ghost small", "data-testid": "hold", onclick: () => this.holdDialog(r) }, "Hold…"),
                       h("button", { type: "button", class: "primary small", "data-testid": "approve", onclick: () => this.approveDialog(r) }, "Approve…"),
                     ]
+                  : null,
+                !isOwner && ["pending", "held"].includes(r.status) && asList(r.signatures_missing).includes(me)
+                  ? h("button", { type: "button", class: "primary small", "data-testid": "approve", onclick: () => this.approveDialog(r) }, "Sign…")
                   : null,
                 isOwner && r.status === "released"
                   ? h("button", { type: "button", class: "ghost small", "data-testid": "hold", onclick: () => this.holdDialog(r) }, "Withdraw…")
