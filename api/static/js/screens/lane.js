@@ -1,4 +1,5 @@
 import { api, errorBox } from "../core/api.js";
+import { flash, flashError, openForm } from "../core/dialogs.js";
 import { asList, badge, h, hashEl, supersessionView, view, when } from "../core/dom.js";
 import { rawJson } from "../core/readable.js";
 import { manifestDocument } from "./packet/approval.js";
@@ -135,6 +136,8 @@ async function fillLane(body, lane, laneBase, releaseId) {
           h("p", {}, h("span", { class: "muted" }, "revision "), `r${r.revision}${r.label ? ` ${r.label}` : ""} · `, h("span", { class: "muted" }, "content hash "), h("code", { class: "hash-full" }, r.content_hash || "")),
           h("p", {}, h("span", { class: "muted" }, "manifest hash "), h("code", { class: "hash-full" }, r.manifest_hash || "")),
           acknowledgeControl(laneBase, releaseId, r),
+          decisionControl(laneBase, releaseId, r, () => fillAgain(body, lane, laneBase, releaseId)),
+          signedView(r),
           asList(content.sections).map((s) => h("section", { class: "released-section" }, h("h3", {}, s.heading), h("p", { class: "released-text" }, s.text))),
           h("details", {}, h("summary", {}, "Manifest"), manifestDocument(r.manifest), rawJson(r.manifest || {})),
         ),
@@ -178,6 +181,88 @@ async function fillLane(body, lane, laneBase, releaseId) {
   } catch (err) {
     body.append(errorBox(err));
   }
+}
+
+function fillAgain(body, lane, laneBase, releaseId) {
+  body.replaceChildren();
+  return fillLane(body, lane, laneBase, releaseId);
+}
+
+// The categories a lane returns a release for (API.md v2), in words.
+const RETURN_CATEGORIES = [
+  ["narrower_scope", "Needs a narrower scope"],
+  ["fresher_support", "Needs fresher support"],
+  ["audience_mistake", "Sent to the wrong audience"],
+  ["hidden_drift", "Hidden drift discovered"],
+  ["other", "Other"],
+];
+
+// The lane decides once: accepted, or returned with a reason category.
+function decisionControl(laneBase, releaseId, r, rerender) {
+  const path = `${laneBase}/releases/${encodeURIComponent(releaseId)}/decision`;
+  if (r.decision) {
+    const d = r.decision;
+    const why = d.reason_category ? ` (${(RETURN_CATEGORIES.find(([v]) => v === d.reason_category) || [, d.reason_category])[1]}${d.reason ? `: ${d.reason}` : ""})` : "";
+    return h("p", { class: "decision", "data-testid": "lane-decision" }, h("strong", {}, d.decision === "accepted" ? "Accepted" : "Returned"), ` by ${d.by}${why}, ${when(d.at)}.`);
+  }
+  if (r.status !== "released") return null;
+  const decide = async (body) => {
+    await api("POST", path, body);
+    flash(body.decision === "accepted" ? "Release accepted." : "Release returned.", "ok");
+    await rerender();
+  };
+  return h(
+    "div",
+    { class: "item-actions", "data-testid": "decide" },
+    h("button", { type: "button", class: "primary", "data-testid": "accept-release", onclick: () => decide({ decision: "accepted" }).catch(flashError) }, "Accept"),
+    h(
+      "button",
+      {
+        type: "button",
+        class: "ghost",
+        "data-testid": "return-release",
+        onclick: () =>
+          openForm({
+            title: "Return this release",
+            note: "The owner and co-authors see the category and the reason; a new revision can follow.",
+            submitLabel: "Return",
+            fields: [
+              { name: "reason_category", label: "Why", type: "select", options: RETURN_CATEGORIES.map(([value, label]) => ({ value, label })) },
+              { name: "reason", label: "Reason", type: "textarea", required: true },
+            ],
+            onSubmit: (v) => decide({ decision: "returned", reason_category: v.reason_category, reason: v.reason }),
+          }),
+      },
+      "Return…",
+    ),
+  );
+}
+
+// What was signed, as the lane sees it: signatures, scope, residual objections
+// with their text and the owner's rationale, bound sources and prerequisites,
+// the owner's non-material judgements and the changes since the release it
+// replaced.
+function signedView(r) {
+  const rows = (items, render) => (asList(items).length ? h("ul", { class: "items" }, asList(items).map((x) => h("li", { class: "item" }, render(x)))) : h("p", { class: "muted" }, "None."));
+  const scope = r.scope || {};
+  const declared = scope.declared ? Object.entries(scope.declared).map(([k, v]) => `${k}: ${v}`).join("; ") : "";
+  const diff = r.diff_from_previous;
+  return h(
+    "div",
+    { class: "signed-view", "data-testid": "what-was-signed" },
+    h("h3", {}, "Signed by"),
+    rows(r.signatures, (s) => [h("strong", {}, s.name || s.signer), ` (${s.signer}): “${s.meaning}”, ${when(s.signed_at)}`]),
+    h("h3", {}, "Scope"),
+    h("p", {}, scope.statement || declared || h("span", { class: "muted" }, "Not stated.")),
+    h("h3", {}, "Residual objections accepted"),
+    rows(r.residuals, (x) => [h("p", { class: "residual-text" }, x.text), h("p", { class: "muted" }, `Rationale: ${x.rationale}`)]),
+    h("h3", {}, "Sources"),
+    rows(r.sources, (s) => [h("strong", {}, s.title || s.source_id), ` precedence ${s.precedence}, digest `, hashEl(s.digest)]),
+    h("h3", {}, "Prerequisites"),
+    rows(r.prerequisites, (p) => [p.title || p.prerequisite_id, `: ${p.state}`]),
+    asList(r.non_material_refreshes).length ? [h("h3", {}, "Refreshes judged not material"), rows(r.non_material_refreshes, (n) => `${n.source_id}: ${n.reason || ""}`)] : null,
+    diff ? h("details", {}, h("summary", {}, `Changes since the release it replaced (r${diff.from} → r${diff.to})`), rawJson(diff)) : null,
+  );
 }
 
 function acknowledgeControl(laneBase, releaseId, r) {
