@@ -13,7 +13,12 @@ projection, it imports no event class):
   the gate first recorded it and how many gate evaluations recorded it;
 * `governance_suggestions`: agents' suggestions, when proposed and when
   rejected, with the rejection's category;
-* `governance_source_changes`: every source refresh, material or not.
+* `governance_source_changes`: every source refresh, material or not;
+* `governance_asks`, `governance_matrices`: the blocked-path register's asks
+  and the latest delegated-authority matrix's blocked and escalation-only
+  types of each recommendation packet;
+* `governance_rankings`, `governance_cuts`: the owner's rankings (with the
+  preferred option) and revision cuts, which end a review cycle.
 
 The driver writes these rows in the transaction that moves the tracking
 record, so each event is counted exactly once. The measures themselves are
@@ -23,6 +28,7 @@ window can be asked for; their definitions are in docs/metrics.md.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,6 +42,12 @@ SUGGESTION_REJECTED = "quire.packet.SuggestionRejected"
 SOURCE_REFRESHED = "quire.packet.SourceRefreshed"
 RELEASE_CANCELLED = "quire.packet.ReleaseCancelled"
 RELEASE_DECIDED = "quire.packet.ReleaseDecided"
+# Recommendation packets (seeds 000, 001): the blocked-path register, the
+# matrix that classifies its asks, the owner's rankings, and revision cuts
+# (a review cycle ends with one).
+ASK_RECORDED = "quire.packet.AskRecorded"
+MATRIX_SET = "quire.packet.AuthorityMatrixSet"
+OPTIONS_RANKED = "quire.packet.OptionsRanked"
 
 TOPICS = (
     ev.OPENED,
@@ -48,6 +60,10 @@ TOPICS = (
     SUGGESTION_PROPOSED,
     SUGGESTION_REJECTED,
     SOURCE_REFRESHED,
+    ASK_RECORDED,
+    MATRIX_SET,
+    OPTIONS_RANKED,
+    ev.REVISION_CUT,
 )
 
 PACKET_COLUMNS = ("packet_id", "opened_at")
@@ -75,6 +91,10 @@ SUGGESTION_COLUMNS = (
     "category",
 )
 CHANGE_COLUMNS = ("packet_id", "version", "at", "material")
+ASK_COLUMNS = ("packet_id", "ask_id", "at", "type")
+MATRIX_COLUMNS = ("packet_id", "blocked", "escalation_only")
+RANKING_COLUMNS = ("packet_id", "version", "at", "preferred")
+CUT_COLUMNS = ("packet_id", "version", "at")
 
 #: (table, columns, how many leading columns are the key)
 TABLES: dict[str, tuple[tuple[str, ...], int]] = {
@@ -83,6 +103,10 @@ TABLES: dict[str, tuple[tuple[str, ...], int]] = {
     "governance_holds": (HOLD_COLUMNS, 3),
     "governance_suggestions": (SUGGESTION_COLUMNS, 2),
     "governance_source_changes": (CHANGE_COLUMNS, 2),
+    "governance_asks": (ASK_COLUMNS, 2),
+    "governance_matrices": (MATRIX_COLUMNS, 1),
+    "governance_rankings": (RANKING_COLUMNS, 2),
+    "governance_cuts": (CUT_COLUMNS, 2),
 }
 
 Key = tuple[Any, ...]
@@ -113,6 +137,18 @@ class GovernanceFacts(Projection):
         "CREATE TABLE IF NOT EXISTS governance_source_changes ("
         "packet_id TEXT NOT NULL, version BIGINT NOT NULL, at TEXT, "
         "material BIGINT NOT NULL, PRIMARY KEY (packet_id, version))",
+        "CREATE TABLE IF NOT EXISTS governance_asks ("
+        "packet_id TEXT NOT NULL, ask_id TEXT NOT NULL, at TEXT, type TEXT, "
+        "PRIMARY KEY (packet_id, ask_id))",
+        "CREATE TABLE IF NOT EXISTS governance_matrices ("
+        "packet_id TEXT PRIMARY KEY, blocked TEXT NOT NULL, "
+        "escalation_only TEXT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS governance_rankings ("
+        "packet_id TEXT NOT NULL, version BIGINT NOT NULL, at TEXT, "
+        "preferred TEXT, PRIMARY KEY (packet_id, version))",
+        "CREATE TABLE IF NOT EXISTS governance_cuts ("
+        "packet_id TEXT NOT NULL, version BIGINT NOT NULL, at TEXT, "
+        "PRIMARY KEY (packet_id, version))",
     )
 
     def apply(self, tx: Tx, events: Sequence[EventRecord]) -> None:
@@ -166,6 +202,9 @@ class _Batch:
             return
         if topic in (SUGGESTION_PROPOSED, SUGGESTION_REJECTED):
             self._suggestion(event)
+            return
+        if topic in (ASK_RECORDED, MATRIX_SET, OPTIONS_RANKED, ev.REVISION_CUT):
+            self._recommendation(event)
             return
         rid = str(data.get("release_id"))
         if topic == ev.RELEASE_REQUESTED:
@@ -225,6 +264,41 @@ class _Batch:
                 }
                 self.put("governance_holds", row)
             row["occurrences"] += 1
+
+    def _recommendation(self, event: EventRecord) -> None:
+        pid, data, at = event.originator_id, event.data, event.timestamp
+        version = event.originator_version
+        if event.topic == ASK_RECORDED:
+            row = {"packet_id": pid, "ask_id": str(data.get("ask_id")), "at": at}
+            self.put("governance_asks", {**row, "type": data.get("type")})
+        elif event.topic == MATRIX_SET:
+            matrix = data.get("matrix") or {}
+            self.put(
+                "governance_matrices",
+                {
+                    "packet_id": pid,
+                    "blocked": json.dumps(sorted(matrix.get("blocked_types") or [])),
+                    "escalation_only": json.dumps(
+                        sorted(matrix.get("escalation_only_types") or [])
+                    ),
+                },
+            )
+        elif event.topic == OPTIONS_RANKED:
+            order = data.get("order") or []
+            preferred = str(order[0]) if order else None
+            self.put(
+                "governance_rankings",
+                {
+                    "packet_id": pid,
+                    "version": version,
+                    "at": at,
+                    "preferred": preferred,
+                },
+            )
+        else:
+            self.put(
+                "governance_cuts", {"packet_id": pid, "version": version, "at": at}
+            )
 
     def _suggestion(self, event: EventRecord) -> None:
         pid = event.originator_id

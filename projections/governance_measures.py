@@ -6,14 +6,15 @@ shares are exact fractions (`"p/q"` in lowest terms) with a percentage to
 two places (`decimal`, half-even); durations are seconds as decimal strings
 (exact to the microsecond; a mean is rounded half-even to the microsecond).
 Nothing is a float. Each measure carries its definition (the same text as
-docs/metrics.md); measures whose events Quire does not record yet say
-`available: false` and carry no numbers.
+docs/metrics.md); a measure whose events Quire did not record would say
+`available: false` and carry no numbers (none does now).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -84,9 +85,12 @@ DEFINITIONS: dict[str, tuple[str, str]] = {
     ),
     "blocked_asks": (
         "Blocked asks",
-        "Asks for blocked options recorded in the blocked-path register, "
-        "surfaced before versus after release. Quire records no such events "
-        "yet (they arrive with recommendation packets).",
+        "Asks recorded in the window in a recommendation packet's blocked-path "
+        "register whose type the packet's latest delegated-authority matrix "
+        "blocks or reserves for escalation. before_release = those recorded "
+        "before the packet's first approved release (or in a packet never "
+        "released); after_release = at or after it. by_type counts them; "
+        "all_asks = every ask recorded in the window.",
     ),
     "suggestions_rejected_by_category": (
         "Agent suggestions rejected, by category",
@@ -96,9 +100,12 @@ DEFINITIONS: dict[str, tuple[str, str]] = {
     ),
     "ranking_changes_per_review_cycle": (
         "Ranking changes per review cycle (stability)",
-        "Changes of an option ranking between two review cycles. Quire "
-        "records no ranking events yet (they arrive with recommendation "
-        "packets).",
+        "A review cycle ends with a revision cut. changes = rankings recorded "
+        "in the window that follow an earlier ranking of the same packet; "
+        "preferred_changes = those whose first option differs from the "
+        "previous ranking's; cycles = revision cuts in the window of packets "
+        "ranked at least once; per_cycle = changes / cycles and "
+        "preferred_per_cycle = preferred_changes / cycles.",
     ),
     "residual_objections_per_release": (
         "Residual objections per release",
@@ -115,7 +122,7 @@ DEFINITIONS: dict[str, tuple[str, str]] = {
     ),
 }
 
-UNAVAILABLE = ("blocked_asks", "ranking_changes_per_review_cycle")
+UNAVAILABLE: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -217,6 +224,8 @@ def compute(facts: dict[str, list[Row]], window: Window) -> dict[str, Any]:
         ),
         "residual_objections_per_release": _residuals(released),
         "hold_reasons_by_frequency": _hold_frequency(holds, window),
+        "blocked_asks": _blocked_asks(facts, releases, window),
+        "ranking_changes_per_review_cycle": _ranking_changes(facts, window),
     }
     out: dict[str, Any] = {}
     for key, (title, definition) in DEFINITIONS.items():
@@ -357,6 +366,67 @@ def _rejections(suggestions: Sequence[Row], window: Window) -> dict[str, Any]:
         "proposed": sum(1 for s in suggestions if window.holds(s["proposed_at"])),
         "rejected": len(rejected),
         "by_category": counts,
+    }
+
+
+def _blocked_asks(
+    facts: dict[str, list[Row]], releases: Sequence[Row], window: Window
+) -> dict[str, Any]:
+    out_of_band: dict[str, set[str]] = {
+        m["packet_id"]: set(json.loads(m["blocked"]))
+        | set(json.loads(m["escalation_only"]))
+        for m in facts["governance_matrices"]
+    }
+    first_release: dict[str, datetime] = {}
+    for r in releases:
+        if r["released_at"] is not None:
+            at = parse(r["released_at"])
+            pid = r["packet_id"]
+            first_release[pid] = min(at, first_release.get(pid, at))
+    asks = [a for a in facts["governance_asks"] if window.holds(a["at"])]
+    blocked = [a for a in asks if a["type"] in out_of_band.get(a["packet_id"], ())]
+    before = [
+        a
+        for a in blocked
+        if a["packet_id"] not in first_release
+        or parse(a["at"]) < first_release[a["packet_id"]]
+    ]
+    by_type: dict[str, int] = {}
+    for a in blocked:
+        by_type[a["type"]] = by_type.get(a["type"], 0) + 1
+    return {
+        "all_asks": len(asks),
+        "blocked": len(blocked),
+        "before_release": len(before),
+        "after_release": len(blocked) - len(before),
+        "share_before": ratio(len(before), len(blocked)),
+        "by_type": dict(sorted(by_type.items())),
+    }
+
+
+def _ranking_changes(facts: dict[str, list[Row]], window: Window) -> dict[str, Any]:
+    previous: dict[str, str | None] = {}
+    changes = preferred_changes = 0
+    for r in sorted(
+        facts["governance_rankings"], key=lambda r: (r["packet_id"], r["version"])
+    ):
+        pid = r["packet_id"]
+        if pid in previous and window.holds(r["at"]):
+            changes += 1
+            if r["preferred"] != previous[pid]:
+                preferred_changes += 1
+        previous[pid] = r["preferred"]
+    cycles = sum(
+        1
+        for c in facts["governance_cuts"]
+        if c["packet_id"] in previous and window.holds(c["at"])
+    )
+    return {
+        "changes": changes,
+        "preferred_changes": preferred_changes,
+        "cycles": cycles,
+        "per_cycle": mean(changes, cycles),
+        "preferred_per_cycle": mean(preferred_changes, cycles),
     }
 
 

@@ -331,18 +331,12 @@ def test_every_measure_over_the_whole_history(measured: ReadStore) -> None:
         ("REAUTHENTICATION_FAILED", 1, 1),
     ]
 
-    for key in ("blocked_asks", "ranking_changes_per_review_cycle"):
-        assert m[key]["available"] is False
-        assert "value" not in m[key] and m[key]["definition"]
-    assert all(
-        m[k]["available"]
-        for k in m
-        if k
-        not in (
-            "blocked_asks",
-            "ranking_changes_per_review_cycle",
-        )
-    )
+    # No recommendation packet in this history: nothing asked, nothing ranked.
+    asks = m["blocked_asks"]["value"]
+    assert (asks["all_asks"], asks["blocked"], asks["by_type"]) == (0, 0, {})
+    ranking = m["ranking_changes_per_review_cycle"]["value"]
+    assert (ranking["changes"], ranking["cycles"]) == (0, 0)
+    assert all(m[k]["available"] and m[k]["definition"] for k in m)
 
 
 def test_a_window_counts_only_what_happened_inside_it(measured: ReadStore) -> None:
@@ -398,7 +392,7 @@ def test_csv_lists_every_measure_with_its_definition(measured: ReadStore) -> Non
     assert lines[0] == "measure,field,value"
     assert "lane_acceptance,share_accepted.fraction,1/2" in lines
     assert "hold_reasons_by_frequency,by_code.OBJECTION_OPEN.releases,2" in lines
-    assert "blocked_asks,available,false" in lines
+    assert "blocked_asks,available,true" in lines
     assert sum(1 for line in lines if ",definition," in line) == 10
 
 
@@ -427,3 +421,73 @@ def test_each_event_is_counted_once_across_restarts(
     ]
     assert m["suggestions_rejected_by_category"]["value"]["proposed"] == 3
     store.close()
+
+
+def test_blocked_asks_and_ranking_changes_of_the_recommendation_seeds(
+    release_app: ReleaseApp, settings: Settings
+) -> None:
+    """Seeds 001 and 000 as the demo tells them, counted by hand: seed 001
+    records five asks, every one of a type its matrix blocks or reserves for
+    escalation, before any release (none is approved), and ranks twice, the
+    second time with another option first; seed 000 asks nothing and is not
+    ranked, so its revision cut is no review cycle of a ranked packet."""
+    from release.demo_recommendation import (
+        RecommendationStory,
+        _add_lanes,
+        _add_people,
+    )
+    from workspace.commands import CutRevision
+
+    _add_people(release_app)
+    release_app.add_user("quire.admin", "Admin", roles=["admin"])
+    _add_lanes(release_app)
+    story = RecommendationStory(release_app)
+    seed_001 = story.tell_001()
+    story.tell_000()
+
+    def measured() -> dict[str, Any]:
+        store = ReadStore(settings, release_app)
+        create_read_models(store)
+        session = store.session()
+        try:
+            Driver(store, GovernanceFacts()).catch_up(session)
+        finally:
+            session.close()
+        try:
+            return compute(facts(store), Window())
+        finally:
+            store.close()
+
+    m = measured()
+    assert m["blocked_asks"]["value"] == {
+        "all_asks": 5,
+        "blocked": 5,
+        "before_release": 5,
+        "after_release": 0,
+        "share_before": {
+            "numerator": 5,
+            "denominator": 5,
+            "fraction": "1/1",
+            "percent": "100.00",
+        },
+        "by_type": {
+            "cross_product_rebate": 1,
+            "extended_free_term": 1,
+            "permanent_rate_reduction": 1,
+            "retention_concession": 1,
+            "staffing_guarantee": 1,
+        },
+    }
+    ranking = m["ranking_changes_per_review_cycle"]["value"]
+    assert (ranking["changes"], ranking["preferred_changes"], ranking["cycles"]) == (
+        1,
+        1,
+        0,
+    )
+    assert ranking["per_cycle"] == {"fraction": None, "decimal": None}
+
+    # One revision cut of the ranked packet closes one review cycle: 1/1.
+    story.run(seed_001, "raj.patel", CutRevision(label="AR-local-v1"))
+    ranking = measured()["ranking_changes_per_review_cycle"]["value"]
+    assert ranking["cycles"] == 1
+    assert ranking["per_cycle"] == {"fraction": "1/1", "decimal": "1.00"}
