@@ -31,92 +31,33 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import gc
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-import psycopg
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from workspace.commands import AddSection
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tests.e2e.live_client import LiveClient, op  # noqa: E402
-
-PG_URL = os.environ.get(
-    "QUIRE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+from live_common import (
+    Stack,
+    collector_held_off,
+    pct,
+    raw_notify,
 )
-QUIRE = Path(sys.executable).with_name("quire")
+from live_common import set_up as set_up_stack
+
+from tests.e2e.live_client import LiveClient, op
+from workspace.commands import AddSection
 
 
 # ------------------------------------------------------------------ set-up
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@dataclass
-class Stack:
-    url: str
-    schema: str
-    home: Path
-    env: dict[str, str]
-    servers: list[tuple[subprocess.Popen[bytes], int]] = field(default_factory=list)
-    worker: subprocess.Popen[bytes] | None = None
-    tokens: dict[str, str] = field(default_factory=dict)
-    packet_id: str = ""
-
-    def close(self) -> None:
-        processes = [p for p, _ in self.servers]
-        if self.worker is not None:
-            processes.append(self.worker)
-        for process in processes:
-            process.kill()
-            process.wait()
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
-
-
 def set_up(coauthors: int, servers: int, home: Path, worker: bool) -> Stack:
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    url = f"{PG_URL}?schema={schema}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QUIRE_")}
-    env.update(
-        QUIRE_DATABASE_URL=url,
-        QUIRE_SIGNING_KEY_PATH=str(home / "key.pem"),
-        QUIRE_WS_MAX_MESSAGES_PER_SECOND="10000",
-        QUIRE_POOL_SIZE="10",
-    )
-    stack = Stack(url=url, schema=schema, home=home, env=env)
-    subprocess.run(
-        [str(QUIRE), "db", "init"], env=env, cwd=home, check=True, capture_output=True
-    )
+    """One packet, a section per co-author, `servers` processes."""
 
-    from api.services import build_services
-    from workspace.config import Settings
-
-    services = build_services(Settings(database_url=url, signing_key_path=home / "k"))
-    try:
-        app = services.app
+    def populate(app: Any, stack: Stack) -> None:
         users = [f"author{i:02d}" for i in range(coauthors)]
         for user in users:
             stack.tokens[user] = app.add_user(user, user.title(), roles=[])
@@ -134,87 +75,8 @@ def set_up(coauthors: int, servers: int, home: Path, worker: bool) -> Stack:
                 packet.id, owner, AddSection(heading=f"Notes of {user}", text="")
             )
         stack.packet_id = str(packet.id)
-    finally:
-        services.close()
 
-    if worker:  # as deployed: the projections and the sweeper run beside the API
-        stack.worker = subprocess.Popen(
-            [str(QUIRE), "worker"],
-            env=env,
-            cwd=home,
-            stdout=(home / "worker.log").open("wb"),
-            stderr=subprocess.STDOUT,
-        )
-    for _ in range(servers):
-        port = free_port()
-        log = (home / f"serve-{port}.log").open("wb")
-        process = subprocess.Popen(
-            [str(QUIRE), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            cwd=home,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        stack.servers.append((process, port))
-    for process, port in stack.servers:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise SystemExit(f"quire serve on {port} exited; see {home}")
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit(f"quire serve on {port} never became ready")
-            time.sleep(0.1)
-    return stack
-
-
-# ------------------------------------------------------------ raw baseline
-def raw_notify(rate: float | None, count: int) -> tuple[list[float], float]:
-    """LISTEN/NOTIFY round trips: (latencies in seconds, round trips/s)."""
-    channel = f"bench_{uuid.uuid4().hex[:8]}"
-    received: dict[str, float] = {}
-    ready = threading.Event()
-    done = threading.Event()
-    got = threading.Condition()
-
-    def listen() -> None:
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            conn.execute(f"LISTEN {channel}")
-            ready.set()
-            while not done.is_set():
-                for note in conn.notifies(timeout=0.2, stop_after=1):
-                    with got:
-                        received[note.payload] = time.perf_counter()
-                        got.notify_all()
-
-    thread = threading.Thread(target=listen, daemon=True)
-    thread.start()
-    ready.wait(10)
-    sent: dict[str, float] = {}
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        start = time.perf_counter()
-        for n in range(count):
-            if rate is not None:
-                pause = start + n / rate - time.perf_counter()
-                if pause > 0:
-                    time.sleep(pause)
-            key = str(n)
-            sent[key] = time.perf_counter()
-            conn.execute("SELECT pg_notify(%s, %s)", (channel, key))
-            if rate is None:  # flat out: one round trip at a time
-                with got:
-                    got.wait_for(lambda k=key: k in received, timeout=5)  # type: ignore[misc]
-        with got:
-            got.wait_for(lambda: len(received) >= count, timeout=10)
-        elapsed = time.perf_counter() - start
-    done.set()
-    thread.join(2)
-    latencies = [received[k] - sent[k] for k in sent if k in received]
-    return latencies, len(latencies) / elapsed
+    return set_up_stack(home, servers, worker, populate)
 
 
 # ------------------------------------------------------------------- live
@@ -367,27 +229,6 @@ class Run:
         await self.settle()
         elapsed = time.perf_counter() - start
         return (sum(a.acked for a in self.authors) - before) / elapsed
-
-
-@contextlib.contextmanager
-def collector_held_off() -> Iterator[None]:
-    """No garbage collection in this process while a figure is measured."""
-    gc.collect()
-    gc.freeze()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-        gc.unfreeze()
-        gc.collect()
-
-
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
 async def main_async(stack: Stack, args: argparse.Namespace) -> None:
