@@ -14,18 +14,18 @@ from typing import Any
 import pytest
 
 from tests.e2e.test_web_ui import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     QUIRE,
     UI_TIMEOUT_MS,
     Server,
     add_user,
+    browser,
     expect,
-    in_ci,
     require_chromium,
     screenshot,
 )
 from tests.processes import free_port, start_serve
+
+__all__ = ["browser"]  # a fixture of test_web_ui.py, used here
 
 pytestmark = pytest.mark.e2e
 
@@ -116,22 +116,6 @@ def seed(srv: Server) -> None:
         )
         assert requested.json()["status"] == "held", requested.text
     srv.missing = [pid]  # the packet id, for the tests
-
-
-@pytest.fixture(scope="module")
-def browser(server: Server) -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        if in_ci():
-            raise
-        pytest.skip("playwright is missing: pip install -e '.[dev]'")
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -16,19 +16,19 @@ from typing import Any
 import pytest
 
 from tests.e2e.test_web_ui import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     QUIRE,
     UI_TIMEOUT_MS,
     Server,
     add_user,
+    browser,
     expect,
-    in_ci,
     require_chromium,
     screenshot,
 )
 from tests.e2e.test_web_ui_roles import axe_violations
 from tests.processes import free_port, start_serve
+
+__all__ = ["browser"]  # a fixture of test_web_ui.py, used here
 
 pytestmark = pytest.mark.e2e
 
@@ -140,22 +140,6 @@ def new_packet(
         )
         assert cited.status_code == 201, cited.text
     return pid
-
-
-@pytest.fixture(scope="module")
-def browser(server: Server) -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        if in_ci():
-            raise
-        pytest.skip("playwright is missing: pip install -e '.[dev]'")
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
