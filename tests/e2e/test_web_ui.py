@@ -15,6 +15,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -131,21 +132,26 @@ def missing_routes(server: Server) -> list[str]:
     return missing
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+#: user id -> (name, *flags of `quire users add`); "--passphrase-stdin" sets "pw"
+Cast = dict[str, tuple[str, ...]]
+
+
+@contextmanager
+def running_quire(
+    tmp_path_factory: pytest.TempPathFactory, folder: str, cast: Cast
+) -> Iterator[Server]:
+    """A real `quire serve` on an SQLite file of its own, with the cast added
+    through the CLI; stopped (and killed if it lingers) afterwards."""
     require_chromium()
-    home = tmp_path_factory.mktemp("quire-serve")
+    home = tmp_path_factory.mktemp(folder)
     env = {
         **os.environ,
         "QUIRE_DATABASE_URL": f"sqlite:///{home / 'quire.db'}",
         "QUIRE_SIGNING_KEY_PATH": str(home / "signing-key.pem"),
     }
     tokens = {
-        "maya.chen": add_user(
-            env, home, "maya.chen", "Maya Chen", "--passphrase-stdin"
-        ),
-        "priya.rao": add_user(env, home, "priya.rao", "Priya Rao"),
-        "quire.admin": add_user(env, home, "quire.admin", "Quire Admin", "--admin"),
+        user: add_user(env, home, user, name, *flags)
+        for user, (name, *flags) in cast.items()
     }
     port = free_port()
     log = home / "serve.log"
@@ -155,11 +161,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         cwd=home,
         log=log,
     )
-    url = f"http://127.0.0.1:{port}"
     try:
-        srv = Server(url=url, tokens=tokens, log=log, process=process)
-        srv.missing = missing_routes(srv)
-        yield srv
+        yield Server(
+            url=f"http://127.0.0.1:{port}", tokens=tokens, log=log, process=process
+        )
     finally:
         process.terminate()
         try:
@@ -167,6 +172,18 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    cast: Cast = {
+        "maya.chen": ("Maya Chen", "--passphrase-stdin"),
+        "priya.rao": ("Priya Rao",),
+        "quire.admin": ("Quire Admin", "--admin"),
+    }
+    with running_quire(tmp_path_factory, "quire-serve", cast) as srv:
+        srv.missing = missing_routes(srv)
+        yield srv
 
 
 # ----------------------------------------------------------------- browser

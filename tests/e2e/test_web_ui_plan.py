@@ -5,8 +5,6 @@ printable plan.md, and a reviewer who reads but cannot edit."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -14,53 +12,32 @@ import pytest
 
 from release.demo_recovery import seed_plan, without_starter_approver
 from tests.e2e.test_web_ui import (
-    QUIRE,
     UI_TIMEOUT_MS,
+    Cast,
     Server,
-    add_user,
     browser,
     expect,
-    require_chromium,
+    running_quire,
     screenshot,
 )
 from tests.e2e.test_web_ui_roles import axe_violations
-from tests.processes import free_port, start_serve
 
 __all__ = ["browser"]  # a fixture of test_web_ui.py, used here
 
 pytestmark = pytest.mark.e2e
 
 
+CAST: Cast = {
+    "support.director": ("Support Director",),
+    "vp.support": ("VP Support",),
+    "vp.engineering": ("VP Engineering",),
+    "support.manager": ("Support Manager",),
+}
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    require_chromium()
-    home = tmp_path_factory.mktemp("quire-plan")
-    env = {
-        **os.environ,
-        "QUIRE_DATABASE_URL": f"sqlite:///{home / 'quire.db'}",
-        "QUIRE_SIGNING_KEY_PATH": str(home / "signing-key.pem"),
-    }
-    tokens = {
-        user: add_user(env, home, user, name)
-        for user, name in (
-            ("support.director", "Support Director"),
-            ("vp.support", "VP Support"),
-            ("vp.engineering", "VP Engineering"),
-            ("support.manager", "Support Manager"),
-        )
-    }
-    port = free_port()
-    log = home / "serve.log"
-    process = start_serve(
-        [str(QUIRE), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        cwd=home,
-        log=log,
-    )
-    srv = Server(
-        url=f"http://127.0.0.1:{port}", tokens=tokens, log=log, process=process
-    )
-    try:
+    with running_quire(tmp_path_factory, "quire-plan", CAST) as srv:
         with srv.client("support.director") as http:
             opened = http.post(
                 "/v1/packets",
@@ -80,13 +57,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             assert drafted.status_code == 200, drafted.text
         srv.missing = [pid]
         yield srv
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 @pytest.fixture

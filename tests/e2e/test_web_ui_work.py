@@ -8,25 +8,21 @@ screenshot (QUIRE_E2E_SCREENSHOTS, /tmp/quire-e2e by default).
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from tests.e2e.test_web_ui import (
-    QUIRE,
     UI_TIMEOUT_MS,
+    Cast,
     Server,
-    add_user,
     browser,
     expect,
-    require_chromium,
+    running_quire,
     screenshot,
 )
 from tests.e2e.test_web_ui_roles import axe_violations
-from tests.processes import free_port, start_serve
 
 __all__ = ["browser"]  # a fixture of test_web_ui.py, used here
 
@@ -53,57 +49,28 @@ CLAUSE = {
 }
 
 
+#: Everyone signs with the passphrase "pw" but the agent, who never signs.
+CAST: Cast = {
+    "dana.owner": ("Dana Owner", "--passphrase-stdin"),
+    "sofia.author": ("Sofia Author", "--passphrase-stdin"),
+    "marcus.author": ("Marcus Author", "--passphrase-stdin"),
+    "oliver.reviewer": ("Oliver Reviewer", "--passphrase-stdin"),
+    "mei.lane": ("Mei Lane", "--passphrase-stdin"),
+    "ada.auditor": ("Ada Auditor", "--passphrase-stdin", "--auditor"),
+    "quire.admin": ("Quire Admin", "--passphrase-stdin", "--admin"),
+    "timeline-bot": ("Timeline agent", "--agent"),
+}
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    require_chromium()
-    home = tmp_path_factory.mktemp("quire-work")
-    env = {
-        **os.environ,
-        "QUIRE_DATABASE_URL": f"sqlite:///{home / 'quire.db'}",
-        "QUIRE_SIGNING_KEY_PATH": str(home / "signing-key.pem"),
-    }
-    cast = {
-        "dana.owner": ("Dana Owner",),
-        "sofia.author": ("Sofia Author",),
-        "marcus.author": ("Marcus Author",),
-        "oliver.reviewer": ("Oliver Reviewer",),
-        "mei.lane": ("Mei Lane",),
-        "ada.auditor": ("Ada Auditor", "--auditor"),
-        "quire.admin": ("Quire Admin", "--admin"),
-        "timeline-bot": ("Timeline agent", "--agent"),
-    }
-    tokens = {}
-    for user, (name, *flags) in cast.items():
-        tokens[user] = (
-            add_user(env, home, user, name, *flags)
-            if "--agent" in flags
-            else add_user(env, home, user, name, "--passphrase-stdin", *flags)
-        )
-    port = free_port()
-    log = home / "serve.log"
-    process = start_serve(
-        [str(QUIRE), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        cwd=home,
-        log=log,
-    )
-    srv = Server(
-        url=f"http://127.0.0.1:{port}", tokens=tokens, log=log, process=process
-    )
-    try:
+    with running_quire(tmp_path_factory, "quire-work", CAST) as srv:
         with srv.client("quire.admin") as admin:
             lane = {"id": LANE, "title": "Governance intake", "members": ["mei.lane"]}
             assert admin.post(
                 "/v1/lanes", json={**lane, "accepts_kinds": [KIND]}
             ).is_success
         yield srv
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 def new_packet(
