@@ -23,6 +23,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -197,3 +198,36 @@ def quire_database_module(
     yield database
     for db in made:
         db.close()
+
+
+def open_credit_packet(on: Any, text: str) -> tuple[str, int]:
+    """Through `on` (anything with `.client(user)`: a server, or nginx in front
+    of two): a packet owned by maya, authored by ben and ana, with one section
+    (sec-1) holding `text`; (packet id, version)."""
+    with on.client("ben") as http:
+        created = http.post(
+            "/v1/packets",
+            json={
+                "kind": "service-credit-clarification",
+                "title": "Service-credit clarification",
+                "release_owner": "maya",
+                "authors": ["ben", "ana"],
+                "reviewers": [],
+            },
+        )
+        assert created.status_code == 201, created.text
+        packet_id = created.json()["id"]
+        section = http.post(
+            f"/v1/packets/{packet_id}/sections", json={"heading": "Terms", "text": text}
+        )
+        assert section.status_code == 201, section.text
+    return packet_id, int(section.json()["version"])
+
+
+def read_packet(on: Any, packet_id: str) -> dict[str, Any]:
+    """The packet as maya reads it through `on`."""
+    with on.client("maya") as http:
+        response = http.get(f"/v1/packets/{packet_id}")
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result

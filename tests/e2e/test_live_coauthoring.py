@@ -12,7 +12,13 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import DatabaseFactory, QuireDatabase, QuireServer
+from tests.e2e.conftest import (
+    DatabaseFactory,
+    QuireDatabase,
+    QuireServer,
+    open_credit_packet,
+    read_packet,
+)
 from tests.e2e.live_client import LiveClient, answer_to, op
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.timeout(180)]
@@ -42,33 +48,11 @@ def pair(quire_database_module: DatabaseFactory) -> Iterator[Pair]:
 
 
 def new_packet(pair: Pair, text: str = TEXT) -> tuple[str, int]:
-    """A packet (owner maya, authors ben and ana) with one section, sec-1."""
-    with pair.one.client("ben") as http:
-        created = http.post(
-            "/v1/packets",
-            json={
-                "kind": "service-credit-clarification",
-                "title": "Service-credit clarification",
-                "release_owner": "maya",
-                "authors": ["ben", "ana"],
-                "reviewers": [],
-            },
-        )
-        assert created.status_code == 201, created.text
-        packet_id = created.json()["id"]
-        section = http.post(
-            f"/v1/packets/{packet_id}/sections", json={"heading": "Terms", "text": text}
-        )
-        assert section.status_code == 201, section.text
-    return packet_id, section.json()["version"]
+    return open_credit_packet(pair.one, text)
 
 
 def read(server: QuireServer, packet_id: str) -> dict[str, Any]:
-    with server.client("maya") as http:
-        response = http.get(f"/v1/packets/{packet_id}")
-        assert response.status_code == 200, response.text
-        result: dict[str, Any] = response.json()
-        return result
+    return read_packet(server, packet_id)
 
 
 def ws_base(server: QuireServer) -> str:

@@ -26,7 +26,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import QUIRE, DatabaseFactory, QuireDatabase, QuireServer
+from tests.e2e.conftest import (
+    QUIRE,
+    DatabaseFactory,
+    QuireDatabase,
+    QuireServer,
+    open_credit_packet,
+    read_packet,
+)
 from tests.e2e.live_client import LiveClient, answer_to, op
 from tests.processes import free_port, start_serve
 
@@ -162,33 +169,11 @@ def cluster(
 
 
 def new_packet(cluster: Cluster, text: str = TEXT) -> tuple[str, int]:
-    """Through nginx: a packet (owner maya, authors ben and ana), one section."""
-    with cluster.client("ben") as http:
-        created = http.post(
-            "/v1/packets",
-            json={
-                "kind": "service-credit-clarification",
-                "title": "Service-credit clarification",
-                "release_owner": "maya",
-                "authors": ["ben", "ana"],
-                "reviewers": [],
-            },
-        )
-        assert created.status_code == 201, created.text
-        packet_id = created.json()["id"]
-        section = http.post(
-            f"/v1/packets/{packet_id}/sections", json={"heading": "Terms", "text": text}
-        )
-        assert section.status_code == 201, section.text
-    return packet_id, section.json()["version"]
+    return open_credit_packet(cluster, text)
 
 
 def read(cluster: Cluster, packet_id: str) -> dict[str, Any]:
-    with cluster.client("maya") as http:
-        response = http.get(f"/v1/packets/{packet_id}")
-        assert response.status_code == 200, response.text
-        result: dict[str, Any] = response.json()
-        return result
+    return read_packet(cluster, packet_id)
 
 
 async def open_on(
