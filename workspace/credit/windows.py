@@ -46,31 +46,56 @@ def overlapping_pairs(intervals: Sequence[Interval]) -> bool:
 
 def combine_max(segments: Iterable[Segment]) -> list[Segment]:
     """Overlapping weighted windows as one weight per instant: the largest
-    (the same users cannot be down twice at once). Equal neighbours join."""
+    (the same users cannot be down twice at once). Equal neighbours join.
+
+    Windows are mostly apart: they are cut into runs that overlap among
+    themselves, and only a run of several is swept with a heap."""
     items = sorted(segments)
     if not items:
         return []
     if len({w for _, _, w in items}) == 1:
         weight = items[0][2]
         return [(a, b, weight) for a, b in merge((a, b) for a, b, _ in items)]
-    times = sorted({t for a, b, _ in items for t in (a, b)})
     result: list[Segment] = []
+    run = [items[0]]
+    reach = items[0][1]
+    for seg in items[1:]:
+        if seg[0] < reach:
+            run.append(seg)
+            if seg[1] > reach:
+                reach = seg[1]
+        else:
+            _sweep(run, result)
+            run = [seg]
+            reach = seg[1]
+    _sweep(run, result)
+    return result
+
+
+def _append(result: list[Segment], a: int, b: int, w: int) -> None:
+    if result and result[-1][1] == a and result[-1][2] == w:
+        result[-1] = (result[-1][0], b, w)
+    else:
+        result.append((a, b, w))
+
+
+def _sweep(run: list[Segment], result: list[Segment]) -> None:
+    """The largest weight at each instant of one run of overlapping windows
+    (sorted by start), appended to `result`."""
+    if len(run) == 1:
+        _append(result, *run[0])
+        return
+    times = sorted({t for a, b, _ in run for t in (a, b)})
     active: list[tuple[int, int]] = []  # (-weight, end)
     i = 0
     for t, nxt in itertools.pairwise(times):
-        while i < len(items) and items[i][0] <= t:
-            heapq.heappush(active, (-items[i][2], items[i][1]))
+        while i < len(run) and run[i][0] <= t:
+            heapq.heappush(active, (-run[i][2], run[i][1]))
             i += 1
         while active and active[0][1] <= t:
             heapq.heappop(active)
-        if not active:
-            continue
-        weight = -active[0][0]
-        if result and result[-1][1] == t and result[-1][2] == weight:
-            result[-1] = (result[-1][0], nxt, weight)
-        else:
-            result.append((t, nxt, weight))
-    return result
+        if active:
+            _append(result, t, nxt, -active[0][0])
 
 
 def subtract(segments: Sequence[Segment], cuts: Sequence[Interval]) -> list[Segment]:
