@@ -231,3 +231,41 @@ def read_packet(on: Any, packet_id: str) -> dict[str, Any]:
         assert response.status_code == 200, response.text
         result: dict[str, Any] = response.json()
         return result
+
+
+def add_review_lane(on: Any, members: tuple[str, ...] = ("lars",)) -> None:
+    """The admin `root` creates lane `review` accepting credit packets."""
+    with on.client("root") as root:
+        lane = {"id": "review", "title": "Review", "members": list(members)}
+        created = root.post(
+            "/v1/lanes",
+            json={**lane, "accepts_kinds": ["service-credit-clarification"]},
+        )
+        assert created.status_code == 201, created.text
+
+
+def request_credit_release(on: Any, title: str) -> tuple[str, str, dict[str, Any]]:
+    """Ben opens a credit packet owned by maya, cuts it and requests its
+    release to lane `review`: (packet id, release id, revision)."""
+    with on.client("ben") as ben:
+        opened = ben.post(
+            "/v1/packets",
+            json={
+                "kind": "service-credit-clarification",
+                "title": title,
+                "release_owner": "maya",
+            },
+        )
+        assert opened.status_code == 201, opened.text
+        pid = str(opened.json()["id"])
+        section = {"heading": "Calculation", "text": "412 outage minutes"}
+        assert ben.post(f"/v1/packets/{pid}/sections", json=section).is_success
+        revision: dict[str, Any] = ben.post(
+            f"/v1/packets/{pid}/revisions", json={}
+        ).json()
+        requested = ben.post(
+            f"/v1/packets/{pid}/releases",
+            json={"revision": revision["revision"], "lane": "review"},
+        )
+        assert requested.status_code == 201, requested.text
+    return pid, str(requested.json()["release_id"]), revision

@@ -119,3 +119,18 @@ def answer_to(client_seq: int) -> Callable[[Message], bool]:
     return lambda m: (
         m["type"] in ("ack", "conflict", "error") and m.get("client_seq") == client_seq
     )
+
+
+async def presence_handover(a: LiveClient, b: LiveClient) -> list[Message]:
+    """`a` says it is editing sec-1 then leaves; what `b` saw of both (the
+    presence, then the leave): presence crosses processes, however reached."""
+    await a.send({"type": "presence", "section_id": "sec-1", "state": "editing"})
+    seen = await b.until(
+        lambda m: (
+            m["type"] == "presence" and m["user"] == "ben" and m["state"] == "editing"
+        )
+    )
+    await a.close()
+    left = await b.until(lambda m: m["type"] == "presence_leave" and m["user"] == "ben")
+    await b.close()
+    return [seen[-1], left[-1]]

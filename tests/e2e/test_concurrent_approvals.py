@@ -16,14 +16,18 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from tests.e2e.conftest import DatabaseFactory, QuireServer
+from tests.e2e.conftest import (
+    DatabaseFactory,
+    QuireServer,
+    add_review_lane,
+    request_credit_release,
+)
 from workspace.application import Workspace
 from workspace.config import Settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.timeout(240)]
 
 PASSPHRASE = "correct horse"
-KIND = "service-credit-clarification"
 ROUNDS = 3
 
 
@@ -55,29 +59,11 @@ def test_one_owner_approving_twice_at_once_gets_one_200_and_one_409(
     maya = database.add_user("maya", "Maya Chen", passphrase=PASSPHRASE)
     database.add_user("lars", "Lars Lane")
     servers = [database.serve(), database.serve()]
-    with servers[0].client("root") as root:
-        lane = {"id": "review", "title": "Review", "members": ["lars"]}
-        created = root.post("/v1/lanes", json={**lane, "accepts_kinds": [KIND]})
-        assert created.status_code == 201, created.text
+    add_review_lane(servers[0])
 
     releases: list[tuple[str, str]] = []
     for n in range(ROUNDS):  # a few packets: the race is not won the same way
-        with servers[n % 2].client("ben") as ben:
-            opened = ben.post(
-                "/v1/packets",
-                json={"kind": KIND, "title": f"Credit {n}", "release_owner": "maya"},
-            )
-            assert opened.status_code == 201, opened.text
-            pid = opened.json()["id"]
-            section = {"heading": "Calculation", "text": "412 outage minutes"}
-            assert ben.post(f"/v1/packets/{pid}/sections", json=section).is_success
-            revision = ben.post(f"/v1/packets/{pid}/revisions", json={}).json()
-            requested = ben.post(
-                f"/v1/packets/{pid}/releases",
-                json={"revision": revision["revision"], "lane": "review"},
-            )
-            assert requested.status_code == 201, requested.text
-            rid = requested.json()["release_id"]
+        pid, rid, revision = request_credit_release(servers[n % 2], f"Credit {n}")
         responses = approve_twice(
             servers,
             maya,

@@ -19,7 +19,7 @@ from tests.e2e.conftest import (
     open_credit_packet,
     read_packet,
 )
-from tests.e2e.live_client import LiveClient, answer_to, op
+from tests.e2e.live_client import LiveClient, answer_to, op, presence_handover
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.timeout(180)]
 
@@ -219,20 +219,7 @@ def test_presence_crosses_processes(pair: Pair) -> None:
     async def scenario() -> list[Any]:
         a = await LiveClient.open(ws_base(pair.one), packet_id, pair.token("ben"))
         b = await LiveClient.open(ws_base(pair.two), packet_id, pair.token("maya"))
-        await a.send({"type": "presence", "section_id": "sec-1", "state": "editing"})
-        seen = await b.until(
-            lambda m: (
-                m["type"] == "presence"
-                and m["user"] == "ben"
-                and m["state"] == "editing"
-            )
-        )
-        await a.close()
-        left = await b.until(
-            lambda m: m["type"] == "presence_leave" and m["user"] == "ben"
-        )
-        await b.close()
-        return [seen[-1], left[-1]]
+        return await presence_handover(a, b)
 
     seen, left = asyncio.run(scenario())
     assert seen["section_id"] == "sec-1"

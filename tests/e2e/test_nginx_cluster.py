@@ -34,7 +34,7 @@ from tests.e2e.conftest import (
     open_credit_packet,
     read_packet,
 )
-from tests.e2e.live_client import LiveClient, answer_to, op
+from tests.e2e.live_client import LiveClient, answer_to, op, presence_handover
 from tests.processes import free_port, start_serve
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.timeout(240)]
@@ -316,20 +316,7 @@ def test_presence_crosses_processes_through_nginx(cluster: Cluster) -> None:
     async def scenario() -> list[Any]:
         a = await open_on(cluster, cluster.one, packet_id, "ben")
         b = await open_on(cluster, cluster.two, packet_id, "maya")
-        await a.send({"type": "presence", "section_id": "sec-1", "state": "editing"})
-        seen = await b.until(
-            lambda m: (
-                m["type"] == "presence"
-                and m["user"] == "ben"
-                and m["state"] == "editing"
-            )
-        )
-        await a.close()
-        left = await b.until(
-            lambda m: m["type"] == "presence_leave" and m["user"] == "ben"
-        )
-        await b.close()
-        return [seen[-1], left[-1]]
+        return await presence_handover(a, b)
 
     seen, left = asyncio.run(scenario())
     assert left["conn"] == seen["conn"]

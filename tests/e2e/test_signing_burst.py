@@ -13,14 +13,18 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from tests.e2e.conftest import DatabaseFactory, QuireServer
+from tests.e2e.conftest import (
+    DatabaseFactory,
+    QuireServer,
+    add_review_lane,
+    request_credit_release,
+)
 from workspace.accounts import User, user_aggregate_id
 from workspace.application import Workspace
 from workspace.config import Settings
 
 PASSPHRASE = "correct horse"
 WRONG = 20
-KIND = "service-credit-clarification"
 
 
 def approve_burst(
@@ -53,25 +57,8 @@ def test_a_burst_of_wrong_passphrases_cannot_unlock_signing_on_postgres(
     maya = database.add_user("maya", "Maya Chen", passphrase=PASSPHRASE)
     database.add_user("lars", "Lars Lane")
     servers = [database.serve(), database.serve()]
-    with servers[0].client("root") as root, servers[0].client("ben") as ben:
-        lane = {"id": "review", "title": "Review", "members": ["lars"]}
-        created = root.post("/v1/lanes", json={**lane, "accepts_kinds": [KIND]})
-        assert created.status_code == 201, created.text
-        opened = ben.post(
-            "/v1/packets",
-            json={"kind": KIND, "title": "Credit", "release_owner": "maya"},
-        )
-        assert opened.status_code == 201, opened.text
-        pid = opened.json()["id"]
-        section = {"heading": "Calculation", "text": "412 outage minutes"}
-        assert ben.post(f"/v1/packets/{pid}/sections", json=section).is_success
-        revision = ben.post(f"/v1/packets/{pid}/revisions", json={}).json()
-        requested = ben.post(
-            f"/v1/packets/{pid}/releases",
-            json={"revision": revision["revision"], "lane": "review"},
-        )
-        assert requested.status_code == 201, requested.text
-        rid = requested.json()["release_id"]
+    add_review_lane(servers[0])
+    pid, rid, revision = request_credit_release(servers[0], "Credit")
 
     responses = approve_burst(
         servers,

@@ -297,6 +297,16 @@ def fill_dialog(page: Any, values: dict[str, str]) -> None:
     expect(dialog).to_be_hidden()
 
 
+def clarification_lane(server: Server, lane_id: str, members: list[str]) -> None:
+    """The admin creates a lane accepting `clarification` packets (once)."""
+    with server.client("quire.admin") as admin:
+        lane = {"id": lane_id, "title": lane_id, "members": members}
+        created = admin.post(
+            "/v1/lanes", json={**lane, "accepts_kinds": ["clarification"]}
+        )
+        assert created.status_code in (201, 409), created.text
+
+
 # ------------------------------------------------------------------- tests
 def test_page_and_assets_are_served_without_a_token(server: Server) -> None:
     page = httpx.get(server.url + "/")
@@ -611,12 +621,7 @@ def test_the_release_owner_holds_a_release_and_lifts_the_hold(
         objection = {"target": {}, "text": "tier 2 scope is not sourced yet"}
         assert http.post(f"{base}/objections", json=objection).is_success
         revision = http.post(f"{base}/revisions", json={}).json()["revision"]
-    with server.client("quire.admin") as admin:
-        lane = {"id": "hold-review", "title": "Hold review", "members": ["priya.rao"]}
-        created = admin.post(
-            "/v1/lanes", json={**lane, "accepts_kinds": ["clarification"]}
-        )
-        assert created.status_code in (201, 409), created.text
+    clarification_lane(server, "hold-review", ["priya.rao"])
     with server.client("priya.rao") as http:
         requested = http.post(
             f"{base}/releases", json={"revision": revision, "lane": "hold-review"}

@@ -9,6 +9,7 @@ from typing import Any
 from tests.e2e.test_web_ui import (
     Server,
     browser,
+    clarification_lane,
     entitlement_packet,
     expect,
     fill_dialog,
@@ -25,12 +26,7 @@ def test_a_lane_member_reads_what_was_signed_and_returns_the_release(
     server: Server, open_page: Callable[[str], Any]
 ) -> None:
     require_routes(server)
-    with server.client("quire.admin") as admin:
-        lane = {"id": "decide-lane", "title": "Decisions", "members": ["quire.admin"]}
-        created = admin.post(
-            "/v1/lanes", json={**lane, "accepts_kinds": ["clarification"]}
-        )
-        assert created.status_code in (201, 409), created.text
+    clarification_lane(server, "decide-lane", ["quire.admin"])
     with server.client("priya.rao") as priya:
         packet_id, _ = entitlement_packet(priya, "Scope", "Tier 2 only.")
         base = f"/v1/packets/{packet_id}"

@@ -11,6 +11,7 @@ from typing import Any
 from tests.e2e.test_web_ui import (
     Server,
     browser,
+    clarification_lane,
     entitlement_packet,
     expect,
     fill_dialog,
@@ -27,12 +28,7 @@ def test_an_objection_accepted_for_one_release_is_accepted_again_for_the_next(
     server: Server, open_page: Callable[[str], Any]
 ) -> None:
     require_routes(server)
-    with server.client("quire.admin") as admin:
-        lane = {"id": "residual-review", "title": "Residual review", "members": []}
-        created = admin.post(
-            "/v1/lanes", json={**lane, "accepts_kinds": ["clarification"]}
-        )
-        assert created.status_code in (201, 409), created.text
+    clarification_lane(server, "residual-review", [])
     with server.client("priya.rao") as priya:
         packet_id, section_id = entitlement_packet(priya, "Scope", "Tier 2 only.")
         base = f"/v1/packets/{packet_id}"
