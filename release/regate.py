@@ -15,7 +15,6 @@ from typing import Any
 
 from release import gate
 from release.lanes import Lane
-from workspace.content import modules
 from workspace.domain import Meta, Packet
 
 #: Events after which an open release's reasons may differ. Section edits,
@@ -103,11 +102,10 @@ def follow_up(
                         "signed_by": signer,
                     },
                 )
-    # Content modules name the events that may change a release's reasons
-    # (`ContentModule.events`), or their events say so (`regates = True`).
-    triggers = TRIGGERS + tuple(e for m in modules() for e in m.events)
+    # Other events that may change a release's reasons say so themselves
+    # (`PacketEvent.regates`: content modules' events, signer changes).
     if not any(
-        isinstance(e, triggers) or getattr(e, "regates", False) for e in pending
+        isinstance(e, TRIGGERS) or getattr(e, "regates", False) for e in pending
     ):
         return
     gated = {e.release_id for e in pending if isinstance(e, GATED)}  # type: ignore[attr-defined]

@@ -38,9 +38,9 @@ def demo_sign_in_on(request: Request) -> bool:
 
 def demo_parts(app: Any) -> dict[str, list[str]]:
     """user id -> what they do in the demo ("release owner of ...")."""
-    parts: dict[str, list[str]] = {uid: [] for uid in demo_people()}
-    for uid, (_, roles) in demo_people().items():
-        parts[uid] += list(roles)
+    parts: dict[str, list[str]] = {
+        uid: list(roles) for uid, (_, roles) in demo_people().items()
+    }
     for pid in app.packet_ids():
         packet = app.get_packet(pid)
         title = packet.title

@@ -53,10 +53,6 @@ class ContentModule:
     #: is not overridden, any difference from the revision's part is
     #: one REVISION_STALE hold.
     dependency: bool = False
-    #: Its event classes after which an open release's hold reasons may
-    #: differ: the release layer re-gates open releases in the same save
-    #: (`release/regate.py`).
-    events: tuple[type, ...] = ()
 
     def content(self, packet: Any) -> Any | None:
         """Its part of the hashed content; None leaves the key out."""

@@ -23,9 +23,6 @@ from workspace.credit import NOTE, compute
 from workspace.credit.rules import parse_request
 from workspace.domain.worksheets import (
     MAX_WINDOWS,
-    WorksheetCreated,
-    WorksheetFactsUpdated,
-    WorksheetInterpretationAdded,
     worksheets,
 )
 from workspace.hashing import content_hash
@@ -220,7 +217,6 @@ class Worksheets(ContentModule):
     name = "worksheets"
     key = "worksheets"
     order = 40
-    events = (WorksheetCreated, WorksheetFactsUpdated, WorksheetInterpretationAdded)
 
     def content(self, packet: Any) -> list[dict[str, Any]] | None:
         found = worksheets(packet)

@@ -175,6 +175,9 @@ class PacketEvent(Aggregate.Event):
             aggregate.contributors.append(self.actor)
 
     counts_as_work: ClassVar[bool] = True
+    #: After this event an open release's hold reasons may differ: the release
+    #: layer re-gates open releases in the same save (release/regate.py).
+    regates: ClassVar[bool] = False
 
     def fold(self, packet: Packet) -> None:
         """Evolves the packet's state; overridden by each event."""

@@ -40,6 +40,7 @@ INT_MAX = 2**53 - 1
 
 
 class WorksheetCreated(PacketEvent):
+    regates = True  # worksheet holds and staleness may change
     TOPIC = "quire.packet.WorksheetCreated"
     class_version = 1
     worksheet_id: str
@@ -65,6 +66,8 @@ class WorksheetFactsUpdated(PacketEvent):
     """New facts; every cite now stands for its source's digest at this
     moment (`digests`). `source_id` names the refresh that carried them."""
 
+    regates = True  # worksheet holds and staleness may change
+
     TOPIC = "quire.packet.WorksheetFactsUpdated"
     class_version = 1
     worksheet_id: str
@@ -82,6 +85,7 @@ class WorksheetFactsUpdated(PacketEvent):
 
 
 class WorksheetInterpretationAdded(PacketEvent):
+    regates = True  # worksheet holds and staleness may change
     TOPIC = "quire.packet.WorksheetInterpretationAdded"
     class_version = 1
     worksheet_id: str
