@@ -76,7 +76,13 @@ function liveBadge(lane) {
   return h("span", { class: "muted small", "data-testid": "lane-live", "data-live": on ? "on" : "off" }, on ? "● live" : "");
 }
 
+// Each render is numbered: a slower, older render (the inbox read while the
+// user already opened a release, or a live re-read overtaken by a newer one)
+// never replaces the page a newer render put up.
+let renders = 0;
+
 export async function renderInbox(lane, releaseId) {
+  const mine = ++renders;
   const input = h("input", { id: "lane", placeholder: "lane id, e.g. account-governance-review", value: lane, "aria-label": "Lane id" });
   const form = h(
     "form",
@@ -118,7 +124,7 @@ export async function renderInbox(lane, releaseId) {
   });
   await fillLane(body, lane, laneBase, releaseId);
   // Replaced only once filled: a live re-read never flashes an empty page.
-  view().replaceChildren(body);
+  if (mine === renders) view().replaceChildren(body);
 }
 
 async function fillLane(body, lane, laneBase, releaseId) {
