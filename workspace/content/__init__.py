@@ -3,7 +3,13 @@ prerequisites, then any new module): see `base.ContentModule` and
 ARCHITECTURE.md, "How to add a packet content module"."""
 
 from workspace.content import prerequisites, sections, sources, worksheets
-from workspace.content.base import REVISION_STALE, ContentModule, Hold, is_past
+from workspace.content.base import (
+    REVISION_STALE,
+    Change,
+    ContentModule,
+    Hold,
+    is_past,
+)
 from workspace.content.registry import modules, register
 
 # isort: split
@@ -16,6 +22,7 @@ MODULE_FILES: tuple[object, ...] = (sections, sources, prerequisites, worksheets
 
 __all__ = [
     "REVISION_STALE",
+    "Change",
     "ContentModule",
     "Hold",
     "is_past",

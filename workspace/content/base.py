@@ -30,6 +30,17 @@ class Hold:
         return {"code": self.code, "detail": self.detail, **self.subject}
 
 
+@dataclass(frozen=True)
+class Change:
+    """One difference `ContentModule.changes` finds. Its REVISION_STALE hold
+    says `what`, then "after revision N was cut", then `tail`, and names the
+    module's `part` and the `subject` (`{"source_id": ...}`)."""
+
+    what: str
+    subject: dict[str, Any] = field(default_factory=dict)
+    tail: str = ""
+
+
 def is_past(valid_until: str | None, now: datetime) -> bool:
     """Whether an ISO-8601 `valid_until` (None: forever) has passed at `now`."""
     moment = None if valid_until is None else datetime.fromisoformat(valid_until)
@@ -49,7 +60,7 @@ class ContentModule:
     #: of a manifest's parts): sections 10, sources 20, prerequisites 30; a
     #: new module takes a larger number.
     order: int = 100
-    #: A release depends on this part being current: when True and `stale`
+    #: A release depends on this part being current: when True and `changes`
     #: is not overridden, any difference from the revision's part is
     #: one REVISION_STALE hold.
     dependency: bool = False
@@ -71,18 +82,25 @@ class ContentModule:
         content: dict[str, Any],
         current: Any,
     ) -> list[Hold]:
-        """REVISION_STALE: where `current` (this part now) no longer says what
-        the revision's `content` says."""
-        if not self.dependency or content.get(self.key) == current:
-            return []
+        """REVISION_STALE: one hold per difference `changes` finds between the
+        revision's part (in its `content`) and `current` (this part now)."""
         return [
             Hold(
                 REVISION_STALE,
-                f"the packet's {self.key} changed after revision "
-                f"{record['number']} was cut",
-                {"part": self.key},
+                f"{change.what} after revision {record['number']} was cut"
+                + change.tail,
+                {"part": self.key, **change.subject},
             )
+            for change in self.changes(content.get(self.key), current)
         ]
+
+    def changes(self, cut: Any, current: Any) -> list[Change]:
+        """Where `current` (this part now) no longer says what `cut` (the
+        revision's part, None when it had none) says: by default, for a
+        `dependency`, any difference is one change of the whole part."""
+        if not self.dependency or cut == current:
+            return []
+        return [Change(f"the packet's {self.key} changed")]
 
     def manifest(self, packet: Any, content: dict[str, Any]) -> dict[str, Any]:
         """What a signed manifest binds of this part (keys merged into it)."""

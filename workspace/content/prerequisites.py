@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from workspace.content.base import REVISION_STALE, ContentModule, Hold, by_id, is_past
+from workspace.content.base import Change, ContentModule, Hold, by_id, is_past
 from workspace.content.registry import register
 
 PREREQUISITE_UNMET = "PREREQUISITE_UNMET"
@@ -60,45 +60,31 @@ class Prerequisites(ContentModule):
                 )
         return holds
 
-    def stale(
-        self,
-        packet: Any,
-        record: dict[str, Any],
-        content: dict[str, Any],
-        current: Any,
-    ) -> list[Hold]:
+    def changes(self, cut: Any, current: Any) -> list[Change]:
         """Declared after the cut, or satisfied or renewed since (an unmet or
         lapsed one is PREREQUISITE_UNMET / PREREQUISITE_LAPSED instead)."""
-        number = record["number"]
-        holds: list[Hold] = []
-        cut = {p["id"]: p for p in content.get("prerequisites", [])}
+        found: list[Change] = []
+        then = {p["id"]: p for p in cut or []}
         for now_p in current:
             pid = now_p["id"]
-            was = cut.get(pid)
+            was = then.get(pid)
+            named = f"prerequisite {pid} ({now_p['title']})"
             if was is None:
-                holds.append(
-                    Hold(
-                        REVISION_STALE,
-                        f"prerequisite {pid} ({now_p['title']}) was declared after "
-                        f"revision {number} was cut",
-                        {"part": "prerequisites", "prerequisite_id": pid},
-                    )
-                )
+                found.append(Change(f"{named} was declared", {"prerequisite_id": pid}))
                 continue
             if now_p["state"] in ("unmet", "lapsed"):
                 continue
             changed = sorted(k for k in now_p if now_p[k] != was.get(k))
             if changed:
                 said = ", ".join(f"{k} {was.get(k)!r} -> {now_p[k]!r}" for k in changed)
-                holds.append(
-                    Hold(
-                        REVISION_STALE,
-                        f"prerequisite {pid} ({now_p['title']}) changed after "
-                        f"revision {number} was cut ({said}); cut a new revision",
-                        {"part": "prerequisites", "prerequisite_id": pid},
+                found.append(
+                    Change(
+                        f"{named} changed",
+                        {"prerequisite_id": pid},
+                        f" ({said}); cut a new revision",
                     )
                 )
-        return holds
+        return found
 
     def manifest(self, packet: Any, content: dict[str, Any]) -> dict[str, Any]:
         return {

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from workspace import authority
-from workspace.content.base import REVISION_STALE, ContentModule, Hold, by_id
+from workspace.content.base import Change, ContentModule, Hold, by_id
 from workspace.content.registry import register
 from workspace.domain import recommendations as rec
 from workspace.domain.sources import SourceRefreshed, SourceWithdrawn
@@ -93,14 +93,7 @@ class Recommendations(ContentModule):
             )
         ]
 
-    def stale(
-        self,
-        packet: Any,
-        record: dict[str, Any],
-        content: dict[str, Any],
-        current: Any,
-    ) -> list[Hold]:
-        cut = content.get(self.key)
+    def changes(self, cut: Any, current: Any) -> list[Change]:
         if cut == current:
             return []
         parts = sorted(
@@ -109,11 +102,8 @@ class Recommendations(ContentModule):
             if (cut or {}).get(k) != (current or {}).get(k)
         )
         return [
-            Hold(
-                REVISION_STALE,
-                f"the recommendation's {', '.join(parts)} changed after revision "
-                f"{record['number']} was cut",
-                {"part": self.key, "changed": parts},
+            Change(
+                f"the recommendation's {', '.join(parts)} changed", {"changed": parts}
             )
         ]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from workspace.content.base import REVISION_STALE, ContentModule, Hold, by_id, is_past
+from workspace.content.base import Change, ContentModule, Hold, by_id, is_past
 from workspace.content.registry import register
 
 SOURCE_DRIFTED_SINCE_CUT = "SOURCE_DRIFTED_SINCE_CUT"
@@ -107,26 +107,18 @@ class Sources(ContentModule):
                 )
         return holds
 
-    def stale(
-        self,
-        packet: Any,
-        record: dict[str, Any],
-        content: dict[str, Any],
-        current: Any,
-    ) -> list[Hold]:
+    def changes(self, cut: Any, current: Any) -> list[Change]:
         """A source cited after the cut (a material refresh or a withdrawal
         is SOURCE_DRIFTED_SINCE_CUT; a digest change the release owner judged
         non-material is not staleness: the manifest lists that judgement)."""
-        cut = {s["id"] for s in content.get("sources", [])}
+        then = {s["id"] for s in cut or []}
         return [
-            Hold(
-                REVISION_STALE,
-                f"source {source['id']} ({source['title']}) was cited after "
-                f"revision {record['number']} was cut",
-                {"part": "sources", "source_id": source["id"]},
+            Change(
+                f"source {source['id']} ({source['title']}) was cited",
+                {"source_id": source["id"]},
             )
             for source in current
-            if source["id"] not in cut
+            if source["id"] not in then
         ]
 
     def manifest(self, packet: Any, content: dict[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from workspace.content.base import REVISION_STALE, ContentModule, Hold, by_id
+from workspace.content.base import Change, ContentModule, Hold, by_id
 from workspace.content.registry import register
 from workspace.credit import NOTE, compute
 from workspace.credit.rules import parse_request
@@ -241,17 +241,10 @@ class Worksheets(ContentModule):
             for cite in stale_cites(packet, w)
         ]
 
-    def stale(
-        self,
-        packet: Any,
-        record: dict[str, Any],
-        content: dict[str, Any],
-        current: Any,
-    ) -> list[Hold]:
+    def changes(self, cut: Any, current: Any) -> list[Change]:
         """A worksheet added, changed (facts, cites, interpretations) or
-        gone since the cut: one REVISION_STALE each."""
-        number = record["number"]
-        diff = by_id(content.get("worksheets") or [], current or [])
+        gone since the cut: one change each."""
+        diff = by_id(cut or [], current or [])
         said = [
             (w["id"], w["title"], "was added")
             for w in diff["added"]
@@ -263,11 +256,7 @@ class Worksheets(ContentModule):
             for c in diff["changed"]
         ] + [(w["id"], w["title"], "was removed") for w in diff["removed"]]  # fmt: skip
         return [
-            Hold(
-                REVISION_STALE,
-                f"worksheet {wid} ({title}) {what} after revision {number} was cut",
-                {"part": "worksheets", "worksheet_id": wid},
-            )
+            Change(f"worksheet {wid} ({title}) {what}", {"worksheet_id": wid})
             for wid, title, what in said
         ]
 
