@@ -5,12 +5,11 @@ the supersession of the lane's former release, the delivery to the lane).
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from release import gate
 from release.lanes import Lane
-from release.manifest import build_manifest, manifest_hash
+from release.manifest import manifest_hash
 from release.signers import is_multi, required_signers
 from workspace import policy
 from workspace.accounts import Principal
@@ -78,43 +77,13 @@ def approve(
     lane: Lane,
     principal: Principal,
     release_id: str,
-    *,
-    meaning: str,
-    scope: str | dict[str, Any] | None,
-    at: datetime,
-    rollback: bool = False,
-) -> None:
-    """Signs the release: its manifest, the lane's former release superseded
-    (or linked), the delivery to the lane; all pending, for one save."""
-    release = packet.release(release_id)
-    _, content = app.revision_content(packet, release["revision"])
-    manifest = build_manifest(
-        packet,
-        release_id=release_id,
-        content=content,
-        lane=lane,
-        signer_id=principal.user_id,
-        signer_name=principal.name,
-        meaning=meaning,
-        signed_at=at,
-        scope=scope,
-        rollback=rollback,
-    )
-    approve_with_manifest(app, packet, lane, principal, release_id, meaning, manifest)
-
-
-def approve_with_manifest(
-    app: ReleaseApp,
-    packet: Packet,
-    lane: Lane,
-    principal: Principal,
-    release_id: str,
     meaning: str,
     manifest: dict[str, Any],
 ) -> None:
-    """Approves with a built manifest (one signer's, or the bound one plus
-    every signature: release/signatures.py): the lane's former release
-    superseded (or linked) and the delivery to the lane, all pending."""
+    """Signs the release with its manifest (the one signer's, or the bound
+    one plus every signature: release/signatures.py): the lane's former
+    release superseded (or linked) and the delivery to the lane; all
+    pending, for one save."""
     release = packet.release(release_id)
     revision = packet.revision(release["revision"])
     signed = manifest_hash(manifest)

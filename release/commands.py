@@ -14,6 +14,7 @@ from release import gate
 from release.approval import approve, require_member, require_signer, signer
 from release.errors import ReleaseHeldError
 from release.lanes import Lane, validate_lane_id
+from release.manifest import build_manifest
 from release.regate import open_holds
 from release.signatures import sign
 from release.signers import is_multi
@@ -94,12 +95,23 @@ class RequestRelease(Command):
 
 
 @dataclass(frozen=True)
-class _OwnerCall(PacketCall):
+class _ReleaseCall(PacketCall):
+    """A packet method on one release, called with the command's fields; the
+    result is the release id."""
+
+    release_id: str
+
+    def decide(self, packet: Packet, ctx: Context) -> str:
+        super().decide(packet, ctx)
+        return self.release_id
+
+
+@dataclass(frozen=True)
+class _OwnerCall(_ReleaseCall):
     """The named release owner's packet method on one release, which the
-    gate then re-evaluates; the result is the release id."""
+    gate then re-evaluates."""
 
     action = "release_owner"
-    release_id: str
 
     def decide(self, packet: Packet, ctx: Context) -> str:
         meta = ctx.meta()
@@ -119,7 +131,22 @@ class AcceptResidual(_OwnerCall):
 
 
 @dataclass(frozen=True)
-class HoldRelease(Command):
+class _Reasoned(Command):
+    """A command on one release that says why: the reason is checked before
+    the packet is loaded, and goes on the event meta."""
+
+    release_id: str
+    reason: str
+
+    def prepare(self, ctx: Context) -> None:
+        self.why()
+
+    def why(self) -> str:
+        return require_text("REASON_EMPTY", "reason", self.reason, TEXT_FIELD_MAX)
+
+
+@dataclass(frozen=True)
+class HoldRelease(_Reasoned):
     """The named release owner holds a release, with a reason.
 
     An open release (pending or held) stays open but cannot be approved
@@ -129,14 +156,9 @@ class HoldRelease(Command):
     """
 
     action = "release_owner"
-    release_id: str
-    reason: str
-
-    def prepare(self, ctx: Context) -> None:
-        require_text("REASON_EMPTY", "reason", self.reason, TEXT_FIELD_MAX)
 
     def decide(self, packet: Packet, ctx: Context) -> str:
-        why = require_text("REASON_EMPTY", "reason", self.reason, TEXT_FIELD_MAX)
+        why = self.why()
         meta = ctx.meta(reason=why)
         if packet.release(self.release_id)["status"] == "released":
             packet.supersede_release(
@@ -159,16 +181,11 @@ class LiftReleaseHold(_OwnerCall):
 
 
 @dataclass(frozen=True)
-class CancelRelease(Command):
+class CancelRelease(_Reasoned):
     """The release owner or the requester withdraws an open request for good
     (status `cancelled`; approving it is then RELEASE_NOT_OPEN)."""
 
     action = "read"
-    release_id: str
-    reason: str
-
-    def prepare(self, ctx: Context) -> None:
-        require_text("REASON_EMPTY", "reason", self.reason, TEXT_FIELD_MAX)
 
     def authorize(self, principal: Principal, packet: Packet) -> None:
         super().authorize(principal, packet)
@@ -184,8 +201,7 @@ class CancelRelease(Command):
             )
 
     def decide(self, packet: Packet, ctx: Context) -> str:
-        why = require_text("REASON_EMPTY", "reason", self.reason, TEXT_FIELD_MAX)
-        packet.cancel_release(ctx.meta(reason=why), self.release_id)
+        packet.cancel_release(ctx.meta(reason=self.why()), self.release_id)
         return self.release_id
 
 
@@ -267,16 +283,20 @@ class ApproveRelease(Command):
             packet.record_gate(meta, self.release_id, holds)
             ctx.scratch["holds"] = holds
             return self.release_id
-        approve(
-            app,
+        manifest = build_manifest(
             packet,
-            lane,
-            ctx.principal,
-            self.release_id,
+            release_id=self.release_id,
+            content=app.content_of(packet, release["revision"]),
+            lane=lane,
+            signer_id=ctx.principal.user_id,
+            signer_name=ctx.principal.name,
             meaning=self.meaning,
+            signed_at=meta.at,
             scope=self.scope,
-            at=meta.at,
             rollback=self.rollback,
+        )
+        approve(
+            app, packet, lane, ctx.principal, self.release_id, self.meaning, manifest
         )
         ctx.scratch["lane"] = lane
         return self.release_id
@@ -290,51 +310,33 @@ class ApproveRelease(Command):
 
 
 @dataclass(frozen=True)
-class AcknowledgeRelease(Command):
+class AcknowledgeRelease(_ReleaseCall):
     """A lane member acknowledges receipt (the lane's membership is checked
     by `ReleaseApp.acknowledge_release`, which finds the delivery)."""
 
-    release_id: str
-
-    def decide(self, packet: Packet, ctx: Context) -> str:
-        packet.acknowledge_release(ctx.meta(), self.release_id)
-        return self.release_id
+    method = "acknowledge_release"
 
 
 @dataclass(frozen=True)
-class DecideRelease(Command):
+class DecideRelease(_ReleaseCall):
     """A lane member accepts a release or returns it with a reason category
     (membership checked by `ReleaseApp.decide_release`, as above)."""
 
-    release_id: str
+    method = "decide_release"
+    meta_fields = ("reason",)
     decision: str
     reason_category: str | None = None
     reason: str | None = None
 
-    def decide(self, packet: Packet, ctx: Context) -> str:
-        packet.decide_release(
-            ctx.meta(reason=self.reason),
-            self.release_id,
-            self.decision,
-            self.reason_category,
-        )
-        return self.release_id
-
 
 @dataclass(frozen=True)
-class RecordRefusal(Command):
+class RecordRefusal(PacketCall):
     """Records on the packet a request Quire refused (invariant 9: out of
     scope), with its code and explanation; the caller then raises."""
 
+    method = "record_refusal"
+    meta_fields = ("reason",)
     request: str
     code: str
     detail: str
     reason: str | None = None
-
-    def decide(self, packet: Packet, ctx: Context) -> None:
-        packet.record_refusal(
-            ctx.meta(reason=self.reason),
-            request=self.request,
-            code=self.code,
-            detail=self.detail,
-        )

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from release.approval import approve_with_manifest
+from release.approval import approve
 from release.lanes import Lane
 from release.manifest import build_manifest, manifest_hash
 from release.regate import open_holds
@@ -272,7 +272,7 @@ def sign(
     meta: Meta,
 ) -> tuple[list[dict[str, Any]], list[Any]]:
     """One named signer's valid approval of a release that needs several:
-    recorded, and the last one approves (`approve_with_manifest` in
+    recorded, and the last one approves (`approve` in
     release/approval.py). Held for anything but missing signatures: nothing
     but the gate's record written.
     Returns (holds that refuse it, other aggregates to save)."""
@@ -344,7 +344,7 @@ def sign(
         "signed_manifest_hash": signed,
         "signatures": [dict(s) for s in signatures(release)],
     }
-    approve_with_manifest(app, packet, lane, principal, release_id, meaning, final)
+    approve(app, packet, lane, principal, release_id, meaning, final)
     return [], [lane]
 
 
