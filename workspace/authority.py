@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from workspace.errors import UnprocessableError
+from workspace.errors import UnprocessableError, require_known_fields
 
 #: Component types every matrix knows; a matrix adds its own blocked and
 #: escalation-only types (permanent_rate_reduction, executive_access, ...).
@@ -162,21 +162,11 @@ def _names(value: object, what: str) -> frozenset[str]:
     return frozenset(_name(v, what) for v in value)
 
 
-def _only(raw: Mapping[str, Any], allowed: set[str], what: str) -> None:
-    unknown = sorted(set(raw) - allowed)
-    if unknown:
-        raise _fail(
-            "UNKNOWN_FIELD",
-            f"{what} has unknown fields: {', '.join(unknown)}",
-            fields=unknown,
-        )
-
-
 def parse_matrix(raw: object) -> Matrix:
     """The matrix from JSON; `MATRIX_INVALID` and friends (422) otherwise."""
     if not isinstance(raw, dict):
         raise _fail("MATRIX_INVALID", "the matrix is a JSON object")
-    _only(
+    require_known_fields(
         raw,
         {
             "caps",
@@ -197,7 +187,7 @@ def parse_matrix(raw: object) -> Matrix:
             raise _fail(
                 "MATRIX_INVALID", f"caps.{type_} is {{percent?, amount?, months?}}"
             )
-        _only(limit, set(LIMITS), f"caps.{type_}")
+        require_known_fields(limit, set(LIMITS), f"caps.{type_}")
         caps[type_] = Limit(
             percent=None
             if limit.get("percent") is None
@@ -237,7 +227,7 @@ def parse_components(raw: object, matrix: Matrix) -> tuple[Component, ...]:
     for i, item in enumerate(raw):
         if not isinstance(item, dict):
             raise _fail("COMPONENTS_INVALID", f"component {i} is an object")
-        _only(item, {"type", *LIMITS, "name"}, f"component {i}")
+        require_known_fields(item, {"type", *LIMITS, "name"}, f"component {i}")
         type_ = _name(item.get("type"), f"component {i} type")
         if type_ not in matrix.known_types:
             raise _fail(
@@ -373,7 +363,7 @@ OUTAGE_TOLERANCE = Decimal("0.25")
 def parse_dimensions(raw: object) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise _fail("DIMENSIONS_INVALID", "dimensions is an object")
-    _only(raw, set(PRECEDENT_DIMENSIONS), "dimensions")
+    require_known_fields(raw, set(PRECEDENT_DIMENSIONS), "dimensions")
     missing = [d for d in PRECEDENT_DIMENSIONS if d not in raw]
     if missing:
         raise _fail(

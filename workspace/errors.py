@@ -5,6 +5,7 @@ Codes are part of the public contract: extend, never rename.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -86,3 +87,15 @@ class UnprocessableError(QuireError):
     a period that does not parse, a negative amount (HTTP 422)."""
 
     code = "UNPROCESSABLE"
+
+
+def require_known_fields(raw: Mapping[str, Any], allowed: set[str], what: str) -> None:
+    """422 UNKNOWN_FIELD naming (sorted) the fields of `raw` that are not in
+    `allowed`; `what` says where (`caps.service_credit`, `remediation[2]`)."""
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise UnprocessableError(
+            "UNKNOWN_FIELD",
+            f"{what} has unknown fields: {', '.join(unknown)}",
+            {"fields": unknown},
+        )

@@ -18,12 +18,12 @@ incident.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from workspace.errors import UnprocessableError
+from workspace.errors import UnprocessableError, require_known_fields
 
 REMEDIATION_APPROVER_MISSING = "REMEDIATION_APPROVER_MISSING"
 ACKNOWLEDGMENT_TOO_LATE = "ACKNOWLEDGMENT_TOO_LATE"
@@ -31,7 +31,29 @@ CUSTOMER_FOLLOW_UP_MISSING = "CUSTOMER_FOLLOW_UP_MISSING"
 
 AUDIENCES = ("customer", "internal")
 KINDS = ("acknowledgment", "update", "resolution", "post_incident_summary")
-PARTS = ("severities", "communications", "remediation", "escalation", "review")
+#: The plan's tables (its parts) and the fields of each table's rows.
+FIELDS = {
+    "severities": {
+        "level",
+        "criteria",
+        "notify_within_minutes",
+        "expected_customer_contact_minutes",
+        "owner",
+    },
+    "communications": {
+        "severity",
+        "at_minutes",
+        "audience",
+        "kind",
+        "channel",
+        "content",
+        "owner",
+    },
+    "remediation": {"tier", "severity", "offer", "eligibility", "approver"},
+    "escalation": {"severity", "at_minutes", "notify", "info"},
+    "review": {"within_days", "what", "participants", "customer_facing"},
+}
+PARTS = tuple(FIELDS)
 MAX_ROWS = 200
 TEXT_MAX = 2000
 MINUTES_MAX = 60 * 24 * 366
@@ -45,12 +67,7 @@ class Check:
     row: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "code": self.code,
-            "detail": self.detail,
-            "part": self.part,
-            "row": self.row,
-        }
+        return asdict(self)
 
 
 # ------------------------------------------------------------------ parsing
@@ -88,24 +105,19 @@ def _choice(value: object, where: str, options: Sequence[str]) -> str:
     return str(value)
 
 
-def _rows(raw: Mapping[str, Any], part: str) -> list[dict[str, Any]]:
+def _rows(raw: Mapping[str, Any], part: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each row of table `part` (all checked to be objects first) with where
+    it stands (`part[i]`), its fields checked against `FIELDS[part]`."""
     rows = raw.get(part, [])
     if not isinstance(rows, list) or len(rows) > MAX_ROWS:
         raise _fail("PLAN_INVALID", f"{part} is a list of at most {MAX_ROWS} rows")
     for i, row in enumerate(rows):
         if not isinstance(row, dict):
             raise _fail("PLAN_INVALID", f"{part}[{i}] is an object")
-    return rows
-
-
-def _only(row: Mapping[str, Any], allowed: set[str], where: str) -> None:
-    unknown = sorted(set(row) - allowed)
-    if unknown:
-        raise _fail(
-            "UNKNOWN_FIELD",
-            f"{where} has unknown fields: {', '.join(unknown)}",
-            fields=unknown,
-        )
+    for i, row in enumerate(rows):
+        where = f"{part}[{i}]"
+        require_known_fields(row, FIELDS[part], where)
+        yield where, row
 
 
 def _percent(value: object, where: str) -> str | None:
@@ -126,22 +138,10 @@ def parse_plan(raw: object) -> dict[str, Any]:
     """The plan as canonical plain data (hashable as packet content)."""
     if not isinstance(raw, dict):
         raise _fail("PLAN_INVALID", "the plan is a JSON object")
-    _only(raw, set(PARTS), "plan")
+    require_known_fields(raw, set(PARTS), "plan")
     severities = []
     levels: list[str] = []
-    for i, row in enumerate(_rows(raw, "severities")):
-        where = f"severities[{i}]"
-        _only(
-            row,
-            {
-                "level",
-                "criteria",
-                "notify_within_minutes",
-                "expected_customer_contact_minutes",
-                "owner",
-            },
-            where,
-        )
+    for where, row in _rows(raw, "severities"):
         level = _text(row.get("level"), f"{where}.level")
         if level in levels:
             raise _fail("PLAN_INVALID", f"severity {level} is listed twice")
@@ -149,7 +149,7 @@ def parse_plan(raw: object) -> dict[str, Any]:
         criteria = row.get("criteria") or {}
         if not isinstance(criteria, dict):
             raise _fail("PLAN_INVALID", f"{where}.criteria is an object")
-        _only(
+        require_known_fields(
             criteria,
             {"min_duration_minutes", "min_customers_pct", "core_feature"},
             f"{where}.criteria",
@@ -187,21 +187,7 @@ def parse_plan(raw: object) -> dict[str, Any]:
         return _choice(value, where, levels)
 
     communications = []
-    for i, row in enumerate(_rows(raw, "communications")):
-        where = f"communications[{i}]"
-        _only(
-            row,
-            {
-                "severity",
-                "at_minutes",
-                "audience",
-                "kind",
-                "channel",
-                "content",
-                "owner",
-            },
-            where,
-        )
+    for where, row in _rows(raw, "communications"):
         communications.append(
             {
                 "severity": severity_of(row.get("severity"), f"{where}.severity"),
@@ -216,9 +202,7 @@ def parse_plan(raw: object) -> dict[str, Any]:
             }
         )
     remediation = []
-    for i, row in enumerate(_rows(raw, "remediation")):
-        where = f"remediation[{i}]"
-        _only(row, {"tier", "severity", "offer", "eligibility", "approver"}, where)
+    for where, row in _rows(raw, "remediation"):
         approver = row.get("approver")
         if approver is not None and not isinstance(approver, str):
             raise _fail("PLAN_INVALID", f"{where}.approver is a user id")
@@ -234,9 +218,7 @@ def parse_plan(raw: object) -> dict[str, Any]:
             }
         )
     escalation = []
-    for i, row in enumerate(_rows(raw, "escalation")):
-        where = f"escalation[{i}]"
-        _only(row, {"severity", "at_minutes", "notify", "info"}, where)
+    for where, row in _rows(raw, "escalation"):
         notify = row.get("notify")
         if not isinstance(notify, list) or not 1 <= len(notify) <= 50:
             raise _fail("PLAN_INVALID", f"{where}.notify lists 1-50 people or roles")
@@ -249,9 +231,7 @@ def parse_plan(raw: object) -> dict[str, Any]:
             }
         )
     review = []
-    for i, row in enumerate(_rows(raw, "review")):
-        where = f"review[{i}]"
-        _only(row, {"within_days", "what", "participants", "customer_facing"}, where)
+    for where, row in _rows(raw, "review"):
         days = row.get("within_days")
         if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= 366:
             raise _fail("PLAN_INVALID", f"{where}.within_days is 0 to 366")
@@ -350,7 +330,9 @@ def remediation_approvers(plan: Mapping[str, Any]) -> list[str]:
 def parse_facts(raw: object) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise _fail("FACTS_INVALID", "facts is an object")
-    _only(raw, {"duration_minutes", "customers_affected_pct", "core_feature"}, "facts")
+    require_known_fields(
+        raw, {"duration_minutes", "customers_affected_pct", "core_feature"}, "facts"
+    )
     core = raw.get("core_feature")
     if not isinstance(core, bool):
         raise _fail("FACTS_INVALID", "facts.core_feature is a boolean")
