@@ -23,20 +23,25 @@ class RaiseObjection(PacketCall):
 
 
 @dataclass(frozen=True)
-class AnswerObjection(PacketCall):
+class _ObjectionCall(PacketCall):
+    """A command on one objection of the packet."""
+
+    objection_id: str
+
+
+@dataclass(frozen=True)
+class AnswerObjection(_ObjectionCall):
     action = "answer_objection"
     method = "answer_objection"
-    objection_id: str
     answer: str
 
 
 @dataclass(frozen=True)
-class _OwnObjection(PacketCall):
+class _OwnObjection(_ObjectionCall):
     """Readers may ask; the objection's author (or an owner role) may do it."""
 
     action = "read"
     verb: ClassVar[str] = ""
-    objection_id: str
 
     def authorize(self, principal: Principal, packet: Packet) -> None:
         super().authorize(principal, packet)
@@ -59,9 +64,8 @@ class WithdrawObjection(_OwnObjection):
 
 
 @dataclass(frozen=True)
-class ReopenObjection(PacketCall):
+class ReopenObjection(_ObjectionCall):
     action = "raise_objection"
     method = "reopen_objection"
     meta_fields = ("reason",)
-    objection_id: str
     reason: str

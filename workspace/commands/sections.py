@@ -24,26 +24,28 @@ class AddSection(PacketCall):
 
 
 @dataclass(frozen=True)
-class RetitleSection(PacketCall):
+class _SectionEdit(PacketCall):
+    """An edit of one section (its heading, place or existence)."""
+
     action = "edit"
-    method = "retitle_section"
     section_id: str
+
+
+@dataclass(frozen=True)
+class RetitleSection(_SectionEdit):
+    method = "retitle_section"
     heading: str
 
 
 @dataclass(frozen=True)
-class MoveSection(PacketCall):
-    action = "edit"
+class MoveSection(_SectionEdit):
     method = "move_section"
-    section_id: str
     position: int
 
 
 @dataclass(frozen=True)
-class RemoveSection(PacketCall):
-    action = "edit"
+class RemoveSection(_SectionEdit):
     method = "remove_section"
-    section_id: str
 
 
 @dataclass(frozen=True)
