@@ -19,11 +19,14 @@ Classification, most severe first:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from workspace.errors import UnprocessableError, require_known_fields
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 #: Component types every matrix knows; a matrix adds its own blocked and
 #: escalation-only types (permanent_rate_reduction, executive_access, ...).
@@ -67,40 +70,36 @@ class Matrix:
         )
 
 
+class _Plain:
+    """A frozen dataclass whose `as_dict` is its fields that are set (not
+    None), in order, as plain data (decimals as their digits)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        item = cast("DataclassInstance", self)
+        values = {f.name: getattr(item, f.name) for f in fields(item)}
+        return {
+            key: str(value) if isinstance(value, Decimal) else value
+            for key, value in values.items()
+            if value is not None
+        }
+
+
 @dataclass(frozen=True)
-class Component:
+class Component(_Plain):
     type: str
     percent: Decimal | None = None
     amount: Decimal | None = None
     months: int | None = None
     name: str | None = None
 
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": self.type}
-        for key in ("percent", "amount"):
-            value = getattr(self, key)
-            if value is not None:
-                out[key] = str(value)
-        if self.months is not None:
-            out["months"] = self.months
-        if self.name is not None:
-            out["name"] = self.name
-        return out
-
 
 @dataclass(frozen=True)
-class Finding:
+class Finding(_Plain):
     """One reason: a breach, an escalation trigger or a condition."""
 
     code: str
     detail: str
     component: int | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"code": self.code, "detail": self.detail}
-        if self.component is not None:
-            out["component"] = self.component
-        return out
 
 
 @dataclass(frozen=True)
@@ -154,6 +153,20 @@ def _name(value: object, what: str) -> str:
     return value.strip()
 
 
+def _limits(raw: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    """A cap's or a component's percent, amount and months (None when
+    absent); `prefix` names them in errors (`caps.service_credit.`,
+    `component 2 `)."""
+    percent, amount, months = (raw.get(key) for key in LIMITS)
+    return {
+        "percent": None
+        if percent is None
+        else _decimal(percent, f"{prefix}percent", percent=True),
+        "amount": None if amount is None else _decimal(amount, f"{prefix}amount"),
+        "months": None if months is None else _months(months, f"{prefix}months"),
+    }
+
+
 def _names(value: object, what: str) -> frozenset[str]:
     if value is None:
         return frozenset()
@@ -188,17 +201,7 @@ def parse_matrix(raw: object) -> Matrix:
                 "MATRIX_INVALID", f"caps.{type_} is {{percent?, amount?, months?}}"
             )
         require_known_fields(limit, set(LIMITS), f"caps.{type_}")
-        caps[type_] = Limit(
-            percent=None
-            if limit.get("percent") is None
-            else _decimal(limit["percent"], f"caps.{type_}.percent", percent=True),
-            amount=None
-            if limit.get("amount") is None
-            else _decimal(limit["amount"], f"caps.{type_}.amount"),
-            months=None
-            if limit.get("months") is None
-            else _months(limit["months"], f"caps.{type_}.months"),
-        )
+        caps[type_] = Limit(**_limits(limit, f"caps.{type_}."))
     blocked = _names(raw.get("blocked_types"), "blocked_types")
     escalation = _names(raw.get("escalation_only_types"), "escalation_only_types")
     both = blocked & escalation
@@ -242,15 +245,7 @@ def parse_components(raw: object, matrix: Matrix) -> tuple[Component, ...]:
         out.append(
             Component(
                 type=type_,
-                percent=None
-                if item.get("percent") is None
-                else _decimal(item["percent"], f"component {i} percent", percent=True),
-                amount=None
-                if item.get("amount") is None
-                else _decimal(item["amount"], f"component {i} amount"),
-                months=None
-                if item.get("months") is None
-                else _months(item["months"], f"component {i} months"),
+                **_limits(item, f"component {i} "),
                 name=None if name is None else _name(name, f"component {i} name"),
             )
         )
