@@ -54,7 +54,8 @@ class ContentModule:
 
     #: The module's name (also its key in `Packet.parts`, for new modules).
     name: str = ""
-    #: Its key in `Packet.content()`, the hashed content of a revision.
+    #: Its key in `Packet.content()`, the hashed content of a revision (and
+    #: in a revision diff): its `name` unless the module says otherwise.
     key: str = ""
     #: Where it stands among the modules (the order of the gate's holds and
     #: of a manifest's parts): sections 10, sources 20, prerequisites 30; a
@@ -64,6 +65,11 @@ class ContentModule:
     #: is not overridden, any difference from the revision's part is
     #: one REVISION_STALE hold.
     dependency: bool = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.key:
+            cls.key = cls.name
 
     def content(self, packet: Any) -> Any | None:
         """Its part of the hashed content; None leaves the key out."""

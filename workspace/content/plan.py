@@ -101,7 +101,6 @@ def _row_diff(old: list[Any], new: list[Any]) -> dict[str, Any]:
 
 class RecoveryPlan(ContentModule):
     name = "plan"
-    key = "plan"
     order = 60
     #: Any difference between the packet's plan and the revision's is
     #: REVISION_STALE (`part: "plan"`).

@@ -16,7 +16,6 @@ PREREQUISITE_LAPSED = "PREREQUISITE_LAPSED"
 
 class Prerequisites(ContentModule):
     name = "prerequisites"
-    key = "prerequisites"
     order = 30
 
     def content(self, packet: Any) -> list[dict[str, Any]]:

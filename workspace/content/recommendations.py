@@ -43,7 +43,6 @@ def accepted(items: dict[str, Any]) -> list[dict[str, Any]]:
 
 class Recommendations(ContentModule):
     name = rec.PART
-    key = rec.PART
     order = 60
 
     def content(self, packet: Any) -> dict[str, Any] | None:
@@ -172,7 +171,6 @@ class Escalations(ContentModule):
     """The escalation packet's dossier, as assembled from its recommendation."""
 
     name = rec.ESCALATION_PART
-    key = rec.ESCALATION_PART
     order = 61
     dependency = True
 

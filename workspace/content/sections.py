@@ -23,7 +23,6 @@ def _unified(a: str, b: str, old: str, new: str) -> str:
 
 class Sections(ContentModule):
     name = "sections"
-    key = "sections"
     order = 10
 
     def content(self, packet: Any) -> list[dict[str, Any]]:

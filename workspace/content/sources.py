@@ -44,7 +44,6 @@ def unreadable_since(source: dict[str, Any], now: datetime) -> str | None:
 
 class Sources(ContentModule):
     name = "sources"
-    key = "sources"
     order = 20
 
     def content(self, packet: Any) -> list[dict[str, Any]]:

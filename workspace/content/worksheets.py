@@ -215,7 +215,6 @@ def _content(worksheet: dict[str, Any]) -> dict[str, Any]:
 
 class Worksheets(ContentModule):
     name = "worksheets"
-    key = "worksheets"
     order = 40
 
     def content(self, packet: Any) -> list[dict[str, Any]] | None:
