@@ -12,10 +12,11 @@ from workspace.domain.base import (
     TEXT_FIELD_MAX,
     Meta,
     PacketBase,
-    PacketEvent,
+    copied,
     iso,
     require_text,
 )
+from workspace.domain.releases import ReleaseEvent
 from workspace.errors import (
     InvalidInputError,
     NotFoundError,
@@ -28,10 +29,8 @@ if TYPE_CHECKING:
     from workspace.domain.packet import Packet
 
 
-class ReleaseApproved(PacketEvent):
+class ReleaseApproved(ReleaseEvent):
     TOPIC = "quire.packet.ReleaseApproved"
-    class_version = 1
-    release_id: str
     revision: int
     content_hash: str
     lane_id: str
@@ -39,90 +38,68 @@ class ReleaseApproved(PacketEvent):
     manifest: dict[str, Any]
     manifest_hash: str
 
-    counts_as_work = False
-
     def fold(self, packet: Packet) -> None:
-        release = packet.releases[self.release_id]
-        release["status"] = "released"
-        release["hold_reasons"] = []
-        release["meaning"] = self.meaning
-        release["manifest"] = self.manifest
-        release["manifest_hash"] = self.manifest_hash
-        release["approved_by"] = self.actor
-        release["approved_at"] = iso(self.timestamp)
-        release["approved_version"] = self.originator_version
+        self.entry(packet).update(
+            status="released",
+            hold_reasons=[],
+            **copied(self, "meaning", "manifest", "manifest_hash"),
+            approved_by=self.actor,
+            approved_at=iso(self.timestamp),
+            approved_version=self.originator_version,
+        )
 
 
-class ReleaseSuperseded(PacketEvent):
+class ReleaseSuperseded(ReleaseEvent):
     TOPIC = "quire.packet.ReleaseSuperseded"
-    class_version = 1
-    release_id: str
     cause: str
     trigger: dict[str, Any]
     successor_release_id: str | None
 
-    counts_as_work = False
-
     def fold(self, packet: Packet) -> None:
-        release = packet.releases[self.release_id]
-        release["status"] = "superseded"
-        release["supersession"] = {
-            "cause": self.cause,
-            "trigger": dict(self.trigger),
-            "by": self.actor,
-            "at": iso(self.timestamp),
-            "version": self.originator_version,
-        }
+        self.entry(packet).update(
+            status="superseded",
+            supersession={
+                **copied(self, "cause", "trigger"),
+                "by": self.actor,
+                "at": iso(self.timestamp),
+                "version": self.originator_version,
+            },
+        )
         if self.successor_release_id is not None:
             packet.link_releases(self.release_id, self.successor_release_id)
 
 
-class ReleaseSucceeded(PacketEvent):
+class ReleaseSucceeded(ReleaseEvent):
     TOPIC = "quire.packet.ReleaseSucceeded"
-    class_version = 1
-    release_id: str
     successor_release_id: str
-
-    counts_as_work = False
 
     def fold(self, packet: Packet) -> None:
         packet.link_releases(self.release_id, self.successor_release_id)
 
 
-class ReleaseAcknowledged(PacketEvent):
+class ReleaseAcknowledged(ReleaseEvent):
     TOPIC = "quire.packet.ReleaseAcknowledged"
-    class_version = 1
-    release_id: str
     lane_id: str
 
-    counts_as_work = False
-
     def fold(self, packet: Packet) -> None:
-        packet.releases[self.release_id]["acknowledgements"].append(
+        self.entry(packet)["acknowledgements"].append(
             {"by": self.actor, "lane_id": self.lane_id, "at": iso(self.timestamp)}
         )
 
 
-class ReleaseDecided(PacketEvent):
+class ReleaseDecided(ReleaseEvent):
     """The lane decides on a release delivered to it: accepted, or returned
     with a reason category (the reason text is the event's own)."""
 
     TOPIC = "quire.packet.ReleaseDecided"
-    class_version = 1
-    release_id: str
     lane_id: str
     decision: str
     reason_category: str | None
 
-    counts_as_work = False
-
     def fold(self, packet: Packet) -> None:
-        release = packet.releases[self.release_id]
         # Releases folded before lanes decided have no such key.
-        release["decision"] = {
-            "decision": self.decision,
-            "reason_category": self.reason_category,
-            "reason": self.reason,
+        self.entry(packet)["decision"] = {
+            **copied(self, "decision", "reason_category", "reason"),
             "by": self.actor,
             "lane_id": self.lane_id,
             "at": iso(self.timestamp),
