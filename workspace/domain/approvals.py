@@ -9,9 +9,9 @@ from workspace.domain.base import (
     LANE_DECISIONS,
     RETURN_CATEGORIES,
     SUPERSESSION_CAUSES,
-    TEXT_FIELD_MAX,
     Meta,
     PacketBase,
+    check_reason,
     copied,
     iso,
     require_text,
@@ -185,11 +185,7 @@ class ApprovalCommands(PacketBase):
 
     def acknowledge_release(self, meta: Meta, release_id: str) -> bool:
         """A lane member acknowledges receipt; once per member."""
-        release = self.release(release_id)
-        if release["status"] not in ("released", "superseded"):
-            raise NotFoundError(
-                "RELEASE_NOT_FOUND", f"no release {release_id!r} in this lane"
-            )
+        release = self._delivered_release(release_id)
         if any(a["by"] == meta.actor for a in release["acknowledgements"]):
             return False
         self._trigger(
@@ -204,11 +200,7 @@ class ApprovalCommands(PacketBase):
         self, meta: Meta, release_id: str, decision: str, reason_category: str | None
     ) -> None:
         """A lane member decides on a released revision, once per release."""
-        release = self.release(release_id)
-        if release["status"] not in ("released", "superseded"):
-            raise NotFoundError(
-                "RELEASE_NOT_FOUND", f"no release {release_id!r} in this lane"
-            )
+        release = self._delivered_release(release_id)
         if decision not in LANE_DECISIONS:
             raise UnprocessableError(
                 "DECISION_INVALID",
@@ -238,8 +230,7 @@ class ApprovalCommands(PacketBase):
                 f"by {release['decision']['by']}",
                 {"release_id": release_id, "decision": release["decision"]},
             )
-        if meta.reason is not None:
-            require_text("REASON_EMPTY", "reason", meta.reason, TEXT_FIELD_MAX)
+        check_reason(meta)
         self._trigger(
             ReleaseDecided,
             meta,
@@ -248,6 +239,16 @@ class ApprovalCommands(PacketBase):
             decision=decision,
             reason_category=reason_category,
         )
+
+    def _delivered_release(self, release_id: str) -> dict[str, Any]:
+        """A release its lane has (released, or superseded since): lane
+        members see no other (404)."""
+        release = self.release(release_id)
+        if release["status"] not in ("released", "superseded"):
+            raise NotFoundError(
+                "RELEASE_NOT_FOUND", f"no release {release_id!r} in this lane"
+            )
+        return release
 
     def link_releases(self, release_id: str, successor_release_id: str) -> None:
         """Folds lineage both ways (used by the release events' folds)."""

@@ -345,6 +345,13 @@ class PacketBase(_Base):
         return release
 
 
+def check_reason(meta: Meta, *, required: bool = False) -> None:
+    """The command's reason (`meta.reason`, stored on its event) is a text
+    like any other: checked when given, and when the command requires one."""
+    if required or meta.reason is not None:
+        require_text("REASON_EMPTY", "reason", meta.reason, TEXT_FIELD_MAX)
+
+
 def text_hash(text: str) -> str:
     """'sha256:<hex>' of a text's UTF-8 bytes (e.g. a residual objection's text)."""
     return "sha256:" + sha256_hex(text.encode("utf-8"))

@@ -113,11 +113,7 @@ class ObjectionCommands(PacketBase):
         )
 
     def resolve_objection(self, meta: Meta, objection_id: str, resolution: str) -> None:
-        objection = self.objection(objection_id)
-        if objection["state"] != "open":
-            raise StateError(
-                "OBJECTION_NOT_OPEN", f"{objection_id} is {objection['state']}"
-            )
+        self._open_objection(objection_id)
         self._trigger(
             ObjectionResolved,
             meta,
@@ -128,12 +124,15 @@ class ObjectionCommands(PacketBase):
         )
 
     def withdraw_objection(self, meta: Meta, objection_id: str) -> None:
+        self._open_objection(objection_id)
+        self._trigger(ObjectionWithdrawn, meta, objection_id=objection_id)
+
+    def _open_objection(self, objection_id: str) -> None:
         objection = self.objection(objection_id)
         if objection["state"] != "open":
             raise StateError(
                 "OBJECTION_NOT_OPEN", f"{objection_id} is {objection['state']}"
             )
-        self._trigger(ObjectionWithdrawn, meta, objection_id=objection_id)
 
     def reopen_objection(self, meta: Meta, objection_id: str) -> None:
         objection = self.objection(objection_id)

@@ -16,6 +16,7 @@ from workspace.domain.base import (
     EntryEvent,
     Meta,
     PacketBase,
+    check_reason,
     copied,
     iso,
     require_text,
@@ -193,7 +194,7 @@ class ReleaseCommands(PacketBase):
 
     def place_owner_hold(self, meta: Meta, release_id: str) -> None:
         """Holds an open release; `meta.reason` says why (required)."""
-        require_text("REASON_EMPTY", "reason", meta.reason, TEXT_FIELD_MAX)
+        check_reason(meta, required=True)
         release = self._open_release(release_id)
         if release.get("owner_hold"):
             raise StateError(
@@ -215,7 +216,7 @@ class ReleaseCommands(PacketBase):
 
     def cancel_release(self, meta: Meta, release_id: str) -> None:
         """Withdraws an open request for good; `meta.reason` says why."""
-        require_text("REASON_EMPTY", "reason", meta.reason, TEXT_FIELD_MAX)
+        check_reason(meta, required=True)
         self._open_release(release_id)
         self._trigger(ReleaseCancelled, meta, release_id=release_id)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from workspace.domain.base import (
     EntryEvent,
@@ -223,9 +223,7 @@ class SourceCommands(PacketBase):
         material: bool,
         valid_until: datetime | None = None,
     ) -> None:
-        source = self.source(source_id)
-        if source["status"] == "withdrawn":
-            raise StateError("SOURCE_WITHDRAWN", f"{source_id} was withdrawn")
+        source = self._cited_source(source_id)
         self._trigger(
             SourceRefreshed,
             meta,
@@ -239,10 +237,15 @@ class SourceCommands(PacketBase):
         )
 
     def withdraw_source(self, meta: Meta, source_id: str) -> None:
+        self._cited_source(source_id)
+        self._trigger(SourceWithdrawn, meta, source_id=source_id)
+
+    def _cited_source(self, source_id: str) -> dict[str, Any]:
+        """A source not withdrawn (409 `SOURCE_WITHDRAWN`)."""
         source = self.source(source_id)
         if source["status"] == "withdrawn":
             raise StateError("SOURCE_WITHDRAWN", f"{source_id} was withdrawn")
-        self._trigger(SourceWithdrawn, meta, source_id=source_id)
+        return source
 
     def expire_source(self, meta: Meta, source_id: str) -> None:
         self._trigger(SourceExpired, meta, source_id=source_id)

@@ -10,6 +10,7 @@ from workspace.domain.base import (
     Meta,
     PacketBase,
     PacketEvent,
+    check_reason,
     copied,
     require_text,
 )
@@ -217,8 +218,7 @@ class SuggestionCommands(PacketBase):
                 f"category must be one of {', '.join(REJECTION_CATEGORIES)}",
                 {"category": category},
             )
-        if meta.reason is not None:
-            require_text("REASON_EMPTY", "reason", meta.reason, TEXT_FIELD_MAX)
+        check_reason(meta)
         self._trigger(
             SuggestionRejected,
             meta,
