@@ -34,9 +34,9 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
-from eventsourcing.utils import register_topic
 
 from workspace.accounts import Principal
+from workspace.domain.base import assign
 
 if TYPE_CHECKING:
     from api.services import Services
@@ -74,36 +74,35 @@ class IdempotencyRecord(Aggregate):
 
     class Claimed(Created):
         TOPIC = "quire.idempotency.Claimed"
-        class_version = 1
         user_id: str
         key: str
         fingerprint: str
         request: str
 
         def apply(self, record: Any) -> None:
-            record.user_id = self.user_id
-            record.key = self.key
-            record.fingerprint = self.fingerprint
-            record.request = self.request
-            record.state = "claimed"
-            record.claimed_at = self.timestamp
-            record.status = None
-            record.body = None
+            assign(
+                record,
+                self,
+                "user_id",
+                "key",
+                "fingerprint",
+                "request",
+                state="claimed",
+                claimed_at=self.timestamp,
+                status=None,
+                body=None,
+            )
 
     class Completed(Event):
         TOPIC = "quire.idempotency.Completed"
-        class_version = 1
         status: int
         body: Any
 
         def apply(self, record: Any) -> None:
-            record.state = "completed"
-            record.status = self.status
-            record.body = self.body
+            assign(record, self, "status", "body", state="completed")
 
     class Released(Event):
         TOPIC = "quire.idempotency.Released"
-        class_version = 1
         status: int
 
         def apply(self, record: Any) -> None:
@@ -111,11 +110,9 @@ class IdempotencyRecord(Aggregate):
 
     class Reclaimed(Event):
         TOPIC = "quire.idempotency.Reclaimed"
-        class_version = 1
 
         def apply(self, record: Any) -> None:
-            record.state = "claimed"
-            record.claimed_at = self.timestamp
+            assign(record, self, state="claimed", claimed_at=self.timestamp)
 
     @classmethod
     def claim(
@@ -129,19 +126,6 @@ class IdempotencyRecord(Aggregate):
             fingerprint=fingerprint,
             request=request,
         )
-
-
-def event_classes() -> list[type[Any]]:
-    return [
-        value
-        for value in vars(IdempotencyRecord).values()
-        if isinstance(value, type) and "TOPIC" in value.__dict__
-    ]
-
-
-register_topic(IdempotencyRecord.TOPIC, IdempotencyRecord)
-for _cls in event_classes():
-    register_topic(_cls.TOPIC, _cls)
 
 
 Outcome = Literal["claimed", "completed", "in_flight", "stale", "mismatch"]

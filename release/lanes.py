@@ -15,9 +15,9 @@ from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
-from eventsourcing.utils import register_topic
 
 from workspace.domain import iso, require_text
+from workspace.domain.base import assign, copied, stored_classes
 from workspace.errors import InvalidInputError, NotFoundError
 
 LANE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -58,7 +58,6 @@ class Lane(Aggregate):
 
     class Created(Event, Aggregate.Created):
         TOPIC = "quire.lane.Created"
-        class_version = 1
         lane_id: str
         title: str
         members: list[str]
@@ -66,37 +65,37 @@ class Lane(Aggregate):
         policy: dict[str, Any]
 
         def apply(self, lane: Any) -> None:
-            lane.lane_id = self.lane_id
-            lane.title = self.title
-            lane.members = list(self.members)
-            lane.accepts_kinds = list(self.accepts_kinds)
-            lane.policy = dict(self.policy)
-            lane.audience_version = 1
-            lane.deliveries = []
+            assign(
+                lane,
+                self,
+                "lane_id",
+                "title",
+                "members",
+                "accepts_kinds",
+                "policy",
+                audience_version=1,
+                deliveries=[],
+            )
 
     class MembersChanged(Event):
         TOPIC = "quire.lane.MembersChanged"
-        class_version = 1
         members: list[str]
         audience_version: int
 
         def apply(self, lane: Any) -> None:
-            lane.members = list(self.members)
-            lane.audience_version = self.audience_version
+            assign(lane, self, "members", "audience_version")
 
     class KindsChanged(Event):
         TOPIC = "quire.lane.KindsChanged"
-        class_version = 1
         accepts_kinds: list[str]
 
         def apply(self, lane: Any) -> None:
-            lane.accepts_kinds = list(self.accepts_kinds)
+            assign(lane, self, "accepts_kinds")
 
     class ReleaseDelivered(Event):
         """An approved release reached this lane (same save as the approval)."""
 
         TOPIC = "quire.lane.ReleaseDelivered"
-        class_version = 1
         packet_id: str
         release_id: str
         revision: int
@@ -107,12 +106,15 @@ class Lane(Aggregate):
         def apply(self, lane: Any) -> None:
             lane.deliveries.append(
                 {
-                    "packet_id": self.packet_id,
-                    "release_id": self.release_id,
-                    "revision": self.revision,
-                    "label": self.label,
-                    "content_hash": self.content_hash,
-                    "manifest_hash": self.manifest_hash,
+                    **copied(
+                        self,
+                        "packet_id",
+                        "release_id",
+                        "revision",
+                        "label",
+                        "content_hash",
+                        "manifest_hash",
+                    ),
                     "released_at": iso(self.timestamp),
                 }
             )
@@ -264,13 +266,4 @@ def _names(what: str, values: object, *, allow_empty: bool = True) -> list[str]:
 
 
 def lane_event_classes() -> list[type[Any]]:
-    return [
-        value
-        for value in vars(Lane).values()
-        if isinstance(value, type) and "TOPIC" in value.__dict__
-    ]
-
-
-register_topic(Lane.TOPIC, Lane)
-for _cls in lane_event_classes():
-    register_topic(_cls.TOPIC, _cls)
+    return stored_classes(Lane)

@@ -27,11 +27,11 @@ from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
-from eventsourcing.utils import register_topic
 
 import release.webhooks  # noqa: F401  (registers WebhookRegistered's topic)
 from release.lanes import Lane
 from workspace.domain import Packet, iso
+from workspace.domain.base import assign
 
 RELEASE = "release"
 SUPERSESSION = "supersession"
@@ -71,19 +71,22 @@ class WebhookDelivery(Aggregate):
         """Queued: the delivery exists (in its cause's save)."""
 
         TOPIC = "quire.webhook.DeliveryQueued"
-        class_version = 1
         lane_id: str
         kind: str
         body: dict[str, Any]
 
         def apply(self, delivery: Any) -> None:
-            delivery.lane_id = self.lane_id
-            delivery.kind = self.kind
-            delivery.body = dict(self.body)
-            delivery.attempts = 0
-            delivery.next_at = None
-            delivery.last_error = None
-            delivery.delivered_at = None
+            assign(
+                delivery,
+                self,
+                "lane_id",
+                "kind",
+                "body",
+                attempts=0,
+                next_at=None,
+                last_error=None,
+                delivered_at=None,
+            )
 
     Queued = Created
 
@@ -91,27 +94,33 @@ class WebhookDelivery(Aggregate):
         """A failed attempt (no 2xx): what went wrong and when to try again."""
 
         TOPIC = "quire.webhook.DeliveryAttempted"
-        class_version = 1
         attempt: int
         status: int | None
         error: str
         next_at: str
 
         def apply(self, delivery: Any) -> None:
-            delivery.attempts = self.attempt
-            delivery.last_error = self.error
-            delivery.next_at = self.next_at
+            assign(
+                delivery,
+                self,
+                attempts=self.attempt,
+                last_error=self.error,
+                next_at=self.next_at,
+            )
 
     class Delivered(Event):
         TOPIC = "quire.webhook.Delivered"
-        class_version = 1
         attempt: int
         status: int
 
         def apply(self, delivery: Any) -> None:
-            delivery.attempts = self.attempt
-            delivery.delivered_at = iso(self.timestamp)
-            delivery.next_at = None
+            assign(
+                delivery,
+                self,
+                attempts=self.attempt,
+                delivered_at=iso(self.timestamp),
+                next_at=None,
+            )
 
     @classmethod
     def queue(
@@ -234,16 +243,3 @@ class OutboxSaves:
     def save(self, *objs: Any, **kwargs: Any) -> Any:
         extra = outbox_entries(self, tuple(o for o in objs if o is not None))
         return super().save(*objs, *extra, **kwargs)  # type: ignore[misc]
-
-
-def outbox_event_classes() -> list[type[Any]]:
-    return [
-        WebhookDelivery,
-        WebhookDelivery.Created,
-        WebhookDelivery.DeliveryAttempted,
-        WebhookDelivery.Delivered,
-    ]
-
-
-for _cls in outbox_event_classes():
-    register_topic(_cls.TOPIC, _cls)

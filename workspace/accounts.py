@@ -20,6 +20,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 from workspace.domain import Meta
+from workspace.domain.base import assign, stored_classes
 from workspace.errors import InvalidInputError
 
 USER_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
@@ -136,24 +137,26 @@ class User(Aggregate):
 
     class Registered(Created):
         TOPIC = "quire.user.Registered"
-        class_version = 1
         user_id: str
         name: str
         roles: list[str]
         passphrase_hash: str | None
 
         def apply(self, user: Any) -> None:
-            user.user_id = self.user_id
-            user.name = self.name
-            user.roles = list(self.roles)
-            user.passphrase_hash = self.passphrase_hash
-            user.token_hashes = []
-            user.failed_signings = 0
-            user.signing_locked = False
+            assign(
+                user,
+                self,
+                "user_id",
+                "name",
+                "roles",
+                "passphrase_hash",
+                token_hashes=[],
+                failed_signings=0,
+                signing_locked=False,
+            )
 
     class TokenIssued(Event):
         TOPIC = "quire.user.TokenIssued"
-        class_version = 1
         token_hash: str
 
         def apply(self, user: Any) -> None:
@@ -161,7 +164,6 @@ class User(Aggregate):
 
     class PassphraseSet(Event):
         TOPIC = "quire.user.PassphraseSet"
-        class_version = 1
         passphrase_hash: str
 
         def apply(self, user: Any) -> None:
@@ -169,7 +171,6 @@ class User(Aggregate):
 
     class SigningFailed(Event):
         TOPIC = "quire.user.SigningFailed"
-        class_version = 1
         packet_id: str
         release_id: str
         # Added in wave 2: True when refused because signing was locked
@@ -185,7 +186,6 @@ class User(Aggregate):
 
     class SigningSucceeded(Event):
         TOPIC = "quire.user.SigningSucceeded"
-        class_version = 1
         # Added in wave 2 (every success is recorded since); older events
         # load with the defaults.
         packet_id: str = ""
@@ -196,17 +196,14 @@ class User(Aggregate):
 
     class SigningUnlocked(Event):
         TOPIC = "quire.user.SigningUnlocked"
-        class_version = 1
 
         def apply(self, user: Any) -> None:
-            user.failed_signings = 0
-            user.signing_locked = False
+            assign(user, self, failed_signings=0, signing_locked=False)
 
     class TokensRevoked(Event):
         """Every token issued so far stops working (`quire users revoke-tokens`)."""
 
         TOPIC = "quire.user.TokensRevoked"
-        class_version = 1
         count: int
 
         def apply(self, user: Any) -> None:
@@ -260,7 +257,6 @@ class TokenIndex(Aggregate):
 
     class Issued(Created):
         TOPIC = "quire.token.Issued"
-        class_version = 1
         user_id: str
 
         def apply(self, index: Any) -> None:
@@ -295,18 +291,14 @@ class AuditTrail(Aggregate):
 
     class Started(Created):
         TOPIC = "quire.trail.Started"
-        class_version = 1
         user_id: str
         day: str
 
         def apply(self, trail: Any) -> None:
-            trail.user_id = self.user_id
-            trail.day = self.day
-            trail.entries = 0
+            assign(trail, self, "user_id", "day", entries=0)
 
     class Viewed(Event):
         TOPIC = "quire.trail.Viewed"
-        class_version = 1
         actor: str
         actor_kind: str
         what: str
@@ -318,7 +310,6 @@ class AuditTrail(Aggregate):
 
     class Refused(Event):
         TOPIC = "quire.trail.Refused"
-        class_version = 1
         actor: str
         actor_kind: str
         request: str
@@ -334,9 +325,4 @@ class AuditTrail(Aggregate):
 
 
 def user_event_classes() -> list[type[Any]]:
-    classes: list[type[Any]] = []
-    for owner in (User, TokenIndex, AuditTrail):
-        for value in vars(owner).values():
-            if isinstance(value, type) and "TOPIC" in value.__dict__:
-                classes.append(value)
-    return classes
+    return stored_classes(User, TokenIndex, AuditTrail)

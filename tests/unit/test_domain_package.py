@@ -45,7 +45,7 @@ def area_events() -> list[type[PacketEvent]]:
         for module in AREAS
         for _, cls in inspect.getmembers(module, inspect.isclass)
         if issubclass(cls, PacketEvent)
-        and cls is not PacketEvent
+        and "TOPIC" in cls.__dict__  # not an area's base (SourceEvent)
         and cls.__module__ == module.__name__
     ]
 

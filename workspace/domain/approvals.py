@@ -9,13 +9,14 @@ from workspace.domain.base import (
     LANE_DECISIONS,
     RETURN_CATEGORIES,
     SUPERSESSION_CAUSES,
-    TEXT_FIELD_MAX,
     Meta,
     PacketBase,
-    PacketEvent,
+    check_reason,
+    copied,
     iso,
     require_text,
 )
+from workspace.domain.releases import ReleaseEvent
 from workspace.errors import (
     InvalidInputError,
     NotFoundError,
@@ -28,10 +29,8 @@ if TYPE_CHECKING:
     from workspace.domain.packet import Packet
 
 
-class ReleaseApproved(PacketEvent):
+class ReleaseApproved(ReleaseEvent):
     TOPIC = "quire.packet.ReleaseApproved"
-    class_version = 1
-    release_id: str
     revision: int
     content_hash: str
     lane_id: str
@@ -39,90 +38,68 @@ class ReleaseApproved(PacketEvent):
     manifest: dict[str, Any]
     manifest_hash: str
 
-    counts_as_work = False
-
     def fold(self, packet: Packet) -> None:
-        release = packet.releases[self.release_id]
-        release["status"] = "released"
-        release["hold_reasons"] = []
-        release["meaning"] = self.meaning
-        release["manifest"] = self.manifest
-        release["manifest_hash"] = self.manifest_hash
-        release["approved_by"] = self.actor
-        release["approved_at"] = iso(self.timestamp)
-        release["approved_version"] = self.originator_version
+        self.entry(packet).update(
+            status="released",
+            hold_reasons=[],
+            **copied(self, "meaning", "manifest", "manifest_hash"),
+            approved_by=self.actor,
+            approved_at=iso(self.timestamp),
+            approved_version=self.originator_version,
+        )
 
 
-class ReleaseSuperseded(PacketEvent):
+class ReleaseSuperseded(ReleaseEvent):
     TOPIC = "quire.packet.ReleaseSuperseded"
-    class_version = 1
-    release_id: str
     cause: str
     trigger: dict[str, Any]
     successor_release_id: str | None
 
-    counts_as_work = False
-
     def fold(self, packet: Packet) -> None:
-        release = packet.releases[self.release_id]
-        release["status"] = "superseded"
-        release["supersession"] = {
-            "cause": self.cause,
-            "trigger": dict(self.trigger),
-            "by": self.actor,
-            "at": iso(self.timestamp),
-            "version": self.originator_version,
-        }
+        self.entry(packet).update(
+            status="superseded",
+            supersession={
+                **copied(self, "cause", "trigger"),
+                "by": self.actor,
+                "at": iso(self.timestamp),
+                "version": self.originator_version,
+            },
+        )
         if self.successor_release_id is not None:
             packet.link_releases(self.release_id, self.successor_release_id)
 
 
-class ReleaseSucceeded(PacketEvent):
+class ReleaseSucceeded(ReleaseEvent):
     TOPIC = "quire.packet.ReleaseSucceeded"
-    class_version = 1
-    release_id: str
     successor_release_id: str
-
-    counts_as_work = False
 
     def fold(self, packet: Packet) -> None:
         packet.link_releases(self.release_id, self.successor_release_id)
 
 
-class ReleaseAcknowledged(PacketEvent):
+class ReleaseAcknowledged(ReleaseEvent):
     TOPIC = "quire.packet.ReleaseAcknowledged"
-    class_version = 1
-    release_id: str
     lane_id: str
 
-    counts_as_work = False
-
     def fold(self, packet: Packet) -> None:
-        packet.releases[self.release_id]["acknowledgements"].append(
+        self.entry(packet)["acknowledgements"].append(
             {"by": self.actor, "lane_id": self.lane_id, "at": iso(self.timestamp)}
         )
 
 
-class ReleaseDecided(PacketEvent):
+class ReleaseDecided(ReleaseEvent):
     """The lane decides on a release delivered to it: accepted, or returned
     with a reason category (the reason text is the event's own)."""
 
     TOPIC = "quire.packet.ReleaseDecided"
-    class_version = 1
-    release_id: str
     lane_id: str
     decision: str
     reason_category: str | None
 
-    counts_as_work = False
-
     def fold(self, packet: Packet) -> None:
-        release = packet.releases[self.release_id]
         # Releases folded before lanes decided have no such key.
-        release["decision"] = {
-            "decision": self.decision,
-            "reason_category": self.reason_category,
-            "reason": self.reason,
+        self.entry(packet)["decision"] = {
+            **copied(self, "decision", "reason_category", "reason"),
             "by": self.actor,
             "lane_id": self.lane_id,
             "at": iso(self.timestamp),
@@ -208,11 +185,7 @@ class ApprovalCommands(PacketBase):
 
     def acknowledge_release(self, meta: Meta, release_id: str) -> bool:
         """A lane member acknowledges receipt; once per member."""
-        release = self.release(release_id)
-        if release["status"] not in ("released", "superseded"):
-            raise NotFoundError(
-                "RELEASE_NOT_FOUND", f"no release {release_id!r} in this lane"
-            )
+        release = self._delivered_release(release_id)
         if any(a["by"] == meta.actor for a in release["acknowledgements"]):
             return False
         self._trigger(
@@ -227,11 +200,7 @@ class ApprovalCommands(PacketBase):
         self, meta: Meta, release_id: str, decision: str, reason_category: str | None
     ) -> None:
         """A lane member decides on a released revision, once per release."""
-        release = self.release(release_id)
-        if release["status"] not in ("released", "superseded"):
-            raise NotFoundError(
-                "RELEASE_NOT_FOUND", f"no release {release_id!r} in this lane"
-            )
+        release = self._delivered_release(release_id)
         if decision not in LANE_DECISIONS:
             raise UnprocessableError(
                 "DECISION_INVALID",
@@ -261,8 +230,7 @@ class ApprovalCommands(PacketBase):
                 f"by {release['decision']['by']}",
                 {"release_id": release_id, "decision": release["decision"]},
             )
-        if meta.reason is not None:
-            require_text("REASON_EMPTY", "reason", meta.reason, TEXT_FIELD_MAX)
+        check_reason(meta)
         self._trigger(
             ReleaseDecided,
             meta,
@@ -271,6 +239,16 @@ class ApprovalCommands(PacketBase):
             decision=decision,
             reason_category=reason_category,
         )
+
+    def _delivered_release(self, release_id: str) -> dict[str, Any]:
+        """A release its lane has (released, or superseded since): lane
+        members see no other (404)."""
+        release = self.release(release_id)
+        if release["status"] not in ("released", "superseded"):
+            raise NotFoundError(
+                "RELEASE_NOT_FOUND", f"no release {release_id!r} in this lane"
+            )
+        return release
 
     def link_releases(self, release_id: str, successor_release_id: str) -> None:
         """Folds lineage both ways (used by the release events' folds)."""

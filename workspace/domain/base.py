@@ -3,7 +3,10 @@ event class `PacketEvent` and `PacketBase`, the state every command mixin sees.
 
 Events are stored schema. Each has a stable `TOPIC` (registered explicitly, so a
 class may be renamed or moved without breaking stored history) and a
-`class_version` (bump it and add an `upcast_vN_vN+1` when its fields change).
+`class_version`: 1 unless the class sets it (set it to 2, and add an
+`upcast_v1_v2`, when its fields change). An area's events share a small base
+class that holds the id field they all start with (`SourceEvent.source_id`):
+the stored fields, and their order, are those of the class written out.
 
 Event `apply` methods only fold state; they never validate, because they are
 replayed. Every guard lives in the command methods, which run once.
@@ -22,6 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from eventsourcing.domain import Aggregate
 
+from workspace.boundary import CATEGORIES as BOUNDARY_CATEGORIES
 from workspace.errors import (
     InvalidInputError,
     NotFoundError,
@@ -67,18 +71,9 @@ RETURN_CATEGORIES = (
     "other",
 )
 
-#: Why a human rejects an agent's suggestion (shared/API.md, v2 additions).
-REJECTION_CATEGORIES = (
-    "concession_recommendation",
-    "customer_communication",
-    "billing_execution",
-    "entitlement_adjudication",
-    "staffing_commitment",
-    "incident_classification",
-    "live_diagnostics",
-    "factual_error",
-    "other",
-)
+#: Why a human rejects an agent's suggestion (shared/API.md, v2 additions):
+#: a commitment the boundary check flags, or one of two of its own.
+REJECTION_CATEGORIES = (*BOUNDARY_CATEGORIES, "factual_error", "other")
 
 
 def client_key(user_id: str, client_id: str) -> str:
@@ -183,6 +178,53 @@ class PacketEvent(Aggregate.Event):
         """Evolves the packet's state; overridden by each event."""
 
 
+class EntryEvent(PacketEvent):
+    """An event about one entry of a packet map (no TOPIC: each area's base,
+    `SourceEvent`, names the map (`entries`) and the id field (`key`) that
+    it declares first; `entry(packet)` is that entry)."""
+
+    entries: ClassVar[str]
+    key: ClassVar[str]
+
+    def entry(self, packet: PacketBase) -> dict[str, Any]:
+        found: dict[str, dict[str, Any]] = getattr(packet, self.entries)
+        return found[getattr(self, self.key)]
+
+
+def kept(value: Any) -> Any:
+    """A field's value as a fold keeps it: a list or dict is copied, so the
+    folded state never shares one with the (stored) event."""
+    if isinstance(value, list):
+        return list(value)
+    if isinstance(value, dict):
+        return dict(value)
+    return value
+
+
+def copied(event: object, *names: str) -> dict[str, Any]:
+    """The named fields of `event`, by name, as a fold keeps them (`kept`)."""
+    return {name: kept(getattr(event, name)) for name in names}
+
+
+def stored_classes(*owners: type) -> list[type[Any]]:
+    """The classes with a TOPIC of their own among the attributes of
+    `owners` (aggregates): their stored events. (The eventsourcing library
+    registers each one's topic when the aggregate class is created.)"""
+    return [
+        value
+        for owner in owners
+        for value in vars(owner).values()
+        if isinstance(value, type) and "TOPIC" in value.__dict__
+    ]
+
+
+def assign(target: object, event: object, *names: str, **values: Any) -> None:
+    """Folds the named fields of `event` onto the attributes of the same name
+    of `target` (an aggregate), as `kept`, then sets `values`."""
+    for name, value in {**copied(event, *names), **values}.items():
+        setattr(target, name, value)
+
+
 if TYPE_CHECKING:
     from workspace.domain.packet import Packet
 
@@ -228,18 +270,31 @@ class PacketBase(_Base):
     def _next_id(self, counter: str, prefix: str) -> str:
         return f"{prefix}-{self.counters.get(counter, 0) + 1}"
 
+    def bump(self, counter: str) -> None:
+        """Counts one more `counter` (in the fold that adds one; `_next_id`
+        names the next)."""
+        self.counters[counter] = self.counters.get(counter, 0) + 1
+
     def _trigger(self, event_class: type[PacketEvent], meta: Meta, **kw: Any) -> None:
         self.trigger_event(event_class, **kw, **meta.fields())
 
-    def section(self, section_id: str) -> dict[str, Any]:
-        section = self.sections.get(section_id)
-        if section is None or section.get("removed"):
+    def _lookup(
+        self, what: str, entries: dict[str, dict[str, Any]], ident: str
+    ) -> dict[str, Any]:
+        """The entry `ident` of `entries`, or 404 `<WHAT>_NOT_FOUND` (also
+        for an entry marked removed: a section)."""
+        found = entries.get(ident)
+        if found is None or found.get("removed"):
             raise NotFoundError(
-                "SECTION_NOT_FOUND",
-                f"no section {section_id!r} in this packet",
-                {"section_id": section_id},
+                f"{what.upper()}_NOT_FOUND",
+                f"no {what} {ident!r} in this packet",
+                {f"{what}_id": ident},
             )
-        return section
+        return found
+
+    def section(self, section_id: str) -> dict[str, Any]:
+        """A section not removed."""
+        return self._lookup("section", self.sections, section_id)
 
     def suggestion(self, suggestion_id: str) -> dict[str, Any]:
         suggestion = self.suggestions.get(suggestion_id)
@@ -255,34 +310,13 @@ class PacketBase(_Base):
         return suggestion
 
     def source(self, source_id: str) -> dict[str, Any]:
-        source = self.sources.get(source_id)
-        if source is None:
-            raise NotFoundError(
-                "SOURCE_NOT_FOUND",
-                f"no source {source_id!r} in this packet",
-                {"source_id": source_id},
-            )
-        return source
+        return self._lookup("source", self.sources, source_id)
 
     def prerequisite(self, prerequisite_id: str) -> dict[str, Any]:
-        prerequisite = self.prerequisites.get(prerequisite_id)
-        if prerequisite is None:
-            raise NotFoundError(
-                "PREREQUISITE_NOT_FOUND",
-                f"no prerequisite {prerequisite_id!r} in this packet",
-                {"prerequisite_id": prerequisite_id},
-            )
-        return prerequisite
+        return self._lookup("prerequisite", self.prerequisites, prerequisite_id)
 
     def objection(self, objection_id: str) -> dict[str, Any]:
-        objection = self.objections.get(objection_id)
-        if objection is None:
-            raise NotFoundError(
-                "OBJECTION_NOT_FOUND",
-                f"no objection {objection_id!r} in this packet",
-                {"objection_id": objection_id},
-            )
-        return objection
+        return self._lookup("objection", self.objections, objection_id)
 
     def revision(self, number: int) -> dict[str, Any]:
         if (
@@ -298,14 +332,7 @@ class PacketBase(_Base):
         return self.revisions[number - 1]
 
     def release(self, release_id: str) -> dict[str, Any]:
-        release = self.releases.get(release_id)
-        if release is None:
-            raise NotFoundError(
-                "RELEASE_NOT_FOUND",
-                f"no release {release_id!r} in this packet",
-                {"release_id": release_id},
-            )
-        return release
+        return self._lookup("release", self.releases, release_id)
 
     def _open_release(self, release_id: str) -> dict[str, Any]:
         release = self.release(release_id)
@@ -316,6 +343,13 @@ class PacketBase(_Base):
                 {"release_id": release_id, "status": release["status"]},
             )
         return release
+
+
+def check_reason(meta: Meta, *, required: bool = False) -> None:
+    """The command's reason (`meta.reason`, stored on its event) is a text
+    like any other: checked when given, and when the command requires one."""
+    if required or meta.reason is not None:
+        require_text("REASON_EMPTY", "reason", meta.reason, TEXT_FIELD_MAX)
 
 
 def text_hash(text: str) -> str:

@@ -6,9 +6,10 @@ from typing import TYPE_CHECKING
 
 from workspace.domain.base import (
     TEXT_FIELD_MAX,
+    EntryEvent,
     Meta,
     PacketBase,
-    PacketEvent,
+    copied,
     require_text,
 )
 from workspace.errors import (
@@ -20,20 +21,26 @@ if TYPE_CHECKING:
     from workspace.domain.packet import Packet
 
 
-class ObjectionRaised(PacketEvent):
-    TOPIC = "quire.packet.ObjectionRaised"
-    class_version = 1
-    counts_as_work = False  # objection work is not authorship
+class ObjectionEvent(EntryEvent):
+    """An event about one objection (no TOPIC: the base of those below).
+    Objection work is not authorship."""
+
+    counts_as_work = False
+    entries = "objections"
+    key = "objection_id"
     objection_id: str
+
+
+class ObjectionRaised(ObjectionEvent):
+    TOPIC = "quire.packet.ObjectionRaised"
     target: dict[str, str]
     text: str
 
     def fold(self, packet: Packet) -> None:
-        packet.counters["objection"] = packet.counters.get("objection", 0) + 1
+        packet.bump("objection")
         packet.objections[self.objection_id] = {
             "id": self.objection_id,
-            "target": dict(self.target),
-            "text": self.text,
+            **copied(self, "target", "text"),
             "raised_by": self.actor,
             "state": "open",
             "answers": [],
@@ -41,52 +48,34 @@ class ObjectionRaised(PacketEvent):
         }
 
 
-class ObjectionAnswered(PacketEvent):
+class ObjectionAnswered(ObjectionEvent):
     TOPIC = "quire.packet.ObjectionAnswered"
-    class_version = 1
-    counts_as_work = False  # objection work is not authorship
-    objection_id: str
     answer: str
 
     def fold(self, packet: Packet) -> None:
-        packet.objections[self.objection_id]["answers"].append(
-            {"by": self.actor, "text": self.answer}
-        )
+        self.entry(packet)["answers"].append({"by": self.actor, "text": self.answer})
 
 
-class ObjectionResolved(PacketEvent):
+class ObjectionResolved(ObjectionEvent):
     TOPIC = "quire.packet.ObjectionResolved"
-    class_version = 1
-    counts_as_work = False  # objection work is not authorship
-    objection_id: str
     resolution: str
 
     def fold(self, packet: Packet) -> None:
-        objection = packet.objections[self.objection_id]
-        objection["state"] = "resolved"
-        objection["resolution"] = self.resolution
+        self.entry(packet).update(state="resolved", resolution=self.resolution)
 
 
-class ObjectionWithdrawn(PacketEvent):
+class ObjectionWithdrawn(ObjectionEvent):
     TOPIC = "quire.packet.ObjectionWithdrawn"
-    class_version = 1
-    counts_as_work = False  # objection work is not authorship
-    objection_id: str
 
     def fold(self, packet: Packet) -> None:
-        packet.objections[self.objection_id]["state"] = "withdrawn"
+        self.entry(packet)["state"] = "withdrawn"
 
 
-class ObjectionReopened(PacketEvent):
+class ObjectionReopened(ObjectionEvent):
     TOPIC = "quire.packet.ObjectionReopened"
-    class_version = 1
-    counts_as_work = False  # objection work is not authorship
-    objection_id: str
 
     def fold(self, packet: Packet) -> None:
-        objection = packet.objections[self.objection_id]
-        objection["state"] = "open"
-        objection["resolution"] = None
+        self.entry(packet).update(state="open", resolution=None)
 
 
 class ObjectionCommands(PacketBase):
@@ -124,11 +113,7 @@ class ObjectionCommands(PacketBase):
         )
 
     def resolve_objection(self, meta: Meta, objection_id: str, resolution: str) -> None:
-        objection = self.objection(objection_id)
-        if objection["state"] != "open":
-            raise StateError(
-                "OBJECTION_NOT_OPEN", f"{objection_id} is {objection['state']}"
-            )
+        self._open_objection(objection_id)
         self._trigger(
             ObjectionResolved,
             meta,
@@ -139,12 +124,15 @@ class ObjectionCommands(PacketBase):
         )
 
     def withdraw_objection(self, meta: Meta, objection_id: str) -> None:
+        self._open_objection(objection_id)
+        self._trigger(ObjectionWithdrawn, meta, objection_id=objection_id)
+
+    def _open_objection(self, objection_id: str) -> None:
         objection = self.objection(objection_id)
         if objection["state"] != "open":
             raise StateError(
                 "OBJECTION_NOT_OPEN", f"{objection_id} is {objection['state']}"
             )
-        self._trigger(ObjectionWithdrawn, meta, objection_id=objection_id)
 
     def reopen_objection(self, meta: Meta, objection_id: str) -> None:
         objection = self.objection(objection_id)

@@ -32,10 +32,15 @@ from workspace.domain.base import (
     Meta,
     PacketEvent,
     _user_list,
+    assign,
     client_key,
+    copied,
     iso,
     require_text,
 )
+
+#: Who may do what on a packet: its members (`Opened`, `MembersChanged`).
+MEMBERS = ("release_owner", "authors", "reviewers")
 
 
 class Packet(
@@ -64,7 +69,6 @@ class Packet(
 
     class Opened(Created):
         TOPIC = "quire.packet.Opened"
-        class_version = 1
         kind: str
         title: str
         release_owner: str
@@ -72,11 +76,7 @@ class Packet(
         reviewers: list[str]
 
         def fold(self, packet: Packet) -> None:
-            packet.kind = self.kind
-            packet.title = self.title
-            packet.release_owner = self.release_owner
-            packet.authors = list(self.authors)
-            packet.reviewers = list(self.reviewers)
+            assign(packet, self, "kind", "title", *MEMBERS)
             packet.sections = {}
             packet.section_order = []
             packet.sources = {}
@@ -94,20 +94,16 @@ class Packet(
 
     class MembersChanged(PacketEvent):
         TOPIC = "quire.packet.MembersChanged"
-        class_version = 1
         counts_as_work = False  # membership is not content
         release_owner: str
         authors: list[str]
         reviewers: list[str]
 
         def fold(self, packet: Packet) -> None:
-            packet.release_owner = self.release_owner
-            packet.authors = list(self.authors)
-            packet.reviewers = list(self.reviewers)
+            assign(packet, self, *MEMBERS)
 
     class Retitled(PacketEvent):
         TOPIC = "quire.packet.Retitled"
-        class_version = 1
         title: str
 
         def fold(self, packet: Packet) -> None:
@@ -117,7 +113,6 @@ class Packet(
         """A request Quire must never carry out (invariant 9), kept on record."""
 
         TOPIC = "quire.packet.RequestRefused"
-        class_version = 1
         request: str
         code: str
         detail: str
@@ -127,9 +122,7 @@ class Packet(
         def fold(self, packet: Packet) -> None:
             packet.refusals.append(
                 {
-                    "request": self.request,
-                    "code": self.code,
-                    "detail": self.detail,
+                    **copied(self, "request", "code", "detail"),
                     "by": self.actor,
                     "at": iso(self.timestamp),
                 }

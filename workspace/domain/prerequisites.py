@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING
 
 from workspace.domain.base import (
     TEXT_FIELD_MAX,
+    EntryEvent,
     Meta,
     PacketBase,
-    PacketEvent,
+    copied,
     iso,
     require_text,
 )
@@ -18,16 +19,22 @@ if TYPE_CHECKING:
     from workspace.domain.packet import Packet
 
 
-class PrerequisiteDeclared(PacketEvent):
-    TOPIC = "quire.packet.PrerequisiteDeclared"
-    class_version = 1
+class PrerequisiteEvent(EntryEvent):
+    """An event about one prerequisite (no TOPIC: the base of those below)."""
+
+    entries = "prerequisites"
+    key = "prerequisite_id"
     prerequisite_id: str
+
+
+class PrerequisiteDeclared(PrerequisiteEvent):
+    TOPIC = "quire.packet.PrerequisiteDeclared"
     title: str
     satisfied: bool
     valid_until: str | None
 
     def fold(self, packet: Packet) -> None:
-        packet.counters["prerequisite"] = packet.counters.get("prerequisite", 0) + 1
+        packet.bump("prerequisite")
         packet.prerequisites[self.prerequisite_id] = {
             "id": self.prerequisite_id,
             "title": self.title,
@@ -37,29 +44,23 @@ class PrerequisiteDeclared(PacketEvent):
         }
 
 
-class PrerequisiteSatisfied(PacketEvent):
+class PrerequisiteSatisfied(PrerequisiteEvent):
     TOPIC = "quire.packet.PrerequisiteSatisfied"
-    class_version = 1
-    prerequisite_id: str
     evidence: str
     valid_until: str | None
 
     def fold(self, packet: Packet) -> None:
-        prerequisite = packet.prerequisites[self.prerequisite_id]
-        prerequisite["state"] = "satisfied"
-        prerequisite["evidence"] = self.evidence
-        prerequisite["valid_until"] = self.valid_until
+        self.entry(packet).update(
+            state="satisfied", **copied(self, "evidence", "valid_until")
+        )
 
 
-class PrerequisiteLapsed(PacketEvent):
+class PrerequisiteLapsed(PrerequisiteEvent):
     TOPIC = "quire.packet.PrerequisiteLapsed"
-    class_version = 1
-    prerequisite_id: str
-
     counts_as_work = False
 
     def fold(self, packet: Packet) -> None:
-        packet.prerequisites[self.prerequisite_id]["state"] = "lapsed"
+        self.entry(packet)["state"] = "lapsed"
 
 
 class PrerequisiteCommands(PacketBase):

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from workspace import authority
-from workspace.domain.base import Meta, PacketEvent, iso
+from workspace.domain.base import Meta, PacketEvent, copied, iso
 from workspace.errors import UnprocessableError
 
 if TYPE_CHECKING:
@@ -42,16 +42,13 @@ class RecommendationEvent(PacketEvent):
 
 class AuthorityMatrixSet(RecommendationEvent):
     TOPIC = "quire.packet.AuthorityMatrixSet"
-    class_version = 1
     source_id: str
     digest: str
     matrix: dict[str, Any]
 
     def fold(self, packet: Packet) -> None:
         packet.part(PART)["authority"] = {
-            "source_id": self.source_id,
-            "digest": self.digest,
-            "matrix": self.matrix,
+            **copied(self, "source_id", "digest", "matrix"),
             "version": self.originator_version,
             "set_by": self.actor,
             "at": iso(self.timestamp),
@@ -60,7 +57,6 @@ class AuthorityMatrixSet(RecommendationEvent):
 
 class CaseDimensionsSet(RecommendationEvent):
     TOPIC = "quire.packet.CaseDimensionsSet"
-    class_version = 1
     dimensions: dict[str, Any]
 
     def fold(self, packet: Packet) -> None:
@@ -69,7 +65,6 @@ class CaseDimensionsSet(RecommendationEvent):
 
 class OptionAdded(RecommendationEvent):
     TOPIC = "quire.packet.OptionAdded"
-    class_version = 1
     option_id: str
     title: str
     components: list[dict[str, Any]]
@@ -83,12 +78,15 @@ class OptionAdded(RecommendationEvent):
         part = packet.part(PART)
         part.setdefault("options", {})[self.option_id] = {
             "id": self.option_id,
-            "title": self.title,
-            "components": list(self.components),
-            "rationale": self.rationale,
-            "evidence": list(self.evidence),
-            "precedent_ids": list(self.precedent_ids),
-            "classification": dict(self.classification),
+            **copied(
+                self,
+                "title",
+                "components",
+                "rationale",
+                "evidence",
+                "precedent_ids",
+                "classification",
+            ),
             "state": "proposed" if self.proposed else "accepted",
             "added_by": self.actor,
             "added_by_kind": self.actor_kind,
@@ -99,13 +97,12 @@ class OptionAdded(RecommendationEvent):
 
 class OptionAccepted(RecommendationEvent):
     TOPIC = "quire.packet.OptionAccepted"
-    class_version = 1
     option_id: str
 
     def fold(self, packet: Packet) -> None:
-        option = packet.part(PART)["options"][self.option_id]
-        option["state"] = "accepted"
-        option["accepted_by"] = self.actor
+        packet.part(PART)["options"][self.option_id].update(
+            state="accepted", accepted_by=self.actor
+        )
 
 
 class OptionReclassified(RecommendationEvent):
@@ -113,7 +110,6 @@ class OptionReclassified(RecommendationEvent):
     source, the case's dimensions changed): computed, not authored."""
 
     TOPIC = "quire.packet.OptionReclassified"
-    class_version = 1
     option_id: str
     previous: str
     classification: dict[str, Any]
@@ -140,7 +136,6 @@ class OptionReclassified(RecommendationEvent):
 
 class OptionsRanked(RecommendationEvent):
     TOPIC = "quire.packet.OptionsRanked"
-    class_version = 1
     order: list[str]
     because: dict[str, Any]
 
@@ -172,7 +167,6 @@ class OptionsRanked(RecommendationEvent):
 
 class AskRecorded(RecommendationEvent):
     TOPIC = "quire.packet.AskRecorded"
-    class_version = 1
     ask_id: str
     type: str
     requested_by: str
@@ -183,9 +177,7 @@ class AskRecorded(RecommendationEvent):
         part = packet.part(PART)
         part.setdefault("asks", {})[self.ask_id] = {
             "id": self.ask_id,
-            "type": self.type,
-            "requested_by": self.requested_by,
-            "text": self.text,
+            **copied(self, "type", "requested_by", "text"),
             "state": "proposed" if self.proposed else "accepted",
             "recorded_by": self.actor,
             "at": iso(self.timestamp),
@@ -195,18 +187,16 @@ class AskRecorded(RecommendationEvent):
 
 class AskAccepted(RecommendationEvent):
     TOPIC = "quire.packet.AskAccepted"
-    class_version = 1
     ask_id: str
 
     def fold(self, packet: Packet) -> None:
-        ask = packet.part(PART)["asks"][self.ask_id]
-        ask["state"] = "accepted"
-        ask["accepted_by"] = self.actor
+        packet.part(PART)["asks"][self.ask_id].update(
+            state="accepted", accepted_by=self.actor
+        )
 
 
 class PrecedentRecorded(RecommendationEvent):
     TOPIC = "quire.packet.PrecedentRecorded"
-    class_version = 1
     precedent_id: str
     case_ref: str
     dimensions: dict[str, Any]
@@ -216,9 +206,7 @@ class PrecedentRecorded(RecommendationEvent):
         part = packet.part(PART)
         part.setdefault("precedents", {})[self.precedent_id] = {
             "id": self.precedent_id,
-            "case_ref": self.case_ref,
-            "dimensions": dict(self.dimensions),
-            "granted": self.granted,
+            **copied(self, "case_ref", "dimensions", "granted"),
         }
 
 
@@ -226,7 +214,6 @@ class EscalationPrepared(RecommendationEvent):
     """The recommendation's side of the link to its escalation packet."""
 
     TOPIC = "quire.packet.EscalationPrepared"
-    class_version = 1
     escalation_packet_id: str
     lane_id: str
 
@@ -247,7 +234,6 @@ class EscalationAssembled(RecommendationEvent):
     recommendation (hashed content of the escalation packet)."""
 
     TOPIC = "quire.packet.EscalationAssembled"
-    class_version = 1
     from_packet_id: str
     lane_id: str
     dossier: dict[str, Any]
@@ -255,10 +241,9 @@ class EscalationAssembled(RecommendationEvent):
     counts_as_work = False  # assembled by Quire from the recommendation
 
     def fold(self, packet: Packet) -> None:
-        part = packet.part(ESCALATION_PART)
-        part["from_packet_id"] = self.from_packet_id
-        part["lane_id"] = self.lane_id
-        part["dossier"] = dict(self.dossier)
+        packet.part(ESCALATION_PART).update(
+            copied(self, "from_packet_id", "lane_id", "dossier")
+        )
 
 
 # ----------------------------------------------------------------- reading

@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from workspace.domain.base import (
     TEXT_FIELD_MAX,
+    EntryEvent,
     Meta,
     PacketBase,
-    PacketEvent,
+    check_reason,
+    copied,
     iso,
     require_text,
     text_hash,
@@ -28,30 +30,31 @@ if TYPE_CHECKING:
     from workspace.domain.packet import Packet
 
 
-# Written by the release layer (release/); the schema is shared with the
-# projections (notes/release_events.md): add fields, never rename. None of
-# these count as authoring, so accepting a residual or signing never makes
-# the release owner an author of the next revision.
-class ReleaseRequested(PacketEvent):
-    TOPIC = "quire.packet.ReleaseRequested"
-    class_version = 1
+class ReleaseEvent(EntryEvent):
+    """An event about one release (no TOPIC: the base of every release event,
+    here, in approvals and in signatures). Written by the release layer;
+    shared with the projections (notes/release_events.md); never authoring
+    (see above)."""
+
+    counts_as_work = False
+    entries = "releases"
+    key = "release_id"
     release_id: str
+
+
+class ReleaseRequested(ReleaseEvent):
+    TOPIC = "quire.packet.ReleaseRequested"
     revision: int
     content_hash: str
     lane_id: str
     status: str
     hold_reasons: list[dict[str, Any]]
 
-    counts_as_work = False
-
     def fold(self, packet: Packet) -> None:
-        packet.counters["release"] = packet.counters.get("release", 0) + 1
+        packet.bump("release")
         packet.releases[self.release_id] = {
             "id": self.release_id,
-            "revision": self.revision,
-            "content_hash": self.content_hash,
-            "lane_id": self.lane_id,
-            "status": self.status,
+            **copied(self, "revision", "content_hash", "lane_id", "status"),
             "hold_reasons": [dict(h) for h in self.hold_reasons],
             "requested_by": self.actor,
             "requested_at": iso(self.timestamp),
@@ -70,100 +73,74 @@ class ReleaseRequested(PacketEvent):
         }
 
 
-class ReleaseHeld(PacketEvent):
+class ReleaseHeld(ReleaseEvent):
     """The gate re-evaluated a release (e.g. at an approval attempt) and held it."""
 
     TOPIC = "quire.packet.ReleaseHeld"
-    class_version = 1
-    release_id: str
     hold_reasons: list[dict[str, Any]]
 
-    counts_as_work = False
-
     def fold(self, packet: Packet) -> None:
-        release = packet.releases[self.release_id]
-        release["status"] = "held"
-        release["hold_reasons"] = [dict(h) for h in self.hold_reasons]
+        self.entry(packet).update(
+            status="held", hold_reasons=[dict(h) for h in self.hold_reasons]
+        )
 
 
-class ReleaseCleared(PacketEvent):
+class ReleaseCleared(ReleaseEvent):
     """The gate re-evaluated a held release and nothing holds it any more."""
 
     TOPIC = "quire.packet.ReleaseCleared"
-    class_version = 1
-    release_id: str
-
-    counts_as_work = False
 
     def fold(self, packet: Packet) -> None:
-        release = packet.releases[self.release_id]
-        release["status"] = "pending"
-        release["hold_reasons"] = []
+        self.entry(packet).update(status="pending", hold_reasons=[])
 
 
-class ReleaseHoldPlaced(PacketEvent):
-    """The release owner holds an open release, with a reason; the gate
-    then holds it (`HELD_BY_RELEASE_OWNER`) until the owner lifts it."""
+class ReleaseHoldPlaced(ReleaseEvent):
+    """The release owner holds an open release, with a reason (the event's
+    own, Meta.reason); the gate then holds it (`HELD_BY_RELEASE_OWNER`)
+    until the owner lifts it."""
 
     TOPIC = "quire.packet.ReleaseHoldPlaced"
-    class_version = 1
-    release_id: str  # the reason is the event's own (Meta.reason)
-
-    counts_as_work = False
 
     def fold(self, packet: Packet) -> None:
-        packet.releases[self.release_id]["owner_hold"] = {
+        self.entry(packet)["owner_hold"] = {
             "reason": self.reason,
             "by": self.actor,
             "at": iso(self.timestamp),
         }
 
 
-class ReleaseHoldLifted(PacketEvent):
+class ReleaseHoldLifted(ReleaseEvent):
     TOPIC = "quire.packet.ReleaseHoldLifted"
-    class_version = 1
-    release_id: str
-
-    counts_as_work = False
 
     def fold(self, packet: Packet) -> None:
-        packet.releases[self.release_id]["owner_hold"] = None
+        self.entry(packet)["owner_hold"] = None
 
 
-class ReleaseCancelled(PacketEvent):
+class ReleaseCancelled(ReleaseEvent):
     """A pending or held request withdrawn for good (reason: Meta.reason)."""
 
     TOPIC = "quire.packet.ReleaseCancelled"
-    class_version = 1
-    release_id: str
-
-    counts_as_work = False
 
     def fold(self, packet: Packet) -> None:
-        release = packet.releases[self.release_id]
-        release["status"] = "cancelled"
-        release["cancellation"] = {
-            "by": self.actor,
-            "reason": self.reason,
-            "at": iso(self.timestamp),
-        }
+        self.entry(packet).update(
+            status="cancelled",
+            cancellation={
+                "by": self.actor,
+                "reason": self.reason,
+                "at": iso(self.timestamp),
+            },
+        )
 
 
-class ResidualAccepted(PacketEvent):
+class ResidualAccepted(ReleaseEvent):
     TOPIC = "quire.packet.ResidualAccepted"
-    class_version = 1
-    release_id: str
     objection_id: str
     rationale: str
     text_hash: str
 
-    counts_as_work = False
-
     def fold(self, packet: Packet) -> None:
-        packet.releases[self.release_id]["residuals"][self.objection_id] = {
-            "objection_id": self.objection_id,
-            "rationale": self.rationale,
-            "text_hash": self.text_hash,
+        self.entry(packet)["residuals"][self.objection_id] = {
+            **copied(self, "objection_id", "rationale", "text_hash"),
             "accepted_by": self.actor,
             "accepted_at": iso(self.timestamp),
         }
@@ -217,7 +194,7 @@ class ReleaseCommands(PacketBase):
 
     def place_owner_hold(self, meta: Meta, release_id: str) -> None:
         """Holds an open release; `meta.reason` says why (required)."""
-        require_text("REASON_EMPTY", "reason", meta.reason, TEXT_FIELD_MAX)
+        check_reason(meta, required=True)
         release = self._open_release(release_id)
         if release.get("owner_hold"):
             raise StateError(
@@ -239,7 +216,7 @@ class ReleaseCommands(PacketBase):
 
     def cancel_release(self, meta: Meta, release_id: str) -> None:
         """Withdraws an open request for good; `meta.reason` says why."""
-        require_text("REASON_EMPTY", "reason", meta.reason, TEXT_FIELD_MAX)
+        check_reason(meta, required=True)
         self._open_release(release_id)
         self._trigger(ReleaseCancelled, meta, release_id=release_id)
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from workspace.domain.base import (
+    EntryEvent,
     Meta,
     PacketBase,
-    PacketEvent,
     _check_text,
     _ops,
+    copied,
     require_text,
 )
 from workspace.errors import (
@@ -21,39 +22,40 @@ if TYPE_CHECKING:
     from workspace.domain.packet import Packet
 
 
-class SectionAdded(PacketEvent):
-    TOPIC = "quire.packet.SectionAdded"
-    class_version = 1
+class SectionEvent(EntryEvent):
+    """An event about one section (no TOPIC: the base of those below)."""
+
+    entries = "sections"
+    key = "section_id"
     section_id: str
+
+
+class SectionAdded(SectionEvent):
+    TOPIC = "quire.packet.SectionAdded"
     heading: str
     text: str
     position: int
 
     def fold(self, packet: Packet) -> None:
-        packet.counters["section"] = packet.counters.get("section", 0) + 1
+        packet.bump("section")
         packet.sections[self.section_id] = {
             "id": self.section_id,
-            "heading": self.heading,
-            "text": self.text,
+            **copied(self, "heading", "text"),
             "last_edit_version": self.originator_version,
         }
         packet.section_order.insert(self.position, self.section_id)
 
 
-class SectionRetitled(PacketEvent):
+class SectionRetitled(SectionEvent):
     TOPIC = "quire.packet.SectionRetitled"
-    class_version = 1
-    section_id: str
     heading: str
 
     def fold(self, packet: Packet) -> None:
-        packet.sections[self.section_id]["heading"] = self.heading
+        self.entry(packet)["heading"] = self.heading
 
 
-class SectionMoved(PacketEvent):
+class SectionMoved(SectionEvent):
     TOPIC = "quire.packet.SectionMoved"
-    class_version = 1
-    section_id: str
     position: int
 
     def fold(self, packet: Packet) -> None:
@@ -61,22 +63,18 @@ class SectionMoved(PacketEvent):
         packet.section_order.insert(self.position, self.section_id)
 
 
-class SectionRemoved(PacketEvent):
+class SectionRemoved(SectionEvent):
     TOPIC = "quire.packet.SectionRemoved"
-    class_version = 1
-    section_id: str
 
     def fold(self, packet: Packet) -> None:
         packet.section_order.remove(self.section_id)
-        packet.sections[self.section_id]["removed"] = True
+        self.entry(packet)["removed"] = True
 
 
-class SectionTextEdited(PacketEvent):
+class SectionTextEdited(SectionEvent):
     """Ops are stored as applied: already rebased onto the text just before."""
 
     TOPIC = "quire.packet.SectionTextEdited"
-    class_version = 1
-    section_id: str
     base_version: int
     ops: list[dict[str, Any]]
     suggestion_id: str | None
@@ -85,7 +83,7 @@ class SectionTextEdited(PacketEvent):
     boundary_flags: list[dict[str, str]] | None = None
 
     def fold(self, packet: Packet) -> None:
-        section = packet.sections[self.section_id]
+        section = self.entry(packet)
         section["text"] = apply_ops(section["text"], _ops(self.ops))
         section["last_edit_version"] = self.originator_version
         if self.suggestion_id is not None:

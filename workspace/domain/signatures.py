@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from workspace.domain.base import PacketEvent, iso
+from workspace.domain.releases import ReleaseEvent
 
 if TYPE_CHECKING:
     from workspace.domain.packet import Packet
@@ -24,7 +25,6 @@ class SignersNamed(PacketEvent):
     approvers sign too (read from the plan at the time of signing)."""
 
     TOPIC = "quire.packet.SignersNamed"
-    class_version = 1
     signers: list[str]
     plan_approvers: bool
 
@@ -40,13 +40,11 @@ class SignersNamed(PacketEvent):
         state["version"] = self.originator_version
 
 
-class ReleaseSigned(PacketEvent):
+class ReleaseSigned(ReleaseEvent):
     """One named signer signed `manifest_hash` (the manifest bound on the
     release by the first signature, carried by that event as `manifest`)."""
 
     TOPIC = "quire.packet.ReleaseSigned"
-    class_version = 1
-    release_id: str
     signer: str
     name: str
     manifest_hash: str
@@ -54,10 +52,8 @@ class ReleaseSigned(PacketEvent):
     signed_at: str
     manifest: dict[str, Any] | None
 
-    counts_as_work = False
-
     def fold(self, packet: Packet) -> None:
-        release = packet.releases[self.release_id]
+        release = self.entry(packet)
         if self.manifest is not None:
             release["signing_manifest"] = self.manifest
             release["signing_manifest_hash"] = self.manifest_hash
@@ -73,21 +69,17 @@ class ReleaseSigned(PacketEvent):
         )
 
 
-class SignaturesVoided(PacketEvent):
+class SignaturesVoided(ReleaseEvent):
     """Something the bound manifest rests on changed before the last
     signature: every signature collected for the release is void, and
     signing starts again on a fresh manifest."""
 
     TOPIC = "quire.packet.SignaturesVoided"
-    class_version = 1
-    release_id: str
     cause: str
     trigger: dict[str, Any]
 
-    counts_as_work = False
-
     def fold(self, packet: Packet) -> None:
-        release = packet.releases[self.release_id]
+        release = self.entry(packet)
         release.setdefault("voided_signatures", []).append(
             {
                 "cause": self.cause,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from workspace.domain.base import (
+    EntryEvent,
     Meta,
     PacketBase,
-    PacketEvent,
+    copied,
     iso,
     require_text,
 )
@@ -21,10 +22,16 @@ if TYPE_CHECKING:
     from workspace.domain.packet import Packet
 
 
-class SourceCited(PacketEvent):
-    TOPIC = "quire.packet.SourceCited"
-    class_version = 1
+class SourceEvent(EntryEvent):
+    """An event about one cited source (no TOPIC: the base of those below)."""
+
+    entries = "sources"
+    key = "source_id"
     source_id: str
+
+
+class SourceCited(SourceEvent):
+    TOPIC = "quire.packet.SourceCited"
     kind: str
     title: str
     reference: str
@@ -36,35 +43,36 @@ class SourceCited(PacketEvent):
     watch: dict[str, int] | None = None
 
     def fold(self, packet: Packet) -> None:
-        packet.counters["source"] = packet.counters.get("source", 0) + 1
+        packet.bump("source")
         packet.sources[self.source_id] = {
             "id": self.source_id,
-            "kind": self.kind,
-            "title": self.title,
-            "reference": self.reference,
-            "digest": self.digest,
-            "precedence": self.precedence,
-            "valid_until": self.valid_until,
+            **copied(
+                self,
+                "kind",
+                "title",
+                "reference",
+                "digest",
+                "precedence",
+                "valid_until",
+            ),
             "status": "current",
             "cited_by": self.actor,
             "refreshes": 0,
         }
         packet.source_order.append(self.source_id)
         if self.watch is not None:
-            packet.sources[self.source_id]["watch"] = dict(self.watch)
+            self.entry(packet)["watch"] = dict(self.watch)
 
 
-class SourceRefreshed(PacketEvent):
+class SourceRefreshed(SourceEvent):
     TOPIC = "quire.packet.SourceRefreshed"
-    class_version = 1
-    source_id: str
     digest: str
     previous_digest: str
     material: bool
     valid_until: str | None
 
     def fold(self, packet: Packet) -> None:
-        source = packet.sources[self.source_id]
+        source = self.entry(packet)
         source["digest"] = self.digest
         source["valid_until"] = self.valid_until
         source["status"] = "current"
@@ -76,9 +84,7 @@ class SourceRefreshed(PacketEvent):
             # judgement and its reason are bound into later manifests.
             source.setdefault("non_material", []).append(
                 {
-                    "digest": self.digest,
-                    "previous_digest": self.previous_digest,
-                    "reason": self.reason,
+                    **copied(self, "digest", "previous_digest", "reason"),
                     "judged_by": self.actor,
                     "at": iso(self.timestamp),
                     "version": self.originator_version,
@@ -86,34 +92,27 @@ class SourceRefreshed(PacketEvent):
             )
 
 
-class SourceWithdrawn(PacketEvent):
+class SourceWithdrawn(SourceEvent):
     TOPIC = "quire.packet.SourceWithdrawn"
-    class_version = 1
-    source_id: str
 
     def fold(self, packet: Packet) -> None:
-        packet.sources[self.source_id]["status"] = "withdrawn"
+        self.entry(packet)["status"] = "withdrawn"
 
 
-class SourceExpired(PacketEvent):
+class SourceExpired(SourceEvent):
     TOPIC = "quire.packet.SourceExpired"
-    class_version = 1
-    source_id: str
-
     counts_as_work = False
 
     def fold(self, packet: Packet) -> None:
-        packet.sources[self.source_id]["status"] = "expired"
+        self.entry(packet)["status"] = "expired"
 
 
-class SourceFetchFailed(PacketEvent):
+class SourceFetchFailed(SourceEvent):
     """The source watcher could not read a watched source; the digest stays.
     Recorded on the first failure, when the error changes, and once when the
     failures have lasted past the source's tolerance (`beyond_tolerance`)."""
 
     TOPIC = "quire.packet.SourceFetchFailed"
-    class_version = 1
-    source_id: str
     error_code: str
     error: str
     failing_since: str
@@ -122,13 +121,12 @@ class SourceFetchFailed(PacketEvent):
     counts_as_work = False
 
     def fold(self, packet: Packet) -> None:
-        source = packet.sources[self.source_id]
+        source = self.entry(packet)
         previous = source.get("fetch") or {}
         source["fetch"] = {
             "state": "failing",
             "since": self.failing_since,
-            "error_code": self.error_code,
-            "error": self.error,
+            **copied(self, "error_code", "error"),
             "last_failure_at": iso(self.timestamp),
             "beyond_tolerance": self.beyond_tolerance,
             "failures_recorded": previous.get("failures_recorded", 0) + 1
@@ -137,17 +135,14 @@ class SourceFetchFailed(PacketEvent):
         }
 
 
-class SourceFetchRecovered(PacketEvent):
+class SourceFetchRecovered(SourceEvent):
     """A watched source that was failing (or never read) was read again."""
 
     TOPIC = "quire.packet.SourceFetchRecovered"
-    class_version = 1
-    source_id: str
-
     counts_as_work = False
 
     def fold(self, packet: Packet) -> None:
-        source = packet.sources[self.source_id]
+        source = self.entry(packet)
         previous = source.get("fetch") or {}
         source["fetch"] = {"state": "ok", "read_at": iso(self.timestamp)}
         if previous.get("state") == "failing":
@@ -228,9 +223,7 @@ class SourceCommands(PacketBase):
         material: bool,
         valid_until: datetime | None = None,
     ) -> None:
-        source = self.source(source_id)
-        if source["status"] == "withdrawn":
-            raise StateError("SOURCE_WITHDRAWN", f"{source_id} was withdrawn")
+        source = self._cited_source(source_id)
         self._trigger(
             SourceRefreshed,
             meta,
@@ -244,10 +237,15 @@ class SourceCommands(PacketBase):
         )
 
     def withdraw_source(self, meta: Meta, source_id: str) -> None:
+        self._cited_source(source_id)
+        self._trigger(SourceWithdrawn, meta, source_id=source_id)
+
+    def _cited_source(self, source_id: str) -> dict[str, Any]:
+        """A source not withdrawn (409 `SOURCE_WITHDRAWN`)."""
         source = self.source(source_id)
         if source["status"] == "withdrawn":
             raise StateError("SOURCE_WITHDRAWN", f"{source_id} was withdrawn")
-        self._trigger(SourceWithdrawn, meta, source_id=source_id)
+        return source
 
     def expire_source(self, meta: Meta, source_id: str) -> None:
         self._trigger(SourceExpired, meta, source_id=source_id)

@@ -10,6 +10,8 @@ from workspace.domain.base import (
     Meta,
     PacketBase,
     PacketEvent,
+    check_reason,
+    copied,
     require_text,
 )
 from workspace.errors import (
@@ -27,7 +29,6 @@ class EditConflictRecorded(PacketEvent):
     """A true overlap: the losing ops are kept, never dropped or blended."""
 
     TOPIC = "quire.packet.EditConflictRecorded"
-    class_version = 1
     conflict_id: str
     section_id: str
     base_version: int
@@ -37,16 +38,12 @@ class EditConflictRecorded(PacketEvent):
     counts_as_work = False
 
     def fold(self, packet: Packet) -> None:
-        packet.counters["conflict"] = packet.counters.get("conflict", 0) + 1
+        packet.bump("conflict")
         packet.conflicts[self.conflict_id] = {
             "id": self.conflict_id,
-            "section_id": self.section_id,
-            "base_version": self.base_version,
-            "ops": list(self.ops),
-            "against_version": self.against_version,
+            **copied(self, "section_id", "base_version", "ops", "against_version"),
             "raised_by": self.actor,
-            "client_id": self.client_id,
-            "client_seq": self.client_seq,
+            **copied(self, "client_id", "client_seq"),
             "state": "open",
             "resolution": None,
         }
@@ -61,20 +58,19 @@ class EditConflictRecorded(PacketEvent):
 
 class EditConflictResolved(PacketEvent):
     TOPIC = "quire.packet.EditConflictResolved"
-    class_version = 1
     conflict_id: str
     resolution: str
 
     def fold(self, packet: Packet) -> None:
-        packet.conflicts[self.conflict_id]["state"] = "resolved"
-        packet.conflicts[self.conflict_id]["resolution"] = self.resolution
+        packet.conflicts[self.conflict_id].update(
+            state="resolved", resolution=self.resolution
+        )
 
 
 class SuggestionProposed(PacketEvent):
     """An agent's edit waits for a human to accept it."""
 
     TOPIC = "quire.packet.SuggestionProposed"
-    class_version = 1
     suggestion_id: str
     section_id: str
     base_version: int
@@ -85,12 +81,10 @@ class SuggestionProposed(PacketEvent):
     boundary_flags: list[dict[str, str]] | None = None
 
     def fold(self, packet: Packet) -> None:
-        packet.counters["suggestion"] = packet.counters.get("suggestion", 0) + 1
+        packet.bump("suggestion")
         packet.suggestions[self.suggestion_id] = {
             "id": self.suggestion_id,
-            "section_id": self.section_id,
-            "base_version": self.base_version,
-            "ops": list(self.ops),
+            **copied(self, "section_id", "base_version", "ops"),
             "proposed_by": self.actor,
             "state": "proposed",
             "accepted_by": None,
@@ -113,20 +107,16 @@ class SuggestionRejected(PacketEvent):
     kind of boundary or error the suggestion crossed (absent before v2)."""
 
     TOPIC = "quire.packet.SuggestionRejected"
-    class_version = 1
     suggestion_id: str
     category: str | None = None
 
     counts_as_work = False  # rejecting changes no content
 
     def fold(self, packet: Packet) -> None:
-        suggestion = packet.suggestions[self.suggestion_id]
-        suggestion["state"] = "rejected"
-        suggestion["rejection"] = {
-            "by": self.actor,
-            "reason": self.reason,
-            "category": self.category,
-        }
+        packet.suggestions[self.suggestion_id].update(
+            state="rejected",
+            rejection={"by": self.actor, **copied(self, "reason", "category")},
+        )
 
 
 class BoundaryFlaggedError(StateError):
@@ -228,8 +218,7 @@ class SuggestionCommands(PacketBase):
                 f"category must be one of {', '.join(REJECTION_CATEGORIES)}",
                 {"category": category},
             )
-        if meta.reason is not None:
-            require_text("REASON_EMPTY", "reason", meta.reason, TEXT_FIELD_MAX)
+        check_reason(meta)
         self._trigger(
             SuggestionRejected,
             meta,

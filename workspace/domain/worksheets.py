@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from workspace.credit.errors import CalculationInputError
 from workspace.credit.rules import _FACTS, parse_facts, parse_request, parse_rules
-from workspace.domain.base import Meta, PacketEvent, require_text
+from workspace.domain.base import Meta, PacketEvent, copied, require_text
 from workspace.errors import NotFoundError, StateError, UnprocessableError
 
 if TYPE_CHECKING:
@@ -39,21 +39,29 @@ CITABLE = frozenset(_FACTS)
 INT_MAX = 2**53 - 1
 
 
-class WorksheetCreated(PacketEvent):
-    regates = True  # worksheet holds and staleness may change
-    TOPIC = "quire.packet.WorksheetCreated"
-    class_version = 1
+class WorksheetEvent(PacketEvent):
+    """An event about one worksheet (no TOPIC: the base of those below);
+    worksheet holds and staleness may change after it."""
+
+    regates = True
     worksheet_id: str
+
+    def sheet(self, packet: Packet) -> dict[str, Any]:
+        sheet: dict[str, Any] = packet.part(PART)[self.worksheet_id]
+        return sheet
+
+
+class WorksheetCreated(WorksheetEvent):
+    TOPIC = "quire.packet.WorksheetCreated"
     title: str
     facts: dict[str, Any]
     cites: dict[str, Any]  # fact -> {source_id, digest}
 
     def fold(self, packet: Packet) -> None:
-        packet.counters["worksheet"] = packet.counters.get("worksheet", 0) + 1
+        packet.bump("worksheet")
         packet.part(PART)[self.worksheet_id] = {
             "id": self.worksheet_id,
-            "title": self.title,
-            "facts": self.facts,
+            **copied(self, "title", "facts"),
             "cites": {k: dict(v) for k, v in self.cites.items()},
             "interpretations": [],
             "created_by": self.actor,
@@ -62,21 +70,17 @@ class WorksheetCreated(PacketEvent):
         }
 
 
-class WorksheetFactsUpdated(PacketEvent):
+class WorksheetFactsUpdated(WorksheetEvent):
     """New facts; every cite now stands for its source's digest at this
     moment (`digests`). `source_id` names the refresh that carried them."""
 
-    regates = True  # worksheet holds and staleness may change
-
     TOPIC = "quire.packet.WorksheetFactsUpdated"
-    class_version = 1
-    worksheet_id: str
     facts: dict[str, Any]
     digests: dict[str, str]  # fact -> digest
     source_id: str | None
 
     def fold(self, packet: Packet) -> None:
-        worksheet = packet.part(PART)[self.worksheet_id]
+        worksheet = self.sheet(packet)
         worksheet["facts"] = self.facts
         for fact, digest in self.digests.items():
             worksheet["cites"][fact]["digest"] = digest
@@ -84,24 +88,19 @@ class WorksheetFactsUpdated(PacketEvent):
         worksheet["facts_version"] = self.originator_version
 
 
-class WorksheetInterpretationAdded(PacketEvent):
-    regates = True  # worksheet holds and staleness may change
+class WorksheetInterpretationAdded(WorksheetEvent):
     TOPIC = "quire.packet.WorksheetInterpretationAdded"
-    class_version = 1
-    worksheet_id: str
     interpretation_id: str
     name: str
     rules: dict[str, Any]
     objection_id: str | None
 
     def fold(self, packet: Packet) -> None:
-        packet.counters["interpretation"] = packet.counters.get("interpretation", 0) + 1
-        packet.part(PART)[self.worksheet_id]["interpretations"].append(
+        packet.bump("interpretation")
+        self.sheet(packet)["interpretations"].append(
             {
                 "id": self.interpretation_id,
-                "name": self.name,
-                "rules": self.rules,
-                "objection_id": self.objection_id,
+                **copied(self, "name", "rules", "objection_id"),
                 "added_by": self.actor,
             }
         )
