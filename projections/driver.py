@@ -46,7 +46,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-from projections import poison
+from projections import event_log, poison
 from projections.events import EventRecord
 from projections.store import CONNECTION_ERRORS, ReadStore, Session, Tx
 
@@ -229,7 +229,7 @@ class Driver:
         topics = (
             sorted({t for s in active for t in s.topics or ()}) if filtered else None
         )
-        events = self.store.read_events(session, low, upper, topics)
+        events = event_log.read_events(self.store, session, low, upper, topics)
         advanced = 0
         for slot in active:
             position = slot.position or 0
@@ -390,7 +390,8 @@ class Driver:
                 continue
             if slot.position is None:
                 self.prepare(session, slot)
-            event = next(iter(self.store.read_events(session, nid - 1, nid)), None)
+            found = event_log.read_events(self.store, session, nid - 1, nid)
+            event = next(iter(found), None)
             try:
                 with session.transaction() as tx:
                     if event is not None:
