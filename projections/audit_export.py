@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
 )
 
+from projections import event_log
 from projections.audit import (
     READ_CHUNK,
     AuditMismatchError,
@@ -69,7 +70,7 @@ def _raw_events(store: ReadStore, session: Session, upto: int) -> Iterator[Event
     after = 0
     while after < upto:
         until = min(upto, after + READ_CHUNK)
-        yield from store.read_events(session, after, until)
+        yield from event_log.read_events(store, session, after, until)
         after = until
 
 
@@ -178,7 +179,7 @@ def recorded_log(
     last = max(recorded, default=0)
     stored = [
         e
-        for e in store.originator_events(session, packet_id, recorded)
+        for e in event_log.originator_events(store, session, packet_id, recorded)
         if e.originator_version <= last
     ]
     kept: list[tuple[int, EventRecord]] = []

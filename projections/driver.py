@@ -46,7 +46,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-from projections import poison
+from projections import event_log, poison
 from projections.events import EventRecord
 from projections.store import CONNECTION_ERRORS, ReadStore, Session, Tx
 
@@ -124,6 +124,24 @@ class Slot:
 
     def wants(self, event: EventRecord) -> bool:
         return self.topics is None or event.topic in self.topics
+
+    def move(self, tx: Tx, position: int, to: int) -> None:
+        """Moves the tracking record from `position` to `to`, unless another
+        instance moved it first (`TrackingMovedError`: the batch rolls back)."""
+        moved = tx.execute(
+            "UPDATE projection_tracking SET position = %s "
+            "WHERE name = %s AND position = %s",
+            (to, self.name, position),
+        )
+        if moved != 1:
+            raise TrackingMovedError(self.name)
+
+    def back_off(self) -> float:
+        """Pauses after one more failure, longer each time (up to 30 s)."""
+        self.errors += 1
+        pause = min(30.0, 0.5 * 2.0 ** min(self.errors, 6))
+        self.paused_until = time.monotonic() + pause
+        return pause
 
 
 class Driver:
@@ -229,7 +247,7 @@ class Driver:
         topics = (
             sorted({t for s in active for t in s.topics or ()}) if filtered else None
         )
-        events = self.store.read_events(session, low, upper, topics)
+        events = event_log.read_events(self.store, session, low, upper, topics)
         advanced = 0
         for slot in active:
             position = slot.position or 0
@@ -256,13 +274,7 @@ class Driver:
         projection = slot.projection
         try:
             with session.transaction() as tx:
-                moved = tx.execute(
-                    "UPDATE projection_tracking SET position = %s "
-                    "WHERE name = %s AND position = %s",
-                    (upper, slot.name, position),
-                )
-                if moved != 1:
-                    raise TrackingMovedError(slot.name)
+                slot.move(tx, position, upper)
                 if events:
                     projection.apply(tx, events)
         except TrackingMovedError:
@@ -287,9 +299,7 @@ class Driver:
                 return True
             if events:
                 return self._failed(session, slot, position, events[0], exc)
-            slot.errors += 1
-            pause = min(30.0, 0.5 * 2 ** min(slot.errors, 6))
-            slot.paused_until = time.monotonic() + pause
+            pause = slot.back_off()
             log.exception("projection %s failed; paused for %.1f s", slot.name, pause)
             return False
         projection.committed()
@@ -315,9 +325,7 @@ class Driver:
         slot.failures[nid] = attempts
         error = poison.describe(exc)
         if attempts < self.poison_attempts:
-            slot.errors += 1
-            pause = min(30.0, 0.5 * 2 ** min(slot.errors, 6))
-            slot.paused_until = time.monotonic() + pause
+            pause = slot.back_off()
             log.warning(
                 "projection %s failed on event %s (%s, attempt %s of %s); "
                 "paused for %.1f s",
@@ -334,13 +342,7 @@ class Driver:
         try:
             with session.transaction() as tx:
                 if skip:
-                    moved = tx.execute(
-                        "UPDATE projection_tracking SET position = %s "
-                        "WHERE name = %s AND position = %s",
-                        (nid, slot.name, position),
-                    )
-                    if moved != 1:
-                        raise TrackingMovedError(slot.name)
+                    slot.move(tx, position, nid)
                 poison.record(tx, slot.name, event, error, attempts, skipped=skip)
         except TrackingMovedError:
             log.info("projection %s moved elsewhere; reloading", slot.name)
@@ -359,10 +361,7 @@ class Driver:
             "skipped it" if skip else "it keeps retrying",
         )
         if not skip:
-            slot.errors += 1
-            slot.paused_until = time.monotonic() + min(
-                30.0, 0.5 * 2 ** min(slot.errors, 6)
-            )
+            slot.back_off()
             return False
         slot.errors = 0
         slot.paused_until = 0.0
@@ -390,7 +389,8 @@ class Driver:
                 continue
             if slot.position is None:
                 self.prepare(session, slot)
-            event = next(iter(self.store.read_events(session, nid - 1, nid)), None)
+            found = event_log.read_events(self.store, session, nid - 1, nid)
+            event = next(iter(found), None)
             try:
                 with session.transaction() as tx:
                     if event is not None:

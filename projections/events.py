@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from typing import Any
@@ -169,6 +170,14 @@ class EventRecord:
             self.topic,
             self.state,
         )
+
+
+def packet_batch(
+    events: Sequence[EventRecord],
+) -> tuple[list[EventRecord], list[str]]:
+    """A batch's packet events, and the ids of their packets (sorted)."""
+    mine = [e for e in events if e.is_packet_event]
+    return mine, sorted({e.originator_id for e in mine})
 
 
 def event_record(

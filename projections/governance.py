@@ -36,6 +36,7 @@ from projections import events as ev
 from projections.driver import Projection
 from projections.events import EventRecord
 from projections.store import ReadStore, Tx
+from projections.tables import Row, Table
 
 SUGGESTION_PROPOSED = "quire.packet.SuggestionProposed"
 SUGGESTION_REJECTED = "quire.packet.SuggestionRejected"
@@ -96,21 +97,22 @@ MATRIX_COLUMNS = ("packet_id", "blocked", "escalation_only")
 RANKING_COLUMNS = ("packet_id", "version", "at", "preferred")
 CUT_COLUMNS = ("packet_id", "version", "at")
 
-#: (table, columns, how many leading columns are the key)
-TABLES: dict[str, tuple[tuple[str, ...], int]] = {
-    "governance_packets": (PACKET_COLUMNS, 1),
-    "governance_releases": (RELEASE_COLUMNS, 2),
-    "governance_holds": (HOLD_COLUMNS, 3),
-    "governance_suggestions": (SUGGESTION_COLUMNS, 2),
-    "governance_source_changes": (CHANGE_COLUMNS, 2),
-    "governance_asks": (ASK_COLUMNS, 2),
-    "governance_matrices": (MATRIX_COLUMNS, 1),
-    "governance_rankings": (RANKING_COLUMNS, 2),
-    "governance_cuts": (CUT_COLUMNS, 2),
+TABLES = {
+    table.name: table
+    for table in (
+        Table("governance_packets", PACKET_COLUMNS, 1),
+        Table("governance_releases", RELEASE_COLUMNS, 2),
+        Table("governance_holds", HOLD_COLUMNS, 3),
+        Table("governance_suggestions", SUGGESTION_COLUMNS, 2),
+        Table("governance_source_changes", CHANGE_COLUMNS, 2),
+        Table("governance_asks", ASK_COLUMNS, 2),
+        Table("governance_matrices", MATRIX_COLUMNS, 1),
+        Table("governance_rankings", RANKING_COLUMNS, 2),
+        Table("governance_cuts", CUT_COLUMNS, 2),
+    )
 }
 
 Key = tuple[Any, ...]
-Row = dict[str, Any]
 
 
 class GovernanceFacts(Projection):
@@ -168,17 +170,20 @@ class _Batch:
     def get(self, table: str, key: Key) -> Row | None:
         cache = self.rows[table]
         if key not in cache:
-            columns, width = TABLES[table]
-            where = " AND ".join(f"{c} = %s" for c in columns[:width])
-            raw = self.tx.one(
-                f"SELECT {', '.join(columns)} FROM {table} WHERE {where}", key
-            )
-            cache[key] = None if raw is None else dict(zip(columns, raw, strict=True))
+            cache[key] = TABLES[table].by_key(self.tx, key)
         return cache[key]
 
     def put(self, table: str, row: Row) -> None:
-        columns, width = TABLES[table]
-        self.rows[table][tuple(row[c] for c in columns[:width])] = row
+        self.rows[table][tuple(row[c] for c in TABLES[table].key_columns)] = row
+
+    def ensure(self, table: str, new: Row) -> Row:
+        """The row with `new`'s key: the one stored (or put by this batch),
+        else `new`, put now."""
+        found = self.get(table, tuple(new[c] for c in TABLES[table].key_columns))
+        if found is None:
+            self.put(table, new)
+            return new
+        return found
 
     def apply(self, event: EventRecord) -> None:
         data = event.data
@@ -186,8 +191,7 @@ class _Batch:
         at = event.timestamp
         topic = event.topic
         if topic == ev.OPENED:
-            if self.get("governance_packets", (pid,)) is None:
-                self.put("governance_packets", {"packet_id": pid, "opened_at": at})
+            self.ensure("governance_packets", {"packet_id": pid, "opened_at": at})
             return
         if topic == SOURCE_REFRESHED:
             self.put(
@@ -253,16 +257,16 @@ class _Batch:
             {str(r.get("code")) for r in reasons if isinstance(r, dict) and "code" in r}
         )
         for code in codes:
-            row = self.get("governance_holds", (pid, rid, code))
-            if row is None:
-                row = {
+            row = self.ensure(
+                "governance_holds",
+                {
                     "packet_id": pid,
                     "release_id": rid,
                     "code": code,
                     "first_at": at,
                     "occurrences": 0,
-                }
-                self.put("governance_holds", row)
+                },
+            )
             row["occurrences"] += 1
 
     def _recommendation(self, event: EventRecord) -> None:
@@ -303,16 +307,16 @@ class _Batch:
     def _suggestion(self, event: EventRecord) -> None:
         pid = event.originator_id
         sid = str(event.data.get("suggestion_id"))
-        row = self.get("governance_suggestions", (pid, sid))
-        if row is None:
-            row = {
+        row = self.ensure(
+            "governance_suggestions",
+            {
                 "packet_id": pid,
                 "suggestion_id": sid,
                 "proposed_at": None,
                 "rejected_at": None,
                 "category": None,
-            }
-            self.put("governance_suggestions", row)
+            },
+        )
         if event.topic == SUGGESTION_PROPOSED:
             row["proposed_at"] = event.timestamp
         else:
@@ -323,30 +327,13 @@ class _Batch:
         for table, cache in self.rows.items():
             rows = [row for row in cache.values() if row is not None]
             if rows:
-                _upsert(self.tx, table, rows)
-
-
-def _upsert(tx: Tx, table: str, rows: Sequence[Row]) -> None:
-    columns, width = TABLES[table]
-    updates = ", ".join(f"{c} = excluded.{c}" for c in columns[width:])
-    tx.executemany(
-        f"INSERT INTO {table} ({', '.join(columns)}) "
-        f"VALUES ({Tx.marks(len(columns))}) "
-        f"ON CONFLICT ({', '.join(columns[:width])}) DO UPDATE SET {updates}",
-        [[row[c] for c in columns] for row in rows],
-    )
+                TABLES[table].upsert(self.tx, rows)
 
 
 def facts(store: ReadStore) -> dict[str, list[Row]]:
     """Every row of the read model, by table."""
-    out: dict[str, list[Row]] = {}
     with store.read() as tx:
-        for table, (columns, width) in TABLES.items():
-            order = ", ".join(columns[:width])
-            out[table] = [
-                dict(zip(columns, raw, strict=True))
-                for raw in tx.all(
-                    f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order}"
-                )
-            ]
-    return out
+        return {
+            name: table.rows(tx, f"ORDER BY {', '.join(table.key_columns)}")
+            for name, table in TABLES.items()
+        }

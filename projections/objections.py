@@ -9,14 +9,14 @@ resolved, withdrawn or residual (accepted as residual for a release; the
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from projections import events as ev
 from projections.driver import Projection
 from projections.events import EventRecord
-from projections.store import ReadStore, Tx, chunks
+from projections.store import ReadStore, Tx
+from projections.tables import Table
 
 COLUMNS = (
     "packet_id",
@@ -33,7 +33,12 @@ COLUMNS = (
     "updated_at",
     "version",
 )
-JSON_COLUMNS = {"target", "history", "residuals"}
+LEDGER = Table(
+    "objection_ledger",
+    COLUMNS,
+    key=2,
+    json_columns=frozenset({"target", "history", "residuals"}),
+)
 
 ACTIONS = {
     ev.OBJECTION_RAISED: ("raised", "open"),
@@ -118,57 +123,29 @@ class ObjectionLedger(Projection):
                 )
             row["updated_at"] = event.timestamp
             row["version"] = event.originator_version
-        updates = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS[2:])
-        tx.executemany(
-            f"INSERT INTO objection_ledger ({', '.join(COLUMNS)}) "
-            f"VALUES ({Tx.marks(len(COLUMNS))}) "
-            f"ON CONFLICT (packet_id, objection_id) DO UPDATE SET {updates}",
-            [
-                [
-                    json.dumps(row[c], sort_keys=True) if c in JSON_COLUMNS else row[c]
-                    for c in COLUMNS
-                ]
-                for _, row in sorted(rows.items())
-            ],
-        )
-
-
-def _decode(raw: tuple[Any, ...]) -> dict[str, Any]:
-    row = dict(zip(COLUMNS, raw, strict=True))
-    for key in JSON_COLUMNS:
-        row[key] = json.loads(row[key])
-    return row
+        LEDGER.upsert(tx, [row for _, row in sorted(rows.items())])
 
 
 def _load(
     tx: Tx, keys: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], dict[str, Any]]:
-    rows: dict[tuple[str, str], dict[str, Any]] = {}
     by_packet: dict[str, list[str]] = {}
     for pid, oid in keys:
         by_packet.setdefault(pid, []).append(oid)
-    for pid, oids in by_packet.items():
-        for part in chunks(oids):
-            for raw in tx.all(
-                f"SELECT {', '.join(COLUMNS)} FROM objection_ledger "
-                f"WHERE packet_id = %s AND objection_id IN ({Tx.marks(len(part))})",
-                [pid, *part],
-            ):
-                row = _decode(raw)
-                rows[(row["packet_id"], row["objection_id"])] = row
-    return rows
+    return {
+        (row["packet_id"], row["objection_id"]): row
+        for pid, oids in by_packet.items()
+        for row in LEDGER.where_in(
+            tx, "objection_id", oids, also="packet_id = %s", params=(pid,)
+        )
+    }
 
 
 def ledger(store: ReadStore, packet_id: str) -> list[dict[str, Any]]:
     with store.read() as tx:
-        raws = tx.all(
-            f"SELECT {', '.join(COLUMNS)} FROM objection_ledger "
-            "WHERE packet_id = %s ORDER BY seq",
-            (packet_id,),
-        )
+        rows = LEDGER.rows(tx, "WHERE packet_id = %s ORDER BY seq", (packet_id,))
     items = []
-    for raw in raws:
-        row = _decode(raw)
+    for row in rows:
         items.append(
             {
                 "id": row["objection_id"],

@@ -14,7 +14,6 @@ reviewers) so a caller's list is one indexed query; the exact rule
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import Any
@@ -23,6 +22,7 @@ from projections import events as ev
 from projections.driver import Projection
 from projections.events import EventRecord
 from projections.store import ReadStore, Tx, chunks
+from projections.tables import Table
 from workspace import policy
 from workspace.accounts import Principal
 
@@ -44,7 +44,9 @@ COLUMNS = (
     "last_actor",
     "state",
 )
-JSON_COLUMNS = {"authors", "reviewers", "state"}
+PACKET_LIST = Table(
+    "packet_list", COLUMNS, json_columns=frozenset({"authors", "reviewers", "state"})
+)
 
 
 class PacketList(Projection):
@@ -65,10 +67,10 @@ class PacketList(Projection):
     )
 
     def apply(self, tx: Tx, events: Sequence[EventRecord]) -> None:
-        mine = [e for e in events if e.is_packet_event]
+        mine, ids = ev.packet_batch(events)
         if not mine:
             return
-        rows = load_rows(tx, sorted({e.originator_id for e in mine}))
+        rows = {r["packet_id"]: r for r in PACKET_LIST.where_in(tx, "packet_id", ids)}
         regrouped: set[str] = set()
         for event in mine:
             pid = event.originator_id
@@ -86,7 +88,7 @@ class PacketList(Projection):
             row["open_objections"] = sum(
                 1 for s in row["state"]["objections"].values() if s == "open"
             )
-        save_rows(tx, list(rows.values()))
+        PACKET_LIST.upsert(tx, rows.values())
         if regrouped:
             save_members(tx, [rows[p] for p in sorted(regrouped)])
 
@@ -169,42 +171,6 @@ def packet_status(row: dict[str, Any]) -> str:
     return "in review" if row["revisions"] else "draft"
 
 
-def _decode(columns: Sequence[str], raw: tuple[Any, ...]) -> dict[str, Any]:
-    row = dict(zip(columns, raw, strict=True))
-    for key in JSON_COLUMNS & set(columns):
-        row[key] = json.loads(row[key])
-    return row
-
-
-def load_rows(tx: Tx, packet_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-    rows: dict[str, dict[str, Any]] = {}
-    for part in chunks(packet_ids):
-        for raw in tx.all(
-            f"SELECT {', '.join(COLUMNS)} FROM packet_list "
-            f"WHERE packet_id IN ({Tx.marks(len(part))})",
-            part,
-        ):
-            row = _decode(COLUMNS, raw)
-            rows[row["packet_id"]] = row
-    return rows
-
-
-def save_rows(tx: Tx, rows: Sequence[dict[str, Any]]) -> None:
-    updates = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS[1:])
-    tx.executemany(
-        f"INSERT INTO packet_list ({', '.join(COLUMNS)}) "
-        f"VALUES ({Tx.marks(len(COLUMNS))}) "
-        f"ON CONFLICT (packet_id) DO UPDATE SET {updates}",
-        [
-            [
-                json.dumps(row[c], sort_keys=True) if c in JSON_COLUMNS else row[c]
-                for c in COLUMNS
-            ]
-            for row in rows
-        ],
-    )
-
-
 def save_members(tx: Tx, rows: Sequence[dict[str, Any]]) -> None:
     ids = [row["packet_id"] for row in rows]
     for part in chunks(ids):
@@ -248,7 +214,7 @@ def visible_to(store: ReadStore, principal: Principal) -> list[dict[str, Any]]:
             )
     items = []
     for raw in raws:
-        row = _decode(PUBLIC, raw)
+        row = PACKET_LIST.decode(raw, PUBLIC)
         if policy.can_read(principal, SimpleNamespace(**row)):
             items.append(_public(row))
     return items
@@ -256,8 +222,5 @@ def visible_to(store: ReadStore, principal: Principal) -> list[dict[str, Any]]:
 
 def packet_row(store: ReadStore, packet_id: str) -> dict[str, Any] | None:
     with store.read() as tx:
-        raw = tx.one(
-            f"SELECT {', '.join(PUBLIC)} FROM packet_list WHERE packet_id = %s",
-            (packet_id,),
-        )
-    return None if raw is None else _public(_decode(PUBLIC, raw))
+        row = PACKET_LIST.row(tx, "WHERE packet_id = %s", (packet_id,), PUBLIC)
+    return None if row is None else _public(row)

@@ -14,7 +14,6 @@ topic and JSON fields, so this projection does not import the release layer.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +21,7 @@ from projections import events as ev
 from projections.driver import Projection
 from projections.events import EventRecord
 from projections.store import ReadStore, Tx
+from projections.tables import Table
 
 RELEASE_COLUMNS = (
     "packet_id",
@@ -73,43 +73,25 @@ LANE_COLUMNS = (
     "audience_version",
     "updated_at",
 )
-JSON_COLUMNS = {
-    "hold_reasons",
-    "manifest",
-    "residuals",
-    "supersession",
-    "acknowledgements",
-    "acknowledged_by",
-    "members",
-    "accepts_kinds",
-    "policy",
-}
+JSON_COLUMNS = frozenset(
+    {
+        "hold_reasons",
+        "manifest",
+        "residuals",
+        "supersession",
+        "acknowledgements",
+        "acknowledged_by",
+        "members",
+        "accepts_kinds",
+        "policy",
+    }
+)
 
 
-def _encode(columns: Sequence[str], row: dict[str, Any]) -> list[Any]:
-    return [
-        json.dumps(row[c], sort_keys=True) if c in JSON_COLUMNS else row[c]
-        for c in columns
-    ]
-
-
-def _decode(columns: Sequence[str], raw: tuple[Any, ...]) -> dict[str, Any]:
-    row = dict(zip(columns, raw, strict=True))
-    for key in JSON_COLUMNS & set(columns):
-        row[key] = None if row[key] is None else json.loads(row[key])
-    return row
-
-
-def _upsert(
-    tx: Tx, table: str, columns: Sequence[str], key: int, rows: list[dict[str, Any]]
-) -> None:
-    updates = ", ".join(f"{c} = excluded.{c}" for c in columns[key:])
-    tx.executemany(
-        f"INSERT INTO {table} ({', '.join(columns)}) "
-        f"VALUES ({Tx.marks(len(columns))}) "
-        f"ON CONFLICT ({', '.join(columns[:key])}) DO UPDATE SET {updates}",
-        [_encode(columns, r) for r in rows],
-    )
+RELEASES = Table("release_manifests", RELEASE_COLUMNS, 2, JSON_COLUMNS)
+INBOX = Table("lane_inbox", INBOX_COLUMNS, 3, JSON_COLUMNS)
+LANES = Table("lanes", LANE_COLUMNS, 1, JSON_COLUMNS)
+LABELS = Table("release_labels", ("packet_id", "revision", "label"), 2)
 
 
 class Releases(Projection):
@@ -174,12 +156,7 @@ class _Batch:
     def release(self, packet_id: str, release_id: str) -> dict[str, Any] | None:
         key = (packet_id, release_id)
         if key not in self.releases:
-            raw = self.tx.one(
-                f"SELECT {', '.join(RELEASE_COLUMNS)} FROM release_manifests "
-                "WHERE packet_id = %s AND release_id = %s",
-                key,
-            )
-            self.releases[key] = None if raw is None else _decode(RELEASE_COLUMNS, raw)
+            self.releases[key] = RELEASES.by_key(self.tx, key)
         return self.releases[key]
 
     def inbox_row(self, release: dict[str, Any]) -> dict[str, Any] | None:
@@ -187,14 +164,10 @@ class _Batch:
             return None
         key = (release["lane_id"], release["packet_id"], release["release_id"])
         if key not in self.inbox:
-            raw = self.tx.one(
-                f"SELECT {', '.join(INBOX_COLUMNS)} FROM lane_inbox "
-                "WHERE lane_id = %s AND packet_id = %s AND release_id = %s",
-                key,
-            )
-            if raw is None:
+            found = INBOX.by_key(self.tx, key)
+            if found is None:
                 return None
-            self.inbox[key] = _decode(INBOX_COLUMNS, raw)
+            self.inbox[key] = found
         return self.inbox[key]
 
     def label(self, packet_id: str, revision: int | None) -> str | None:
@@ -202,25 +175,17 @@ class _Batch:
             return None
         key = (packet_id, revision)
         if key not in self.labels:
-            raw = self.tx.one(
-                "SELECT label FROM release_labels "
-                "WHERE packet_id = %s AND revision = %s",
-                key,
-            )
-            return None if raw is None else raw[0]
+            row = LABELS.by_key(self.tx, key)
+            return None if row is None else row["label"]
         return self.labels[key]
 
     def lane_by_aggregate(self, aggregate_id: str) -> dict[str, Any] | None:
         lane_id = self.lane_ids.get(aggregate_id)
         if lane_id is not None:
             return self.lanes[lane_id]
-        raw = self.tx.one(
-            f"SELECT {', '.join(LANE_COLUMNS)} FROM lanes WHERE aggregate_id = %s",
-            (aggregate_id,),
-        )
-        if raw is None:
+        lane = LANES.row(self.tx, "WHERE aggregate_id = %s", (aggregate_id,))
+        if lane is None:
             return None
-        lane = _decode(LANE_COLUMNS, raw)
         self.lanes[lane["lane_id"]] = lane
         self.lane_ids[aggregate_id] = lane["lane_id"]
         return lane
@@ -383,32 +348,17 @@ class _Batch:
             following["predecessor_release_id"] = release["release_id"]
 
     def save(self) -> None:
-        _upsert(
-            self.tx,
-            "release_manifests",
-            RELEASE_COLUMNS,
-            2,
-            [r for _, r in sorted(self.releases.items()) if r is not None],
+        RELEASES.upsert(
+            self.tx, [r for _, r in sorted(self.releases.items()) if r is not None]
         )
-        _upsert(
+        INBOX.upsert(self.tx, [r for _, r in sorted(self.inbox.items())])
+        LANES.upsert(self.tx, [r for _, r in sorted(self.lanes.items())])
+        LABELS.upsert(
             self.tx,
-            "lane_inbox",
-            INBOX_COLUMNS,
-            3,
-            [r for _, r in sorted(self.inbox.items())],
-        )
-        _upsert(
-            self.tx,
-            "lanes",
-            LANE_COLUMNS,
-            1,
-            [r for _, r in sorted(self.lanes.items())],
-        )
-        self.tx.executemany(
-            "INSERT INTO release_labels (packet_id, revision, label) "
-            "VALUES (%s, %s, %s) ON CONFLICT (packet_id, revision) "
-            "DO UPDATE SET label = excluded.label",
-            [(p, r, label) for (p, r), label in sorted(self.labels.items())],
+            [
+                {"packet_id": p, "revision": r, "label": label}
+                for (p, r), label in sorted(self.labels.items())
+            ],
         )
 
 
@@ -416,40 +366,21 @@ class _Batch:
 def lane_inbox(store: ReadStore, lane_id: str) -> list[dict[str, Any]]:
     """A lane's releases, oldest first (shared/API.md `GET /v1/lanes/{lane}/inbox`)."""
     with store.read() as tx:
-        raws = tx.all(
-            f"SELECT {', '.join(INBOX_COLUMNS)} FROM lane_inbox "
-            "WHERE lane_id = %s ORDER BY seq",
-            (lane_id,),
-        )
-    return [_decode(INBOX_COLUMNS, raw) for raw in raws]
+        return INBOX.rows(tx, "WHERE lane_id = %s ORDER BY seq", (lane_id,))
 
 
 def release_manifest(
     store: ReadStore, packet_id: str, release_id: str
 ) -> dict[str, Any] | None:
     with store.read() as tx:
-        raw = tx.one(
-            f"SELECT {', '.join(RELEASE_COLUMNS)} FROM release_manifests "
-            "WHERE packet_id = %s AND release_id = %s",
-            (packet_id, release_id),
-        )
-    return None if raw is None else _decode(RELEASE_COLUMNS, raw)
+        return RELEASES.by_key(tx, (packet_id, release_id))
 
 
 def packet_releases(store: ReadStore, packet_id: str) -> list[dict[str, Any]]:
     with store.read() as tx:
-        raws = tx.all(
-            f"SELECT {', '.join(RELEASE_COLUMNS)} FROM release_manifests "
-            "WHERE packet_id = %s ORDER BY seq",
-            (packet_id,),
-        )
-    return [_decode(RELEASE_COLUMNS, raw) for raw in raws]
+        return RELEASES.rows(tx, "WHERE packet_id = %s ORDER BY seq", (packet_id,))
 
 
 def lane(store: ReadStore, lane_id: str) -> dict[str, Any] | None:
     with store.read() as tx:
-        raw = tx.one(
-            f"SELECT {', '.join(LANE_COLUMNS)} FROM lanes WHERE lane_id = %s",
-            (lane_id,),
-        )
-    return None if raw is None else _decode(LANE_COLUMNS, raw)
+        return LANES.by_key(tx, (lane_id,))

@@ -16,9 +16,17 @@ from typing import Any
 from projections import events as ev
 from projections.driver import Projection
 from projections.events import EventRecord
-from projections.store import ReadStore, Tx, chunks
+from projections.store import ReadStore, Tx
+from projections.tables import Table
 from workspace.content.diff import revision_diff
 from workspace.revision_texts import expand
+
+#: Who has worked on each packet since its last revision cut.
+WORK = Table(
+    "revision_work",
+    ("packet_id", "contributors"),
+    json_columns=frozenset({"contributors"}),
+)
 
 
 class RevisionHistory(Projection):
@@ -35,18 +43,13 @@ class RevisionHistory(Projection):
     )
 
     def apply(self, tx: Tx, events: Sequence[EventRecord]) -> None:
-        mine = [e for e in events if e.is_packet_event]
+        mine, ids = ev.packet_batch(events)
         if not mine:
             return
-        ids = sorted({e.originator_id for e in mine})
-        work: dict[str, list[str]] = {}
-        for part in chunks(ids):
-            for pid, contributors in tx.all(
-                "SELECT packet_id, contributors FROM revision_work "
-                f"WHERE packet_id IN ({Tx.marks(len(part))})",
-                part,
-            ):
-                work[pid] = json.loads(contributors)
+        work: dict[str, list[str]] = {
+            row["packet_id"]: row["contributors"]
+            for row in WORK.where_in(tx, "packet_id", ids)
+        }
         cuts: list[tuple[Any, ...]] = []
         for event in mine:
             pid = event.originator_id
@@ -77,11 +80,9 @@ class RevisionHistory(Projection):
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
             cuts,
         )
-        tx.executemany(
-            "INSERT INTO revision_work (packet_id, contributors) VALUES (%s, %s) "
-            "ON CONFLICT (packet_id) DO UPDATE SET contributors = "
-            "excluded.contributors",
-            [(pid, json.dumps(work[pid])) for pid in sorted(work)],
+        WORK.upsert(
+            tx,
+            [{"packet_id": pid, "contributors": work[pid]} for pid in sorted(work)],
         )
 
 

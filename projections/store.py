@@ -23,7 +23,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from functools import lru_cache
 from typing import Any, Literal, Protocol
 
@@ -32,7 +32,6 @@ from psycopg import sql as pgsql
 from psycopg.conninfo import make_conninfo
 from psycopg_pool import ConnectionPool
 
-from projections.events import EventRecord
 from workspace.config import (
     Settings,
     backend_of,
@@ -139,14 +138,25 @@ class Session:
     def pid(self) -> int | None:
         return None if self._pg is None else int(self._pg.info.backend_pid)
 
-    @contextmanager
-    def transaction(self) -> Iterator[Tx]:
+    def transaction(self) -> AbstractContextManager[Tx]:
         """A write transaction (serialised with other writers on SQLite)."""
+        return self._transaction(write=True)
+
+    def snapshot(self) -> AbstractContextManager[Tx]:
+        """A read-only transaction that sees one consistent state."""
+        return self._transaction(write=False)
+
+    @contextmanager
+    def _transaction(self, *, write: bool) -> Iterator[Tx]:
         if self._pg is not None:
             with self._pg.transaction(), self._pg.cursor() as cur:
+                if not write:
+                    cur.execute(
+                        "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"
+                    )
                 yield Tx(cur, "postgres")
             return
-        with self.store.sqlite_transaction(self._sqlite, immediate=True) as tx:
+        with self.store.sqlite_transaction(self._sqlite, immediate=write) as tx:
             yield tx
 
     @contextmanager
@@ -162,17 +172,6 @@ class Session:
             return
         with self._pg.transaction():
             yield
-
-    @contextmanager
-    def snapshot(self) -> Iterator[Tx]:
-        """A read-only transaction that sees one consistent state."""
-        if self._pg is not None:
-            with self._pg.transaction(), self._pg.cursor() as cur:
-                cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                yield Tx(cur, "postgres")
-            return
-        with self.store.sqlite_transaction(self._sqlite, immediate=False) as tx:
-            yield tx
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
@@ -415,86 +414,10 @@ class ReadStore:
         digest = hashlib.sha256(text.encode("utf-8")).digest()
         return int.from_bytes(digest[:8], "big", signed=True)
 
-    # the event log -----------------------------------------------------------
+    # the event log (read through projections/event_log.py) ------------------
     def head(self) -> int:
         """The highest notification id in the event log (0 when empty)."""
         return int(self.app.recorder.max_notification_id() or 0)
-
-    def read_events(
-        self,
-        session: Session,
-        after: int,
-        upto: int,
-        topics: Sequence[str] | None = None,
-    ) -> list[EventRecord]:
-        """Events with after < notification id <= upto, in notification order.
-
-        Every id up to the head read before this call is committed (see
-        projections/driver.py), so the range is complete once read.
-        """
-        if upto <= after:
-            return []
-        if self.backend == "memory":
-            notifications = self.app.recorder.select_notifications(
-                start=after + 1, limit=upto - after, stop=upto, topics=topics or ()
-            )
-            return [
-                EventRecord(
-                    n.id,
-                    str(n.originator_id),
-                    n.originator_version,
-                    n.topic,
-                    bytes(n.state),
-                )
-                for n in notifications
-            ]
-        id_column = "notification_id" if self.backend == "postgres" else "rowid"
-        statement = (
-            f"SELECT {id_column}, originator_id, originator_version, topic, state "
-            f"FROM {self.events_table} WHERE {id_column} > %s AND {id_column} <= %s"
-        )
-        params: list[Any] = [after, upto]
-        if topics:
-            statement += f" AND topic IN ({Tx.marks(len(topics))})"
-            params.extend(topics)
-        statement += f" ORDER BY {id_column}"
-        with session.read() as tx:
-            rows = tx.all(statement, params)
-        return [_event_record(row) for row in rows]
-
-    def originator_events(
-        self, session: Session, originator_id: str, ids: dict[int, Any]
-    ) -> list[EventRecord]:
-        """One aggregate's stored events in version order. `ids` maps version
-        to a tuple whose second item is the notification id, used where the
-        store does not expose ids (memory)."""
-        if self.backend == "memory":
-            return [
-                EventRecord(
-                    int(ids[s.originator_version][1])
-                    if s.originator_version in ids
-                    else 0,
-                    str(s.originator_id),
-                    s.originator_version,
-                    s.topic,
-                    bytes(s.state),
-                )
-                for s in self.app.recorder.select_events(uuid.UUID(originator_id))
-            ]
-        if self.backend == "postgres":
-            key: Any = uuid.UUID(originator_id)
-            id_column = "notification_id"
-        else:
-            key = uuid.UUID(originator_id).hex
-            id_column = "rowid"
-        with session.read() as tx:
-            rows = tx.all(
-                f"SELECT {id_column}, originator_id, originator_version, topic, "
-                f"state FROM {self.events_table} WHERE originator_id = %s "
-                "ORDER BY originator_version",
-                (key,),
-            )
-        return [_event_record(row) for row in rows]
 
     # progress: who waits for a projection ------------------------------------
     def add_waker(self, waker: Callable[[], None]) -> None:
@@ -550,25 +473,6 @@ class ReadStore:
             if remaining <= 0:
                 return False
             time.sleep(min(remaining, 0.05))
-
-
-def _state_bytes(value: Any) -> bytes:
-    # A state rewritten by hand in SQLite may come back as TEXT.
-    return value.encode("utf-8") if isinstance(value, str) else bytes(value)
-
-
-def _event_record(row: Sequence[Any]) -> EventRecord:
-    """(id, originator_id, originator_version, topic, state) as stored."""
-    return EventRecord(
-        int(row[0]), _uuid_text(row[1]), int(row[2]), str(row[3]), _state_bytes(row[4])
-    )
-
-
-def _uuid_text(value: Any) -> str:
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    text = str(value)
-    return str(uuid.UUID(text)) if len(text) == 32 else text
 
 
 class ServicesLike(Protocol):

@@ -10,31 +10,27 @@ written as stages, which the integration tests drive one at a time.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from release import demo_worksheet
 from release.application import ReleaseApp
-from release.commands import AcceptResidual, ApproveRelease, RequestRelease
 from release.demo_recovery import (
     RECOVERY_PASSPHRASES,
     RECOVERY_PEOPLE,
     RECOVERY_TITLE,
     tell_recovery_story,
 )
-from workspace.accounts import Principal
-from workspace.commands import (
-    AddSection,
-    CiteSource,
-    Command,
-    CutRevision,
-    DeclarePrerequisite,
-    Executed,
-    RaiseObjection,
-    RefreshSource,
-    SatisfyPrerequisite,
+from release.demo_story import (
+    Cited,
+    LaneSpec,
+    Prerequisite,
+    Section,
+    Story,
+    add_cast,
+    add_intake_lanes,
 )
+from workspace.commands import RefreshSource
 from workspace.domain import Packet
 
 log = logging.getLogger(__name__)
@@ -80,156 +76,151 @@ CREDIT_KIND = "service-credit-clarification"
 ENTITLEMENT_TITLE = "Premium support escalation and entitlement clarification packet"
 CREDIT_TITLE = "Contractual service-credit calculation clarification packet"
 
+LANES = (
+    LaneSpec(
+        DIAGNOSTICS_LANE,
+        "Restricted advanced diagnostics specialist intake",
+        members=["kenji.sato", "ines.duarte"],
+        accepts_kinds=[ENTITLEMENT_KIND],
+    ),
+    LaneSpec(
+        GOVERNANCE_LANE,
+        "Restricted account-governance review intake",
+        members=["oliver.grant", "mei.chen"],
+        accepts_kinds=[CREDIT_KIND],
+    ),
+)
+
+#: Seed 003's packet as first written.
+ENTITLEMENT_SECTIONS = {
+    "request": Section(
+        "priya.nair",
+        "Escalation request and case chronology",
+        "The customer asked for entry into the restricted advanced diagnostics "
+        "specialist lane after three severity-2 escalations in nine days.",
+    ),
+    "scope": Section(
+        "tomas.berg",
+        "Entitlement scope by source precedence",
+        "Signed order form and premium support addendum define premium scope. "
+        "The renewal amendment is approved but not yet ingested.",
+    ),
+    "environments": Section(
+        "amara.osei",
+        "Attached environments and diagnostic inventory",
+        "Production EU-1 and EU-2 are in the approved diagnostic inventory; "
+        "the sovereign-region environment is listed but its rider is unclear.",
+    ),
+}
+ENTITLEMENT_SOURCES = {
+    "order_form": Cited(
+        "tomas.berg",
+        "order-form",
+        "Signed enterprise order form",
+        "sha256:order-form-2024-03",
+        1,
+    ),
+    "addendum": Cited(
+        "tomas.berg",
+        "addendum",
+        "Premium support addendum (current)",
+        "sha256:premium-addendum-v4",
+        1,
+    ),
+    "sop": Cited(
+        "amara.osei",
+        "policy",
+        "Advanced-diagnostics intake SOP, version 7",
+        "sha256:intake-sop-v7",
+        2,
+    ),
+    "ledger": Cited(
+        "tomas.berg",
+        "entitlement-snapshot",
+        "Entitlement ledger snapshot",
+        "sha256:ledger-snapshot-0611",
+        3,
+    ),
+    "crm": Cited(
+        "priya.nair", "crm-note", "CRM account notes", "sha256:crm-notes-0611", 4
+    ),
+}
+ENTITLEMENT_PREREQUISITES = {
+    "addendum_in_force": Prerequisite("tomas.berg", "Premium addendum in force"),
+    "renewal_ingested": Prerequisite(
+        "tomas.berg", "Approved renewal amendment ingested", satisfied=False
+    ),
+    "named_contacts": Prerequisite(
+        "priya.nair",
+        "Named-contact register current (re-attested)",
+        valid_for=timedelta(days=-3),
+    ),
+    "secure_upload": Prerequisite(
+        "amara.osei",
+        "Secure-upload authorization valid",
+        valid_for=timedelta(hours=-1),
+    ),
+    "sop_attached": Prerequisite("amara.osei", "Active intake SOP version attached"),
+}
+
+#: Seed 002's packet as first written.
+CREDIT_SECTIONS = {
+    "dispute": Section(
+        "marcus.lee",
+        "Disputed interpretation",
+        "The customer disputes how outage windows, excluded maintenance and the "
+        "entitlement cap combine for the March service period.",
+    ),
+    "calculation": Section(
+        "sofia.ramirez",
+        "Calculation worksheet summary",
+        "Outage minutes: 412. Excluded maintenance: 120. Cap: 10% of monthly fee.",
+    ),
+}
+CREDIT_SOURCES = {
+    "clause": Cited(
+        "sofia.ramirez",
+        "contract-clause",
+        "Service-level obligation clause 7.2",
+        "sha256:clause-7-2",
+        1,
+    ),
+    "maintenance": Cited(
+        "marcus.lee",
+        "maintenance-calendar",
+        "Maintenance calendar annotations, March",
+        "sha256:maint-march",
+        2,
+    ),
+    "telemetry": Cited(
+        "sofia.ramirez",
+        "telemetry-extract",
+        "Uptime telemetry extract, March",
+        "sha256:telemetry-march-a",
+        3,
+    ),
+    "worksheet": Cited(
+        "sofia.ramirez",
+        "billing-worksheet",
+        "Credit calculation worksheet",
+        "sha256:worksheet-r1",
+        3,
+    ),
+}
+CREDIT_PREREQUISITES = {
+    "severity": Prerequisite("marcus.lee", "Severity classification closed"),
+    "period": Prerequisite("marcus.lee", "Covered service period agreed"),
+}
+
 
 def add_people(app: ReleaseApp) -> dict[str, str]:
-    """Creates whoever is missing; returns the new users' bearer tokens."""
-    tokens: dict[str, str] = {}
-    for user_id, (name, roles) in PEOPLE.items():
-        if not app.user_exists(user_id):
-            tokens[user_id] = app.add_user(
-                user_id,
-                name,
-                roles=roles,
-                passphrase=DEMO_PASSPHRASES.get(user_id),
-                actor="demo",
-            )
-    return tokens
+    """Creates whoever of seeds 002, 003 and 004 is missing; returns the new
+    users' bearer tokens."""
+    return add_cast(app, PEOPLE, DEMO_PASSPHRASES)
 
 
 def add_lanes(app: ReleaseApp) -> None:
-    admin = app.get_user("quire.admin").principal()
-    if app.find_lane(DIAGNOSTICS_LANE) is None:
-        app.create_lane(
-            admin,
-            lane_id=DIAGNOSTICS_LANE,
-            title="Restricted advanced diagnostics specialist intake",
-            members=["kenji.sato", "ines.duarte"],
-            accepts_kinds=[ENTITLEMENT_KIND],
-        )
-    if app.find_lane(GOVERNANCE_LANE) is None:
-        app.create_lane(
-            admin,
-            lane_id=GOVERNANCE_LANE,
-            title="Restricted account-governance review intake",
-            members=["oliver.grant", "mei.chen"],
-            accepts_kinds=[CREDIT_KIND],
-        )
-
-
-@dataclass
-class Story:
-    """Shared plumbing of the two stories."""
-
-    app: ReleaseApp
-    packet_id: str = ""
-    ids: dict[str, str] = field(default_factory=dict)
-
-    def who(self, user_id: str) -> Principal:
-        return self.app.get_user(user_id).principal()
-
-    def packet(self) -> Packet:
-        return self.app.get_packet(self.packet_id)
-
-    def now(self) -> datetime:
-        return self.app.clock()
-
-    def run(self, user_id: str, command: Command) -> Executed[Any]:
-        """`user_id` issues `command` on this story's packet."""
-        return self.app.execute(self.packet_id, self.who(user_id), command)
-
-    def section(self, user_id: str, name: str, heading: str, text: str) -> None:
-        self.ids[name] = self.run(
-            user_id, AddSection(heading=heading, text=text)
-        ).result
-
-    def rewrite(self, user_id: str, name: str, text: str) -> None:
-        self.app.edit_section(
-            self.packet_id,
-            self.who(user_id),
-            self.ids[name],
-            base_version=self.packet().version,
-            text=text,
-        )
-
-    def source(
-        self,
-        user_id: str,
-        name: str,
-        *,
-        kind: str,
-        title: str,
-        digest: str,
-        precedence: int,
-        valid_until: datetime | None = None,
-    ) -> None:
-        cite = CiteSource(
-            kind=kind,
-            title=title,
-            reference=f"{kind}://{name}",
-            digest=digest,
-            precedence=precedence,
-            valid_until=valid_until,
-        )
-        self.ids[name] = self.run(user_id, cite).result
-
-    def prerequisite(
-        self,
-        user_id: str,
-        name: str,
-        title: str,
-        *,
-        satisfied: bool,
-        valid_until: datetime | None = None,
-    ) -> None:
-        declare = DeclarePrerequisite(
-            title=title, satisfied=satisfied, valid_until=valid_until
-        )
-        self.ids[name] = self.run(user_id, declare).result
-
-    def satisfy(
-        self, user_id: str, name: str, evidence: str, valid_until: datetime | None
-    ) -> None:
-        satisfy = SatisfyPrerequisite(
-            prerequisite_id=self.ids[name], evidence=evidence, valid_until=valid_until
-        )
-        self.run(user_id, satisfy)
-
-    def object(self, user_id: str, name: str, target: str, text: str) -> None:
-        objection = RaiseObjection(target={"section_id": self.ids[target]}, text=text)
-        self.ids[name] = self.run(user_id, objection).result
-
-    def cut(self, user_id: str, label: str) -> dict[str, Any]:
-        revision: dict[str, Any] = self.run(user_id, CutRevision(label)).result
-        return revision
-
-    def request(self, user_id: str, revision: int, lane_id: str) -> dict[str, Any]:
-        done = self.run(user_id, RequestRelease(revision=revision, lane_id=lane_id))
-        return self.app.release_view(done.packet, done.result)
-
-    def accept_residual(
-        self, owner: str, release_id: str, objection: str, rationale: str
-    ) -> dict[str, Any]:
-        accept = AcceptResidual(
-            release_id=release_id,
-            objection_id=self.ids[objection],
-            rationale=rationale,
-        )
-        done = self.run(owner, accept)
-        return self.app.release_view(done.packet, done.result)
-
-    def sign(
-        self, owner: str, release_id: str, meaning: str, scope: str
-    ) -> dict[str, Any]:
-        packet = self.packet()
-        revision = packet.revision(packet.release(release_id)["revision"])
-        approve = ApproveRelease(
-            release_id,
-            content_hash=revision["content_hash"],
-            meaning=meaning,
-            passphrase=DEMO_PASSPHRASES[owner],
-            scope=scope,
-        )
-        return self.app.release_view(self.run(owner, approve).packet, release_id)
+    add_intake_lanes(app, LANES)
 
 
 class EntitlementStory(Story):
@@ -251,100 +242,7 @@ class EntitlementStory(Story):
             reviewers=["lena.fischer"],
         )
         self.packet_id = str(packet.id)
-        now = self.now()
-        self.section(
-            "priya.nair",
-            "request",
-            "Escalation request and case chronology",
-            "The customer asked for entry into the restricted advanced diagnostics "
-            "specialist lane after three severity-2 escalations in nine days.",
-        )
-        self.section(
-            "tomas.berg",
-            "scope",
-            "Entitlement scope by source precedence",
-            "Signed order form and premium support addendum define premium scope. "
-            "The renewal amendment is approved but not yet ingested.",
-        )
-        self.section(
-            "amara.osei",
-            "environments",
-            "Attached environments and diagnostic inventory",
-            "Production EU-1 and EU-2 are in the approved diagnostic inventory; "
-            "the sovereign-region environment is listed but its rider is unclear.",
-        )
-        self.source(
-            "tomas.berg",
-            "order_form",
-            kind="order-form",
-            title="Signed enterprise order form",
-            digest="sha256:order-form-2024-03",
-            precedence=1,
-        )
-        self.source(
-            "tomas.berg",
-            "addendum",
-            kind="addendum",
-            title="Premium support addendum (current)",
-            digest="sha256:premium-addendum-v4",
-            precedence=1,
-        )
-        self.source(
-            "amara.osei",
-            "sop",
-            kind="policy",
-            title="Advanced-diagnostics intake SOP, version 7",
-            digest="sha256:intake-sop-v7",
-            precedence=2,
-        )
-        self.source(
-            "tomas.berg",
-            "ledger",
-            kind="entitlement-snapshot",
-            title="Entitlement ledger snapshot",
-            digest="sha256:ledger-snapshot-0611",
-            precedence=3,
-        )
-        self.source(
-            "priya.nair",
-            "crm",
-            kind="crm-note",
-            title="CRM account notes",
-            digest="sha256:crm-notes-0611",
-            precedence=4,
-        )
-        self.prerequisite(
-            "tomas.berg",
-            "addendum_in_force",
-            "Premium addendum in force",
-            satisfied=True,
-        )
-        self.prerequisite(
-            "tomas.berg",
-            "renewal_ingested",
-            "Approved renewal amendment ingested",
-            satisfied=False,
-        )
-        self.prerequisite(
-            "priya.nair",
-            "named_contacts",
-            "Named-contact register current (re-attested)",
-            satisfied=True,
-            valid_until=now - timedelta(days=3),
-        )
-        self.prerequisite(
-            "amara.osei",
-            "secure_upload",
-            "Secure-upload authorization valid",
-            satisfied=True,
-            valid_until=now - timedelta(hours=1),
-        )
-        self.prerequisite(
-            "amara.osei",
-            "sop_attached",
-            "Active intake SOP version attached",
-            satisfied=True,
-        )
+        self.write(ENTITLEMENT_SECTIONS, ENTITLEMENT_SOURCES, ENTITLEMENT_PREREQUISITES)
         self.object(
             "lena.fischer",
             "rider",
@@ -359,12 +257,14 @@ class EntitlementStory(Story):
     def revise_to_v2(self) -> dict[str, Any]:
         now = self.now()
         self.source(
-            "tomas.berg",
             "renewal",
-            kind="amendment",
-            title="Approved renewal amendment",
-            digest="sha256:renewal-amendment-2025",
-            precedence=1,
+            Cited(
+                "tomas.berg",
+                "amendment",
+                "Approved renewal amendment",
+                "sha256:renewal-amendment-2025",
+                1,
+            ),
         )
         self.satisfy(
             "tomas.berg",
@@ -424,9 +324,13 @@ class EntitlementStory(Story):
         return self.sign(
             "elena.park",
             release_id,
-            "Approved for restricted advanced diagnostics specialist intake review; "
-            "not an entitlement decision, staffing promise or customer commitment",
-            "Production EU-1 and EU-2; sovereign-region environment as caveat",
+            passphrase=DEMO_PASSPHRASES["elena.park"],
+            meaning=(
+                "Approved for restricted advanced diagnostics specialist intake "
+                "review; not an entitlement decision, staffing promise or customer "
+                "commitment"
+            ),
+            scope="Production EU-1 and EU-2; sovereign-region environment as caveat",
         )
 
     def tell(self) -> None:
@@ -456,57 +360,7 @@ class CreditStory(Story):
             reviewers=["hannah.kim"],
         )
         self.packet_id = str(packet.id)
-        self.section(
-            "marcus.lee",
-            "dispute",
-            "Disputed interpretation",
-            "The customer disputes how outage windows, excluded maintenance and the "
-            "entitlement cap combine for the March service period.",
-        )
-        self.section(
-            "sofia.ramirez",
-            "calculation",
-            "Calculation worksheet summary",
-            "Outage minutes: 412. Excluded maintenance: 120. Cap: 10% of monthly fee.",
-        )
-        self.source(
-            "sofia.ramirez",
-            "clause",
-            kind="contract-clause",
-            title="Service-level obligation clause 7.2",
-            digest="sha256:clause-7-2",
-            precedence=1,
-        )
-        self.source(
-            "marcus.lee",
-            "maintenance",
-            kind="maintenance-calendar",
-            title="Maintenance calendar annotations, March",
-            digest="sha256:maint-march",
-            precedence=2,
-        )
-        self.source(
-            "sofia.ramirez",
-            "telemetry",
-            kind="telemetry-extract",
-            title="Uptime telemetry extract, March",
-            digest="sha256:telemetry-march-a",
-            precedence=3,
-        )
-        self.source(
-            "sofia.ramirez",
-            "worksheet",
-            kind="billing-worksheet",
-            title="Credit calculation worksheet",
-            digest="sha256:worksheet-r1",
-            precedence=3,
-        )
-        self.prerequisite(
-            "marcus.lee", "severity", "Severity classification closed", satisfied=True
-        )
-        self.prerequisite(
-            "marcus.lee", "period", "Covered service period agreed", satisfied=True
-        )
+        self.write(CREDIT_SECTIONS, CREDIT_SOURCES, CREDIT_PREREQUISITES)
         self.object(
             "hannah.kim",
             "maintenance_notice",
@@ -531,9 +385,12 @@ class CreditStory(Story):
         return self.sign(
             "dana.whitfield",
             release_id,
-            "Approved for restricted account-governance review intake; not a credit "
-            "decision, concession or billing change",
-            "March service period",
+            passphrase=DEMO_PASSPHRASES["dana.whitfield"],
+            meaning=(
+                "Approved for restricted account-governance review intake; not a "
+                "credit decision, concession or billing change"
+            ),
+            scope="March service period",
         )
 
     def correct_telemetry(self) -> Packet:

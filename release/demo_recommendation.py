@@ -18,6 +18,7 @@ from typing import Any
 
 from release.application import ReleaseApp
 from release.commands import RequestRelease
+from release.demo_story import LaneSpec, add_cast, add_intake_lanes
 from release.escalation import PrepareEscalation
 from workspace.accounts import Principal
 from workspace.commands import CiteSource, RaiseObjection
@@ -199,41 +200,31 @@ NARROWER_PACKAGE: dict[str, Any] = {
 }
 
 
+LANES = (
+    LaneSpec(
+        LOCAL_LANE,
+        "Premium-support accommodation review (local authority)",
+        members=["sam.rivera"],
+        accepts_kinds=[REC_KIND],
+    ),
+    LaneSpec(
+        BOARD_LANE,
+        "Account-governance board escalation intake",
+        members=["grace.okafor"],
+        accepts_kinds=["escalation"],
+        # The owner packages the escalation from her own recommendation.
+        policy={"signer_may_have_authored": True},
+    ),
+)
+
+
 def _add_people(app: ReleaseApp) -> dict[str, str]:
     """Creates whoever is missing; returns the new users' bearer tokens."""
-    tokens: dict[str, str] = {}
-    for user_id, (name, roles) in PEOPLE.items():
-        if not app.user_exists(user_id):
-            tokens[user_id] = app.add_user(
-                user_id,
-                name,
-                roles=roles,
-                passphrase=OWNER_PASSPHRASE if user_id == OWNER else None,
-                actor="demo",
-            )
-    return tokens
+    return add_cast(app, PEOPLE, {OWNER: OWNER_PASSPHRASE})
 
 
 def _add_lanes(app: ReleaseApp) -> None:
-    admin = app.get_user("quire.admin").principal()
-    if app.find_lane(LOCAL_LANE) is None:
-        app.create_lane(
-            admin,
-            lane_id=LOCAL_LANE,
-            title="Premium-support accommodation review (local authority)",
-            members=["sam.rivera"],
-            accepts_kinds=[REC_KIND],
-        )
-    if app.find_lane(BOARD_LANE) is None:
-        app.create_lane(
-            admin,
-            lane_id=BOARD_LANE,
-            title="Account-governance board escalation intake",
-            members=["grace.okafor"],
-            accepts_kinds=["escalation"],
-            # The owner packages the escalation from her own recommendation.
-            policy={"signer_may_have_authored": True},
-        )
+    add_intake_lanes(app, LANES)
 
 
 class RecommendationStory:

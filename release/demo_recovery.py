@@ -30,9 +30,9 @@ import copy
 from typing import Any
 
 from release.application import ReleaseApp
-from release.commands import ApproveRelease, RequestRelease
+from release.demo_story import LaneSpec, Story, add_intake_lanes
 from release.signatures import NameSigners
-from workspace.commands import AddSection, CutRevision, SetRecoveryPlan
+from workspace.commands import AddSection, SetRecoveryPlan
 from workspace.content.plan import RECOVERY_PLAN_KIND
 
 RECOVERY_LANE = "internal-incident-review"
@@ -51,6 +51,13 @@ RECOVERY_PASSPHRASES = {
     "support.director": "growth-tier-signs",
     "support.manager": "starter-tier-signs",
 }
+
+LANE = LaneSpec(
+    RECOVERY_LANE,
+    "Internal incident review (support and engineering leadership)",
+    members=["vp.engineering"],
+    accepts_kinds=[RECOVERY_PLAN_KIND],
+)
 
 #: Which named person approves each tier's remediation (the demo's choice;
 #: the seed requires "a named approver at each tier").
@@ -346,43 +353,29 @@ def tell_recovery_story(app: ReleaseApp) -> dict[str, Any]:
     the plan is fixed, revision 1 stays held as REVISION_STALE) and the
     released one."""
 
-    def who(user_id: str) -> Any:
-        return app.get_user(user_id).principal()
-
-    if app.find_lane(RECOVERY_LANE) is None:
-        app.create_lane(
-            app.get_user("quire.admin").principal(),
-            lane_id=RECOVERY_LANE,
-            title="Internal incident review (support and engineering leadership)",
-            members=["vp.engineering"],
-            accepts_kinds=[RECOVERY_PLAN_KIND],
-        )
-    director = who("incident.commander")  # writes the packet, signs nothing
+    add_intake_lanes(app, [LANE])
+    director = "incident.commander"  # writes the packet, signs nothing
+    story = Story(app)
     packet = app.open_packet(
-        director,
+        story.who(director),
         kind=RECOVERY_PLAN_KIND,
         title=RECOVERY_TITLE,
         release_owner="vp.support",
-        authors=["incident.commander"],
+        authors=[director],
         reviewers=["vp.engineering", "support.director", "support.manager"],
     )
-    pid = str(packet.id)
-    app.execute(pid, director, AddSection(heading="What happened", text=INCIDENT))
-    app.execute(pid, director, AddSection(heading="Immediate actions", text=ACTIONS))
+    story.packet_id = str(packet.id)
+    story.run(director, AddSection(heading="What happened", text=INCIDENT))
+    story.run(director, AddSection(heading="Immediate actions", text=ACTIONS))
     plan = seed_plan()
-    app.execute(pid, director, SetRecoveryPlan(without_starter_approver(plan)))
-    first = app.execute(pid, director, CutRevision("Recovery-Plan-v1")).result
-    asked = app.execute(
-        pid, director, RequestRelease(revision=first["number"], lane_id=RECOVERY_LANE)
-    )
-    held = app.release_view(asked.packet, asked.result)
-    app.execute(pid, director, SetRecoveryPlan(plan))
-    second = app.execute(pid, director, CutRevision("Recovery-Plan-v2")).result
+    story.run(director, SetRecoveryPlan(without_starter_approver(plan)))
+    first = story.cut(director, "Recovery-Plan-v1")
+    held = story.request(director, first["number"], RECOVERY_LANE)
+    story.run(director, SetRecoveryPlan(plan))
+    second = story.cut(director, "Recovery-Plan-v2")
     # every tier's remediation approver signs (the owner, VP Support, too)
-    app.execute(pid, who("vp.support"), NameSigners([], plan_approvers=True))
-    requested = app.execute(
-        pid, director, RequestRelease(revision=second["number"], lane_id=RECOVERY_LANE)
-    )
+    story.run("vp.support", NameSigners([], plan_approvers=True))
+    requested = story.request(director, second["number"], RECOVERY_LANE)
     meanings = {
         "support.director": "Approved as the Growth tier's remediation approver",
         "support.manager": "Approved as the Starter tier's remediation approver",
@@ -390,14 +383,12 @@ def tell_recovery_story(app: ReleaseApp) -> dict[str, Any]:
         "and as the Enterprise tier's remediation approver",
     }
     for signer in ("support.director", "support.manager", "vp.support"):
-        approve = ApproveRelease(
-            requested.result,
-            content_hash=second["content_hash"],
+        released = story.sign(
+            signer,
+            requested["release_id"],
             meaning=f"{meanings[signer]}; not an incident declaration, a credit "
             "decision or a customer contact",
             passphrase=RECOVERY_PASSPHRASES[signer],
             scope="Tuesday's outage and the S1-S3 framework",
         )
-        done = app.execute(pid, who(signer), approve)
-    released = app.release_view(done.packet, requested.result)
     return {"held": held, "released": released}

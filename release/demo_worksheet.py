@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from workspace.commands import AddInterpretation, CreateWorksheet
 
 if TYPE_CHECKING:
-    from release.demo import Story
+    from release.demo_story import Story
 
 TITLE = "March service-credit worksheet"
 
@@ -53,10 +53,9 @@ CLAUSE = {
 
 def add_worksheet(story: Story) -> str:
     """Sofia Ramirez sets up the worksheet; Marcus Lee adds the second reading."""
-    app, pid, ids = story.app, story.packet_id, story.ids
-    wid: str = app.execute(
-        pid,
-        story.who("sofia.ramirez"),
+    ids = story.ids
+    wid: str = story.run(
+        "sofia.ramirez",
         CreateWorksheet(
             title=TITLE,
             facts=facts(),
@@ -67,18 +66,16 @@ def add_worksheet(story: Story) -> str:
             },
         ),
     ).result
-    app.execute(
-        pid,
-        story.who("sofia.ramirez"),
+    story.run(
+        "sofia.ramirez",
         AddInterpretation(
             wid,
             "Maintenance excluded (billing's reading of clause 7.2)",
             {**CLAUSE, "maintenance_handling": "exclude_from_downtime"},
         ),
     )
-    app.execute(
-        pid,
-        story.who("marcus.lee"),
+    story.run(
+        "marcus.lee",
         AddInterpretation(
             wid,
             "Maintenance counted (36 hours' notice, not 72)",

@@ -10,11 +10,11 @@ Runs in `quire worker`, and in-process when serving the embedded default.
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from release.background import BackgroundThread
 from release.gate import is_past
 from workspace.accounts import Principal
 from workspace.application import Workspace
@@ -88,29 +88,18 @@ def sweep(app: Workspace) -> int:
     return sum(sweep_packet(app, packet_id)[1] for packet_id in app.packet_ids())
 
 
-class ExpirySweeper:
+class ExpirySweeper(BackgroundThread):
     """A background thread that sweeps every `interval` seconds."""
 
+    thread_name = "quire-expiry-sweeper"
+
     def __init__(self, app: Workspace, interval: float) -> None:
+        super().__init__()
         self.app = app
         self.interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(
-            target=self._run, name="quire-expiry-sweeper", daemon=True
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=self.interval + 5)
-            self._thread = None
+    def _join_seconds(self) -> float:
+        return self.interval + 5
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
 
+from release.background import BackgroundThread
 from release.connectors import Fetched, FetchError, Limits, Validators, fetch
 from workspace.accounts import Principal
 from workspace.application import Workspace
@@ -186,34 +186,23 @@ def poll(app: Workspace, limits: Limits, entry: Watched) -> bool:
     return bool(done.result)
 
 
-class SourceWatcher:
+class SourceWatcher(BackgroundThread):
     """A background thread polling every watched source when it is due."""
 
+    thread_name = "quire-source-watcher"
+
     def __init__(self, app: Workspace, scan_seconds: float | None = None) -> None:
+        super().__init__()
         self.app = app
         self.limits = Limits.from_settings(app.settings)
         self.scan_seconds = (
             app.settings.watch_scan_seconds if scan_seconds is None else scan_seconds
         )
         self.entries: dict[tuple[UUID, str], Watched] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._scanned = float("-inf")
 
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(
-            target=self._run, name="quire-source-watcher", daemon=True
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=self.limits.timeout_seconds + 5)
-            self._thread = None
+    def _join_seconds(self) -> float:
+        return self.limits.timeout_seconds + 5
 
     def scan(self) -> None:
         """Finds the watched sources of every packet (new ones are due now)."""

@@ -38,6 +38,7 @@ from uuid import UUID
 import httpx
 from eventsourcing.persistence import IntegrityError
 
+from release.background import BackgroundThread
 from release.outbox import WebhookDelivery, canonical_body
 from release.webhooks import unseal
 from workspace.errors import QuireError
@@ -76,10 +77,13 @@ def backlog(app: Any) -> int:
     )
 
 
-class WebhookSender:
+class WebhookSender(BackgroundThread):
     """A background thread sending every lane's outbox in order."""
 
+    thread_name = "quire-webhook-sender"
+
     def __init__(self, app: Any, *, rng: random.Random | None = None) -> None:
+        super().__init__()
         self.app = app
         settings = app.settings
         self.timeout = settings.webhook_timeout_seconds
@@ -89,9 +93,7 @@ class WebhookSender:
         self.rng = rng or random.Random()
         self.position = 0
         self.lanes: dict[str, deque[UUID]] = {}
-        self._stop = threading.Event()
         self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
         self.client = httpx.Client(
             timeout=self.timeout,
             follow_redirects=False,
@@ -99,22 +101,15 @@ class WebhookSender:
         )
 
     # ---------------------------------------------------------- lifecycle
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(
-            target=self._run, name="quire-webhook-sender", daemon=True
-        )
-        self._thread.start()
-
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=self.timeout + 5)
-            self._thread = None
+        super().stop()
         self.client.close()
+
+    def _interrupt(self) -> None:
+        self._wake.set()
+
+    def _join_seconds(self) -> float:
+        return float(self.timeout + 5)
 
     # -------------------------------------------------------------- work
     def refresh(self) -> None:

@@ -19,6 +19,7 @@ from release.connectors.base import (
     ReferenceRefusedError,
     Validators,
     digest_of,
+    refusal_fails_read,
 )
 from release.connectors.file import FileConnector
 from release.connectors.https import HttpsConnector
@@ -81,8 +82,6 @@ def check(reference: str, limits: Limits) -> None:
 def fetch(
     reference: str, limits: Limits, validators: Validators | None = None
 ) -> Fetched | NotModified:
-    try:
+    with refusal_fails_read():
         connector = connector_for(reference)
-    except ReferenceRefusedError as e:
-        raise FetchError(e.code, e.message) from None
     return connector.fetch(reference, limits, validators or Validators())

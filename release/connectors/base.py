@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from workspace.config import Settings
 from workspace.errors import QuireError, UnprocessableError
@@ -102,3 +105,43 @@ class Connector(Protocol):
     def fetch(
         self, reference: str, limits: Limits, validators: Validators
     ) -> Fetched | NotModified: ...
+
+
+@contextmanager
+def refusal_fails_read() -> Iterator[None]:
+    """A reference refused when it is read (no connector for it any more, or
+    settings changed since it was cited) fails the read with the refusal's
+    code: recorded on the source, not an HTTP error."""
+    try:
+        yield
+    except ReferenceRefusedError as e:
+        raise FetchError(e.code, e.message) from None
+
+
+Target = TypeVar("Target")
+
+
+class CheckedConnector(ABC, Generic[Target]):
+    """A connector whose check turns a reference into what it reads (a file's
+    path, a URL's origin) or refuses it; each read checks again."""
+
+    schemes: tuple[str, ...]
+
+    @abstractmethod
+    def target(self, reference: str, limits: Limits) -> Target:
+        """What `reference` reads; `ReferenceRefusedError` if not allowed."""
+
+    @abstractmethod
+    def read(
+        self, reference: str, target: Target, limits: Limits, validators: Validators
+    ) -> Fetched | NotModified: ...
+
+    def check(self, reference: str, limits: Limits) -> None:
+        self.target(reference, limits)
+
+    def fetch(
+        self, reference: str, limits: Limits, validators: Validators
+    ) -> Fetched | NotModified:
+        with refusal_fails_read():
+            target = self.target(reference, limits)
+        return self.read(reference, target, limits, validators)

@@ -7,10 +7,10 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from release.connectors.base import (
+    CheckedConnector,
     Fetched,
     FetchError,
     Limits,
-    NotModified,
     ReferenceRefusedError,
     Validators,
 )
@@ -38,28 +38,24 @@ def _path(reference: str, limits: Limits) -> Path:
     return resolved
 
 
-class FileConnector:
+class FileConnector(CheckedConnector[Path]):
     schemes: tuple[str, ...] = ("file",)
 
-    def check(self, reference: str, limits: Limits) -> None:
-        _path(reference, limits)
+    def target(self, reference: str, limits: Limits) -> Path:
+        return _path(reference, limits)
 
-    def fetch(
-        self, reference: str, limits: Limits, validators: Validators
-    ) -> Fetched | NotModified:
+    def read(
+        self, reference: str, target: Path, limits: Limits, validators: Validators
+    ) -> Fetched:
         try:
-            path = _path(reference, limits)
-        except ReferenceRefusedError as e:  # the roots changed since it was cited
-            raise FetchError(e.code, e.message) from None
-        try:
-            with path.open("rb") as f:
+            with target.open("rb") as f:
                 body = f.read(limits.max_bytes + 1)
         except FileNotFoundError:
-            raise FetchError("FETCH_NOT_FOUND", f"{path} does not exist") from None
+            raise FetchError("FETCH_NOT_FOUND", f"{target} does not exist") from None
         except OSError as e:
-            raise FetchError("FETCH_FAILED", f"{path}: {e.strerror or e}") from None
+            raise FetchError("FETCH_FAILED", f"{target}: {e.strerror or e}") from None
         if len(body) > limits.max_bytes:
             raise FetchError(
-                "FETCH_TOO_LARGE", f"{path} is larger than {limits.max_bytes} bytes"
+                "FETCH_TOO_LARGE", f"{target} is larger than {limits.max_bytes} bytes"
             )
         return Fetched(body)

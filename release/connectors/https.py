@@ -11,6 +11,7 @@ from urllib.parse import urljoin, urlparse
 import httpx
 
 from release.connectors.base import (
+    CheckedConnector,
     Fetched,
     FetchError,
     Limits,
@@ -56,19 +57,19 @@ def check_url(reference: str, limits: Limits) -> tuple[str, str]:
     return parsed.scheme, host
 
 
-class HttpsConnector:
+class HttpsConnector(CheckedConnector[tuple[str, str]]):
     schemes: tuple[str, ...] = ("https", "http")
 
-    def check(self, reference: str, limits: Limits) -> None:
-        check_url(reference, limits)
+    def target(self, reference: str, limits: Limits) -> tuple[str, str]:
+        return check_url(reference, limits)
 
-    def fetch(
-        self, reference: str, limits: Limits, validators: Validators
+    def read(
+        self,
+        reference: str,
+        origin: tuple[str, str],
+        limits: Limits,
+        validators: Validators,
     ) -> Fetched | NotModified:
-        try:
-            origin = check_url(reference, limits)
-        except ReferenceRefusedError as e:  # the allow-list changed since
-            raise FetchError(e.code, e.message) from None
         headers = {"Accept-Encoding": "identity"}
         if validators.etag:
             headers["If-None-Match"] = validators.etag
