@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from api.deps import CurrentUser, ServicesDep
-from api.outcomes import version_after
+from api.outcomes import OnPacketDep
 from api.routers.history import ReadModelsDep
 from api.schemas import (
     MembersChange,
@@ -83,11 +83,9 @@ def read_packet(
 
 
 @router.post("/{packet_id}/members")
-def change_members(
-    packet_id: str, body: MembersChange, user: CurrentUser, svc: ServicesDep
-) -> VersionPublic:
+def change_members(body: MembersChange, on: OnPacketDep) -> VersionPublic:
     command = ChangeMembers(body.release_owner, body.authors, body.reviewers)
-    return version_after(svc.app, packet_id, user, command, body)
+    return on.version_after(command, body)
 
 
 def packet_public(packet: Packet) -> PacketPublic:

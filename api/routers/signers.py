@@ -18,6 +18,7 @@ from fastapi import APIRouter
 from pydantic import Field, StrictBool
 
 from api.deps import CurrentUser, ServicesDep
+from api.outcomes import OnPacketDep
 from api.routers.history import ReadModelsDep
 from api.schemas import Input, Version
 from projections import packets as packet_list
@@ -35,16 +36,9 @@ class SignersSet(Input):
 
 
 @router.post("/packets/{packet_id}/signers")
-def name_signers(
-    packet_id: str, body: SignersSet, user: CurrentUser, svc: ServicesDep
-) -> dict[str, Any]:
+def name_signers(body: SignersSet, on: OnPacketDep) -> dict[str, Any]:
     """Answers with everyone who must now sign (the release owner first)."""
-    done = svc.app.execute(
-        packet_id,
-        user,
-        NameSigners(list(body.signers), body.plan_approvers),
-        expected_version=body.expected_version,
-    )
+    done = on.execute(NameSigners(list(body.signers), body.plan_approvers), body)
     state = named(done.packet)
     return {
         "packet_id": str(done.packet.id),

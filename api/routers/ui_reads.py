@@ -28,8 +28,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import Field
 
-from api.deps import CurrentUser, ServicesDep
-from api.routers.lanes import ReleaseAppDep
+from api.deps import CurrentUser, ReleaseAppDep, ServicesDep
 from api.schemas import Input
 from projections.audit import AuditLog
 from projections.audit_bundle import verify_bundle
