@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import Depends
 
 from api.deps import CurrentUser, ServicesDep, release_layer
-from api.schemas import SupersedingResult, VersionPublic
+from api.schemas import SupersedingResult, VersionPublic, Write
 from api.services import Services
 from workspace.accounts import Principal
 from workspace.commands import Command, Executed
@@ -30,18 +30,22 @@ class OnPacket:
         """The packet as it stands, if the caller may read it (403, 404)."""
         return self.app.read_packet(self.user, self.packet_id)
 
-    def execute(self, command: Command, body: Any = None) -> Executed[Any]:
+    def execute(self, command: Command, body: Write | None = None) -> Executed[Any]:
         """Runs `command`, based on the body's `expected_version` if it names one."""
-        expected = getattr(body, "expected_version", None)
+        expected = None if body is None else body.expected_version
         return self.app.execute(
             self.packet_id, self.user, command, expected_version=expected
         )
 
-    def version_after(self, command: Command, body: Any = None) -> VersionPublic:
+    def version_after(
+        self, command: Command, body: Write | None = None
+    ) -> VersionPublic:
         """`{version}`: the packet's version after the command."""
         return VersionPublic(version=self.execute(command, body).version)
 
-    def superseding(self, command: Command, body: Any = None) -> SupersedingResult:
+    def superseding(
+        self, command: Command, body: Write | None = None
+    ) -> SupersedingResult:
         """`{version, superseded_releases}`: what the command superseded."""
         before = self.app.get_packet(self.packet_id)
         after = self.execute(command, body).packet

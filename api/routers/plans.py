@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from pydantic import Field
 
 from api.outcomes import OnPacket, OnPacketDep
-from api.schemas import INT_MAX, Input, Output, Version
+from api.schemas import INT_MAX, Input, Output, Write
 from workspace import policy
 from workspace.commands import SetRecoveryPlan
 from workspace.content.plan import current_plan, plan_checks, plan_state
@@ -36,7 +36,7 @@ Row = dict[str, Any]
 RevisionQuery = Annotated[int | None, Query(ge=1, le=INT_MAX)]
 
 
-class PlanSet(Input):
+class PlanSet(Write):
     """The whole plan (it replaces the packet's plan); see docs/API-additions.md."""
 
     severities: list[Row] = Field(default_factory=list)
@@ -44,7 +44,6 @@ class PlanSet(Input):
     remediation: list[Row] = Field(default_factory=list)
     escalation: list[Row] = Field(default_factory=list)
     review: list[Row] = Field(default_factory=list)
-    expected_version: Version | None = None
 
 
 class PlanPublic(Output):

@@ -20,7 +20,7 @@ from pydantic import Field, StrictBool
 from api.deps import CurrentUser, ServicesDep
 from api.outcomes import OnPacketDep
 from api.routers.history import ReadModelsDep
-from api.schemas import Input, Version
+from api.schemas import Write
 from projections import packets as packet_list
 from projections.runner import bring_up_to_date
 from release.signatures import SIGNERS_MAX, NameSigners, awaiting
@@ -29,10 +29,9 @@ from release.signers import named
 router = APIRouter(prefix="/v1", tags=["signers"])
 
 
-class SignersSet(Input):
+class SignersSet(Write):
     signers: list[str] = Field(max_length=SIGNERS_MAX)
     plan_approvers: StrictBool = False
-    expected_version: Version | None = None
 
 
 @router.post("/packets/{packet_id}/signers")

@@ -18,7 +18,7 @@ from pydantic import Field
 
 from api.deps import ExactBody
 from api.outcomes import OnPacketDep
-from api.schemas import Input, Output, Version, VersionPublic
+from api.schemas import Output, VersionPublic, Write
 from workspace.commands import AddInterpretation, CreateWorksheet, SetWorksheetFacts
 from workspace.content.worksheets import view
 from workspace.credit import to_json
@@ -27,14 +27,13 @@ from workspace.domain import worksheets as ws
 router = APIRouter(prefix="/v1/packets/{packet_id}/worksheets", tags=["worksheets"])
 
 
-class WorksheetCreate(Input):
+class WorksheetCreate(Write):
     """`facts` as for POST /v1/calculations/service-credit; `cites` maps a
     fact (`outages`, `maintenance`, `fee_amount`, ...) to a source id."""
 
     title: str
     facts: dict[str, Any]
     cites: dict[str, str] = Field(default_factory=dict)
-    expected_version: Version | None = None
 
 
 class WorksheetCreated(Output):
@@ -42,18 +41,16 @@ class WorksheetCreated(Output):
     version: int
 
 
-class WorksheetFactsSet(Input):
+class WorksheetFactsSet(Write):
     facts: dict[str, Any]
-    expected_version: Version | None = None
 
 
-class InterpretationCreate(Input):
+class InterpretationCreate(Write):
     """`rules` as for POST /v1/calculations/service-credit."""
 
     name: str
     rules: dict[str, Any]
     objection_id: str | None = None
-    expected_version: Version | None = None
 
 
 class InterpretationCreated(Output):
