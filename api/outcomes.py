@@ -12,6 +12,7 @@ from fastapi import Depends
 from api.deps import CurrentUser, ServicesDep, release_layer
 from api.schemas import SupersedingResult, VersionPublic, Write
 from api.services import Services
+from workspace import policy
 from workspace.accounts import Principal
 from workspace.commands import Command, Executed
 from workspace.domain import Packet
@@ -29,6 +30,15 @@ class OnPacket:
     def read(self) -> Packet:
         """The packet as it stands, if the caller may read it (403, 404)."""
         return self.app.read_packet(self.user, self.packet_id)
+
+    def record_read(
+        self, packet: Packet, what: str, detail: dict[str, Any] | None = None
+    ) -> None:
+        """Records what an auditor who is not a member of the packet read."""
+        if self.user.is_auditor and not policy.is_member(self.user, packet):
+            self.app.record_view(
+                self.user, what, packet_id=str(packet.id), detail=detail
+            )
 
     def execute(self, command: Command, body: Write | None = None) -> Executed[Any]:
         """Runs `command`, based on the body's `expected_version` if it names one."""

@@ -23,7 +23,6 @@ from projections.objections import ObjectionLedger
 from projections.revisions import RevisionHistory
 from projections.runner import bring_up_to_date
 from projections.store import ReadStore, read_models_for
-from workspace import policy
 from workspace.domain import Packet
 from workspace.errors import NotFoundError
 
@@ -47,8 +46,7 @@ def _readable(
     """Checks the caller may read the packet, then waits for the projection."""
     packet = on.read()
     bring_up_to_date(store, [projection])
-    if on.user.is_auditor and not policy.is_member(on.user, packet):
-        on.app.record_view(on.user, what, packet_id=str(packet.id), detail=detail)
+    on.record_read(packet, what, detail)
     return packet
 
 

@@ -17,7 +17,6 @@ from pydantic import Field
 
 from api.outcomes import OnPacket, OnPacketDep
 from api.schemas import INT_MAX, Input, Output, Write
-from workspace import policy
 from workspace.commands import SetRecoveryPlan
 from workspace.content.plan import current_plan, plan_checks, plan_state
 from workspace.errors import NotFoundError
@@ -68,9 +67,9 @@ class Classification(Output):
 def _plan(on: OnPacket, revision: int | None) -> tuple[str, dict[str, Any], PlanPublic]:
     """The packet's title and plan (or revision N's), for a reader."""
     packet = on.read()
-    if on.user.is_auditor and not policy.is_member(on.user, packet):
-        what = "plan" if revision is None else f"plan of revision {revision}"
-        on.app.record_view(on.user, what, packet_id=str(packet.id))
+    on.record_read(
+        packet, "plan" if revision is None else f"plan of revision {revision}"
+    )
     if revision is None:
         title, plan = packet.title, current_plan(packet)
     else:
