@@ -10,7 +10,7 @@ import typer
 
 from api import cli_ops, cli_projections
 from api.agents import cli as agents_cli
-from api.cli_errors import cli_errors, fail
+from api.cli_errors import cli_errors, cli_services, fail
 from api.services import build_services
 from workspace.accounts import Principal
 from workspace.config import Settings, backend_of, get_settings
@@ -22,6 +22,9 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_app = typer.Typer(help="Users and tokens.", no_args_is_help=True)
+
+#: Who the command line acts as for admin-only user changes.
+CLI_ADMIN = Principal("cli", "Command line", frozenset({"admin"}))
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 calc_app = typer.Typer(help="Stateless calculations.", no_args_is_help=True)
@@ -62,16 +65,11 @@ def users_add(
     roles = [
         r for r, on in (("admin", admin), ("auditor", auditor), ("agent", agent)) if on
     ]
-    with cli_errors():
-        services = build_services(
-            create_table=backend_of(get_settings().database_url) != "postgres"
+    create_table = backend_of(get_settings().database_url) != "postgres"
+    with cli_services(create_table=create_table) as services:
+        token = services.app.add_user(
+            user_id, name, roles=roles, passphrase=passphrase, actor="cli"
         )
-        try:
-            token = services.app.add_user(
-                user_id, name, roles=roles, passphrase=passphrase, actor="cli"
-            )
-        finally:
-            services.close()
     typer.echo(f"created {user_id} ({', '.join(roles) or 'member'})")
     typer.echo(token)
 
@@ -124,38 +122,24 @@ def load_seed_stories(settings: Settings, url: str) -> None:
 @users_app.command("token")
 def users_token(user_id: Annotated[str, typer.Argument()]) -> None:
     """Issues a new bearer token for an existing user (last line of stdout)."""
-    with cli_errors():
-        services = build_services()
-        try:
-            token = services.app.issue_token(user_id, actor="cli")
-        finally:
-            services.close()
+    with cli_services() as services:
+        token = services.app.issue_token(user_id, actor="cli")
     typer.echo(token)
 
 
 @users_app.command("unlock-signing")
 def users_unlock_signing(user_id: Annotated[str, typer.Argument()]) -> None:
     """Unlocks signing after five failed re-authentications."""
-    with cli_errors():
-        services = build_services()
-        try:
-            admin = Principal("cli", "Command line", frozenset({"admin"}))
-            services.app.unlock_signing(admin, user_id)
-        finally:
-            services.close()
+    with cli_services() as services:
+        services.app.unlock_signing(CLI_ADMIN, user_id)
     typer.echo(f"signing unlocked for {user_id}")
 
 
 @users_app.command("revoke-tokens")
 def users_revoke_tokens(user_id: Annotated[str, typer.Argument()]) -> None:
     """Revokes every bearer token of a user (`quire users token` issues a new one)."""
-    with cli_errors():
-        services = build_services()
-        try:
-            admin = Principal("cli", "Command line", frozenset({"admin"}))
-            count = services.app.revoke_tokens(admin, user_id)
-        finally:
-            services.close()
+    with cli_services() as services:
+        count = services.app.revoke_tokens(CLI_ADMIN, user_id)
     typer.echo(f"revoked {count} token(s) of {user_id}")
 
 

@@ -10,7 +10,9 @@ from typing import NoReturn
 import typer
 from eventsourcing.persistence import PersistenceError
 
+from api.services import Services, build_services
 from projections.store import CONNECTION_ERRORS
+from workspace.config import Settings
 from workspace.errors import QuireError
 
 #: The database could not be reached (or the line dropped).
@@ -25,6 +27,20 @@ def fail(code: str, message: str, status: int = 2) -> NoReturn:
 def _first_line(error: BaseException) -> str:
     text = str(error)
     return text.splitlines()[0] if text else repr(error)
+
+
+@contextmanager
+def cli_services(
+    settings: Settings | None = None, *, create_table: bool = False
+) -> Iterator[Services]:
+    """The services for one command, closed after it; building them and using
+    them fail as `cli_errors` says."""
+    with cli_errors():
+        services = build_services(settings, create_table=create_table)
+        try:
+            yield services
+        finally:
+            services.close()
 
 
 @contextmanager

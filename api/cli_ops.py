@@ -15,7 +15,7 @@ import typer
 import uvicorn
 
 from api import cli_projections, logging_config
-from api.cli_errors import cli_errors
+from api.cli_errors import cli_errors, cli_services
 from api.live.hub import hub_of
 from api.services import build_services
 from projections import migrations
@@ -68,23 +68,17 @@ def db_migrate(
 ) -> None:
     """Applies pending schema migrations in order (idempotent)."""
     settings = get_settings()
-    with cli_errors():
-        services = build_services(settings)
-        try:
-            store = read_models_for(services)
+    with cli_services(settings) as services:
+        store = read_models_for(services)
 
-            def rebuild(
-                names: Sequence[str],
-                before: Callable[[Tx], None],
-                after: Callable[[Tx], None],
-            ) -> None:
-                cli_projections.replay(
-                    store, names, wait=wait, before=before, after=after
-                )
+        def rebuild(
+            names: Sequence[str],
+            before: Callable[[Tx], None],
+            after: Callable[[Tx], None],
+        ) -> None:
+            cli_projections.replay(store, names, wait=wait, before=before, after=after)
 
-            done = migrations.migrate(store, rebuild)
-        finally:
-            services.close()
+        done = migrations.migrate(store, rebuild)
     for line in done:
         typer.echo(f"migrated {line}")
     typer.echo("schema up to date" if done else "schema up to date; nothing to migrate")
@@ -93,12 +87,8 @@ def db_migrate(
 def require_current_schema(settings: Settings) -> None:
     """Serving processes: exit 2 unless the database is at the code's
     versions (`SCHEMA_BEHIND`: run `quire db migrate`; `SCHEMA_AHEAD`)."""
-    with cli_errors():
-        services = build_services(settings)
-        try:
-            migrations.check_current(read_models_for(services))
-        finally:
-            services.close()
+    with cli_services(settings) as services:
+        migrations.check_current(read_models_for(services))
 
 
 # ------------------------------------------------------------ serving

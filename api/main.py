@@ -29,7 +29,6 @@ from api.routers import (
     directory,
     health,
     history,
-    lane_live,
     lanes,
     live,
     metrics,
@@ -75,7 +74,6 @@ ROUTERS = [
     recommendations.router,
     plans.router,
     webhooks.router,
-    lane_live.router,
     ui_reads.router,
     signers.router,
 ]

@@ -1,52 +1,81 @@
 """Running a route's command and shaping its outcome (no decisions are made
-here): a route builds the command from its body and hands it to one of these,
-which call the one handler, `Workspace.execute`."""
+here): a packet route takes an `OnPacket` (the packet id from its path, the
+caller and the application), builds the command from its body and hands it to
+one of its methods, which call the one handler, `Workspace.execute`."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Annotated, Any
 
-from api.schemas import SupersedingResult, VersionPublic
+from fastapi import Depends
+
+from api.deps import CurrentUser, ServicesDep, release_layer
+from api.schemas import SupersedingResult, VersionPublic, Write
+from api.services import Services
+from workspace import policy
 from workspace.accounts import Principal
 from workspace.commands import Command, Executed
-
-if TYPE_CHECKING:
-    from release.application import ReleaseApp
-    from workspace.application import Workspace
+from workspace.domain import Packet
 
 
-def execute(
-    app: Workspace, packet_id: str, user: Principal, command: Command, body: Any = None
-) -> Executed[Any]:
-    """Runs `command`, based on the body's `expected_version` if it names one."""
-    expected = getattr(body, "expected_version", None)
-    return app.execute(packet_id, user, command, expected_version=expected)
+class OnPacket:
+    """One request on one packet: which packet, who asks, through which app."""
+
+    def __init__(self, svc: Services, packet_id: str, user: Principal) -> None:
+        self.svc = svc
+        self.app = svc.app
+        self.packet_id = packet_id
+        self.user = user
+
+    def read(self) -> Packet:
+        """The packet as it stands, if the caller may read it (403, 404)."""
+        return self.app.read_packet(self.user, self.packet_id)
+
+    def record_read(
+        self, packet: Packet, what: str, detail: dict[str, Any] | None = None
+    ) -> None:
+        """Records what an auditor who is not a member of the packet read."""
+        if self.user.is_auditor and not policy.is_member(self.user, packet):
+            self.app.record_view(
+                self.user, what, packet_id=str(packet.id), detail=detail
+            )
+
+    def execute(self, command: Command, body: Write | None = None) -> Executed[Any]:
+        """Runs `command`, based on the body's `expected_version` if it names one."""
+        expected = None if body is None else body.expected_version
+        return self.app.execute(
+            self.packet_id, self.user, command, expected_version=expected
+        )
+
+    def version_after(
+        self, command: Command, body: Write | None = None
+    ) -> VersionPublic:
+        """`{version}`: the packet's version after the command."""
+        return VersionPublic(version=self.execute(command, body).version)
+
+    def superseding(
+        self, command: Command, body: Write | None = None
+    ) -> SupersedingResult:
+        """`{version, superseded_releases}`: what the command superseded."""
+        before = self.app.get_packet(self.packet_id)
+        after = self.execute(command, body).packet
+        return SupersedingResult(
+            version=after.version, superseded_releases=superseded_between(before, after)
+        )
+
+    def release_after(self, command: Command) -> dict[str, Any]:
+        """The release view of the release a release command returned."""
+        app = release_layer(self.svc)
+        done = app.execute(self.packet_id, self.user, command)
+        return app.release_view(done.packet, done.result)
 
 
-def version_after(
-    app: Workspace, packet_id: str, user: Principal, command: Command, body: Any = None
-) -> VersionPublic:
-    """`{version}`: the packet's version after the command."""
-    return VersionPublic(version=execute(app, packet_id, user, command, body).version)
+def on_packet(packet_id: str, user: CurrentUser, svc: ServicesDep) -> OnPacket:
+    return OnPacket(svc, packet_id, user)
 
 
-def superseding(
-    app: Workspace, packet_id: str, user: Principal, command: Command, body: Any = None
-) -> SupersedingResult:
-    """`{version, superseded_releases}`: what the command superseded."""
-    before = app.get_packet(packet_id)
-    after = execute(app, packet_id, user, command, body).packet
-    return SupersedingResult(
-        version=after.version, superseded_releases=superseded_between(before, after)
-    )
-
-
-def release_after(
-    app: ReleaseApp, packet_id: str, user: Principal, command: Command
-) -> dict[str, Any]:
-    """The release view of the release a release command returned."""
-    done = app.execute(packet_id, user, command)
-    return app.release_view(done.packet, done.result)
+#: A packet route's `packet_id`, caller and application, in one parameter.
+OnPacketDep = Annotated[OnPacket, Depends(on_packet)]
 
 
 def superseded_between(before: Any, after: Any) -> list[str]:

@@ -12,18 +12,16 @@ from typing import Any
 
 from pydantic import Field
 
-from api.schemas import Input, Output, Version
+from api.schemas import Input, Output, Write
 
 
-class AuthoritySet(Input):
+class AuthoritySet(Write):
     source_id: str
     matrix: dict[str, Any]
-    expected_version: Version | None = None
 
 
-class CaseSet(Input):
+class CaseSet(Write):
     dimensions: dict[str, Any]
-    expected_version: Version | None = None
 
 
 class Reclassified(Output):
@@ -31,13 +29,12 @@ class Reclassified(Output):
     reclassified: list[str]
 
 
-class OptionCreate(Input):
+class OptionCreate(Write):
     title: str
     components: list[Any]
     rationale: str
     evidence: list[str]
     precedent_ids: list[str] = Field(default_factory=list)
-    expected_version: Version | None = None
 
 
 class OptionCreated(Output):
@@ -52,10 +49,9 @@ class Because(Input):
     comment: str | None = None
 
 
-class RankingSet(Input):
+class RankingSet(Write):
     order: list[str]
     because: Because
-    expected_version: Version | None = None
 
 
 class RankingResult(Output):
@@ -63,11 +59,10 @@ class RankingResult(Output):
     version: int
 
 
-class AskCreate(Input):
+class AskCreate(Write):
     type: str
     requested_by: str
     text: str
-    expected_version: Version | None = None
 
 
 class AskCreated(Output):
@@ -77,11 +72,10 @@ class AskCreated(Output):
     version: int
 
 
-class PrecedentCreate(Input):
+class PrecedentCreate(Write):
     case_ref: str
     dimensions: dict[str, Any]
     granted: str
-    expected_version: Version | None = None
 
 
 class PrecedentCreated(Output):

@@ -69,6 +69,13 @@ class Output(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+class Write(Input):
+    """A write, based on the packet version it names, if any (409
+    VERSION_CLASH when the packet has moved on since)."""
+
+    expected_version: Version | None = None
+
+
 # ----------------------------------------------------------------- packets
 class PacketCreate(Input):
     kind: str
@@ -83,11 +90,10 @@ class PacketCreated(Output):
     version: int
 
 
-class MembersChange(Input):
+class MembersChange(Write):
     release_owner: str
     authors: list[str]
     reviewers: list[str]
-    expected_version: Version | None = None
 
 
 class PacketSummary(Output):
@@ -135,11 +141,10 @@ class VersionPublic(Output):
 
 
 # ----------------------------------------------------------------- sections
-class SectionCreate(Input):
+class SectionCreate(Write):
     heading: str
     text: str = ""
     position: SafeInt | None = None
-    expected_version: Version | None = None
 
 
 class SectionCreated(Output):
@@ -147,18 +152,16 @@ class SectionCreated(Output):
     version: int
 
 
-class SectionRetitle(Input):
+class SectionRetitle(Write):
     heading: str
-    expected_version: Version | None = None
 
 
-class SectionMove(Input):
+class SectionMove(Write):
     position: SafeInt
-    expected_version: Version | None = None
 
 
-class SectionRemove(Input):
-    expected_version: Version | None = None
+class SectionRemove(Write):
+    pass
 
 
 class OpIn(Input):
@@ -204,14 +207,13 @@ class SourceWatch(Input):
     tolerance_seconds: SafeInt | None = None
 
 
-class SourceCreate(Input):
+class SourceCreate(Write):
     kind: str
     title: str
     reference: str
     digest: str
     precedence: SafeInt
     valid_until: Timestamp | None = None
-    expected_version: Version | None = None
     #: A live reference (file://, https://) the source watcher polls.
     watch: SourceWatch | None = None
 
@@ -221,7 +223,7 @@ class SourceCreated(Output):
     version: int
 
 
-class SourceRefresh(Input):
+class SourceRefresh(Write):
     """`material` defaults to true when the digest changed; only the release
     owner may send false for a changed digest (403 MATERIALITY_NOT_ALLOWED).
     `worksheet_facts` (`{worksheet_id: facts}`) corrects worksheets citing
@@ -232,7 +234,6 @@ class SourceRefresh(Input):
     reason: str | None = None
     worksheet_facts: dict[str, Any] | None = None
     valid_until: Timestamp | None = None
-    expected_version: Version | None = None
 
 
 class SourceWithdraw(Input):
@@ -247,11 +248,10 @@ class SupersedingResult(Output):
 
 
 # ------------------------------------------------------------ prerequisites
-class PrerequisiteCreate(Input):
+class PrerequisiteCreate(Write):
     title: str
     satisfied: StrictBool = False
     valid_until: Timestamp | None = None
-    expected_version: Version | None = None
 
 
 class PrerequisiteCreated(Output):
@@ -259,17 +259,15 @@ class PrerequisiteCreated(Output):
     version: int
 
 
-class PrerequisiteSatisfy(Input):
+class PrerequisiteSatisfy(Write):
     evidence: str
     valid_until: Timestamp | None = None
-    expected_version: Version | None = None
 
 
 # --------------------------------------------------------------- objections
-class ObjectionCreate(Input):
+class ObjectionCreate(Write):
     target: dict[str, str] = Field(default_factory=dict)
     text: str
-    expected_version: Version | None = None
 
 
 class ObjectionCreated(Output):
@@ -294,9 +292,8 @@ class ObjectionWithdraw(Input):
 
 
 # ---------------------------------------------------------------- revisions
-class RevisionCreate(Input):
+class RevisionCreate(Write):
     label: str | None = None
-    expected_version: Version | None = None
 
 
 class RevisionCreated(Output):

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import CurrentUser, ServicesDep
-from api.outcomes import version_after
+from api.outcomes import OnPacketDep
 from api.schemas import ConflictResolve, VersionPublic
 from workspace.commands import ResolveConflict
 
@@ -14,11 +13,6 @@ router = APIRouter(prefix="/v1/packets/{packet_id}/conflicts", tags=["conflicts"
 
 @router.post("/{conflict_id}/resolve")
 def resolve_conflict(
-    packet_id: str,
-    conflict_id: str,
-    body: ConflictResolve,
-    user: CurrentUser,
-    svc: ServicesDep,
+    conflict_id: str, body: ConflictResolve, on: OnPacketDep
 ) -> VersionPublic:
-    command = ResolveConflict(conflict_id, body.resolution)
-    return version_after(svc.app, packet_id, user, command)
+    return on.version_after(ResolveConflict(conflict_id, body.resolution))

@@ -14,17 +14,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
-from api.deps import CurrentUser, ServicesDep
+from api.deps import ServicesDep
+from api.outcomes import OnPacket, OnPacketDep
 from api.schemas import RevisionNumber
-from api.services import Services
 from projections import audit, objections, revisions
 from projections.audit import AuditLog
 from projections.objections import ObjectionLedger
 from projections.revisions import RevisionHistory
 from projections.runner import bring_up_to_date
 from projections.store import ReadStore, read_models_for
-from workspace import policy
-from workspace.accounts import Principal
 from workspace.domain import Packet
 from workspace.errors import NotFoundError
 
@@ -39,84 +37,63 @@ ReadModelsDep = Annotated[ReadStore, Depends(read_models)]
 
 
 def _readable(
-    svc: Services,
+    on: OnPacket,
     store: ReadStore,
-    user: Principal,
-    packet_id: str,
     what: str,
     projection: str,
     detail: dict[str, Any] | None = None,
 ) -> Packet:
     """Checks the caller may read the packet, then waits for the projection."""
-    packet = svc.app.read_packet(user, packet_id)
+    packet = on.read()
     bring_up_to_date(store, [projection])
-    if user.is_auditor and not policy.is_member(user, packet):
-        svc.app.record_view(user, what, packet_id=str(packet.id), detail=detail)
+    on.record_read(packet, what, detail)
     return packet
 
 
 @router.get("/revisions")
-def revision_history(
-    packet_id: str, user: CurrentUser, svc: ServicesDep, store: ReadModelsDep
-) -> dict[str, Any]:
+def revision_history(on: OnPacketDep, store: ReadModelsDep) -> dict[str, Any]:
     """`{items: [{revision, label, content_hash, cut_by, cut_at, contributors}]}`."""
-    packet = _readable(svc, store, user, packet_id, "revisions", RevisionHistory.name)
+    packet = _readable(on, store, "revisions", RevisionHistory.name)
     return {"items": revisions.history(store, str(packet.id))}
 
 
 @router.get("/revisions/{a}/diff/{b}")
 def revision_diff(
-    packet_id: str,
-    a: RevisionNumber,
-    b: RevisionNumber,
-    user: CurrentUser,
-    svc: ServicesDep,
-    store: ReadModelsDep,
+    a: RevisionNumber, b: RevisionNumber, on: OnPacketDep, store: ReadModelsDep
 ) -> dict[str, Any]:
     """Per-section unified diffs from revision `a` to revision `b`."""
-    packet = _readable(
-        svc,
-        store,
-        user,
-        packet_id,
-        "revision_diff",
-        RevisionHistory.name,
-        {"from": a, "to": b},
-    )
+    detail = {"from": a, "to": b}
+    packet = _readable(on, store, "revision_diff", RevisionHistory.name, detail)
     pid = str(packet.id)
-    old = _content(svc, store, packet, a)
-    new = _content(svc, store, packet, b)
+    old = _content(on, store, packet, a)
+    new = _content(on, store, packet, b)
     return {"packet_id": pid, **revisions.diff(old, new, a, b)}
 
 
 def _content(
-    svc: Services, store: ReadStore, packet: Packet, number: int
+    on: OnPacket, store: ReadStore, packet: Packet, number: int
 ) -> dict[str, Any]:
     found = revisions.content(store, str(packet.id), number)
     if found is not None:
         return found
     # Not projected yet (the read model lags): the stored cut is authoritative.
     packet.revision(number)  # 404 REVISION_NOT_FOUND when there is none
-    _, content = svc.app.revision_content(packet, number)
+    _, content = on.app.revision_content(packet, number)
     return content
 
 
 @router.get("/objections")
-def objection_ledger(
-    packet_id: str, user: CurrentUser, svc: ServicesDep, store: ReadModelsDep
-) -> dict[str, Any]:
+def objection_ledger(on: OnPacketDep, store: ReadModelsDep) -> dict[str, Any]:
     """Every objection of the packet with its full history."""
-    packet = _readable(svc, store, user, packet_id, "objections", ObjectionLedger.name)
+    packet = _readable(on, store, "objections", ObjectionLedger.name)
     return {"items": objections.ledger(store, str(packet.id))}
 
 
 @router.get("/events")
-def packet_events(
-    packet_id: str, user: CurrentUser, svc: ServicesDep, store: ReadModelsDep
-) -> dict[str, Any]:
+def packet_events(on: OnPacketDep, store: ReadModelsDep) -> dict[str, Any]:
     """Every event of the packet with actor, time, type, data and leaf hash."""
-    packet = _readable(svc, store, user, packet_id, "events", AuditLog.name)
+    packet = _readable(on, store, "events", AuditLog.name)
     items = audit.packet_events(store, str(packet.id))
     if not items:
-        raise NotFoundError("PACKET_NOT_FOUND", f"no packet {packet_id}")
+        raise NotFoundError("PACKET_NOT_FOUND", f"no packet {on.packet_id}")
     return {"items": items}

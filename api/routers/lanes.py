@@ -6,26 +6,15 @@ deliveries), each content hash checked on read and each read recorded.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import Field
 
-from api.deps import CurrentUser, ServicesDep
+from api.deps import CurrentUser, ReleaseAppDep
 from api.schemas import Input, Output
-from release.application import ReleaseApp
 
 router = APIRouter(prefix="/v1/lanes", tags=["lanes"])
-
-
-def release_app(svc: ServicesDep) -> ReleaseApp:
-    app = svc.app
-    if not isinstance(app, ReleaseApp):  # wiring error, not a caller's mistake
-        raise TypeError("the services must be built with the release layer")
-    return app
-
-
-ReleaseAppDep = Annotated[ReleaseApp, Depends(release_app)]
 
 
 class LaneCreate(Input):
@@ -109,47 +98,53 @@ def inbox(lane_id: str, user: CurrentUser, app: ReleaseAppDep) -> dict[str, Any]
     return {"items": app.lane_inbox(user, lane_id)}
 
 
-@router.get("/{lane_id}/releases/{release_id}")
-def read_release(
+class InLane(NamedTuple):
+    """A release as a lane member names it (its path and `?packet_id=`)."""
+
+    lane_id: str
+    release_id: str
+    packet_id: str | None
+
+
+def in_lane(
     lane_id: str,
     release_id: str,
-    user: CurrentUser,
-    app: ReleaseAppDep,
     packet_id: Annotated[str | None, Query()] = None,
+) -> InLane:
+    return InLane(lane_id, release_id, packet_id)
+
+
+InLaneDep = Annotated[InLane, Depends(in_lane)]
+
+
+@router.get("/{lane_id}/releases/{release_id}")
+def read_release(
+    release: InLaneDep, user: CurrentUser, app: ReleaseAppDep
 ) -> dict[str, Any]:
     """`release_id` is 'rel-N' (add `?packet_id=` if two packets delivered
     the same number) or the inbox's `ref`, '<packet_id>:rel-N'."""
-    return app.lane_release(user, lane_id, release_id, packet_id)
+    return app.lane_release(user, *release)
 
 
 @router.post("/{lane_id}/releases/{release_id}/acknowledge")
 def acknowledge(
-    lane_id: str,
-    release_id: str,
-    user: CurrentUser,
-    app: ReleaseAppDep,
-    packet_id: Annotated[str | None, Query()] = None,
+    release: InLaneDep, user: CurrentUser, app: ReleaseAppDep
 ) -> dict[str, Any]:
-    return app.acknowledge_release(user, lane_id, release_id, packet_id)
+    return app.acknowledge_release(user, *release)
 
 
 @router.post("/{lane_id}/releases/{release_id}/decision")
 def decide(
-    lane_id: str,
-    release_id: str,
-    body: LaneDecision,
-    user: CurrentUser,
-    app: ReleaseAppDep,
-    packet_id: Annotated[str | None, Query()] = None,
+    release: InLaneDep, body: LaneDecision, user: CurrentUser, app: ReleaseAppDep
 ) -> dict[str, Any]:
     """A lane member accepts the release, or returns it with a reason category
     (narrower_scope, fresher_support, audience_mistake, hidden_drift, other)."""
     return app.decide_release(
         user,
-        lane_id,
-        release_id,
+        release.lane_id,
+        release.release_id,
         decision=body.decision,
         reason_category=body.reason_category,
         reason=body.reason,
-        packet_id=packet_id,
+        packet_id=release.packet_id,
     )

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import CurrentUser, ServicesDep
-from api.outcomes import execute, superseding, version_after
+from api.outcomes import OnPacketDep
 from api.schemas import (
     ObjectionAnswer,
     ObjectionCreate,
@@ -31,58 +30,35 @@ router = APIRouter(prefix="/v1/packets/{packet_id}/objections", tags=["objection
 
 
 @router.post("", status_code=201)
-def raise_objection(
-    packet_id: str, body: ObjectionCreate, user: CurrentUser, svc: ServicesDep
-) -> ObjectionCreated:
-    command = RaiseObjection(target=body.target, text=body.text)
-    done = execute(svc.app, packet_id, user, command, body)
+def raise_objection(body: ObjectionCreate, on: OnPacketDep) -> ObjectionCreated:
+    done = on.execute(RaiseObjection(target=body.target, text=body.text), body)
     return ObjectionCreated(objection_id=done.result, version=done.version)
 
 
 @router.post("/{objection_id}/answer")
 def answer_objection(
-    packet_id: str,
-    objection_id: str,
-    body: ObjectionAnswer,
-    user: CurrentUser,
-    svc: ServicesDep,
+    objection_id: str, body: ObjectionAnswer, on: OnPacketDep
 ) -> VersionPublic:
-    command = AnswerObjection(objection_id, body.answer)
-    return version_after(svc.app, packet_id, user, command)
+    return on.version_after(AnswerObjection(objection_id, body.answer))
 
 
 @router.post("/{objection_id}/resolve")
 def resolve_objection(
-    packet_id: str,
-    objection_id: str,
-    body: ObjectionResolve,
-    user: CurrentUser,
-    svc: ServicesDep,
+    objection_id: str, body: ObjectionResolve, on: OnPacketDep
 ) -> VersionPublic:
-    command = ResolveObjection(objection_id, body.resolution)
-    return version_after(svc.app, packet_id, user, command)
+    return on.version_after(ResolveObjection(objection_id, body.resolution))
 
 
 @router.post("/{objection_id}/withdraw")
 def withdraw_objection(
-    packet_id: str,
-    objection_id: str,
-    body: ObjectionWithdraw,
-    user: CurrentUser,
-    svc: ServicesDep,
+    objection_id: str, body: ObjectionWithdraw, on: OnPacketDep
 ) -> VersionPublic:
-    command = WithdrawObjection(objection_id)
-    return version_after(svc.app, packet_id, user, command)
+    return on.version_after(WithdrawObjection(objection_id))
 
 
 @router.post("/{objection_id}/reopen")
 def reopen_objection(
-    packet_id: str,
-    objection_id: str,
-    body: ObjectionReopen,
-    user: CurrentUser,
-    svc: ServicesDep,
+    objection_id: str, body: ObjectionReopen, on: OnPacketDep
 ) -> SupersedingResult:
     """Reopening an objection accepted as residual supersedes its release."""
-    command = ReopenObjection(objection_id, body.reason)
-    return superseding(svc.app, packet_id, user, command)
+    return on.superseding(ReopenObjection(objection_id, body.reason))

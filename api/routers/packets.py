@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from api.deps import CurrentUser, ServicesDep
-from api.outcomes import version_after
+from api.outcomes import OnPacketDep
 from api.routers.history import ReadModelsDep
 from api.schemas import (
     MembersChange,
@@ -21,7 +21,6 @@ from api.schemas import (
 from projections import packets as packet_list
 from projections.runner import bring_up_to_date
 from release.signatures import signing_view
-from workspace import policy
 from workspace.commands import ChangeMembers
 from workspace.domain import Packet
 from workspace.errors import InvalidInputError
@@ -53,9 +52,7 @@ def open_packet(
 
 @router.get("/{packet_id}")
 def read_packet(
-    packet_id: str,
-    user: CurrentUser,
-    svc: ServicesDep,
+    on: OnPacketDep,
     version: Annotated[int | None, Query(ge=1)] = None,
     at: Annotated[datetime | None, Query()] = None,
 ) -> PacketPublic:
@@ -69,25 +66,17 @@ def read_packet(
             raise InvalidInputError(
                 "TIME_INVALID", "at needs a time zone, e.g. 2025-03-01T09:00:00Z"
             )
-        packet = svc.app.packet_at_time(user, packet_id, at)
+        packet = on.app.packet_at_time(on.user, on.packet_id, at)
     else:
-        packet = svc.app.read_packet(user, packet_id, version)
-    if user.is_auditor and not policy.is_member(user, packet):
-        svc.app.record_view(
-            user,
-            "packet",
-            packet_id=str(packet.id),
-            detail={"version": packet.version},
-        )
+        packet = on.app.read_packet(on.user, on.packet_id, version)
+    on.record_read(packet, "packet", {"version": packet.version})
     return packet_public(packet)
 
 
 @router.post("/{packet_id}/members")
-def change_members(
-    packet_id: str, body: MembersChange, user: CurrentUser, svc: ServicesDep
-) -> VersionPublic:
+def change_members(body: MembersChange, on: OnPacketDep) -> VersionPublic:
     command = ChangeMembers(body.release_owner, body.authors, body.reviewers)
-    return version_after(svc.app, packet_id, user, command, body)
+    return on.version_after(command, body)
 
 
 def packet_public(packet: Packet) -> PacketPublic:

@@ -15,11 +15,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import Field
 
-from api.deps import CurrentUser, ServicesDep
-from api.schemas import INT_MAX, Input, Output, Version
-from api.services import Services
-from workspace import policy
-from workspace.accounts import Principal
+from api.outcomes import OnPacket, OnPacketDep
+from api.schemas import INT_MAX, Input, Output, Write
 from workspace.commands import SetRecoveryPlan
 from workspace.content.plan import current_plan, plan_checks, plan_state
 from workspace.errors import NotFoundError
@@ -38,7 +35,7 @@ Row = dict[str, Any]
 RevisionQuery = Annotated[int | None, Query(ge=1, le=INT_MAX)]
 
 
-class PlanSet(Input):
+class PlanSet(Write):
     """The whole plan (it replaces the packet's plan); see docs/API-additions.md."""
 
     severities: list[Row] = Field(default_factory=list)
@@ -46,7 +43,6 @@ class PlanSet(Input):
     remediation: list[Row] = Field(default_factory=list)
     escalation: list[Row] = Field(default_factory=list)
     review: list[Row] = Field(default_factory=list)
-    expected_version: Version | None = None
 
 
 class PlanPublic(Output):
@@ -68,19 +64,17 @@ class Classification(Output):
     plan_content_hash: str
 
 
-def _plan(
-    svc: Services, user: Principal, packet_id: str, revision: int | None
-) -> tuple[str, dict[str, Any], PlanPublic]:
+def _plan(on: OnPacket, revision: int | None) -> tuple[str, dict[str, Any], PlanPublic]:
     """The packet's title and plan (or revision N's), for a reader."""
-    packet = svc.app.read_packet(user, packet_id)
-    if user.is_auditor and not policy.is_member(user, packet):
-        what = "plan" if revision is None else f"plan of revision {revision}"
-        svc.app.record_view(user, what, packet_id=str(packet.id))
+    packet = on.read()
+    on.record_read(
+        packet, "plan" if revision is None else f"plan of revision {revision}"
+    )
     if revision is None:
         title, plan = packet.title, current_plan(packet)
     else:
         packet.revision(revision)  # 404 REVISION_NOT_FOUND when there is none
-        _, content = svc.app.revision_content(packet, revision)
+        _, content = on.app.revision_content(packet, revision)
         title, plan = content["title"], content.get("plan")
     if plan is None:
         where = "this packet" if revision is None else f"revision {revision}"
@@ -96,15 +90,11 @@ def _plan(
 
 
 @router.post("/plan")
-def set_plan(
-    packet_id: str, body: PlanSet, user: CurrentUser, svc: ServicesDep
-) -> PlanPublic:
+def set_plan(body: PlanSet, on: OnPacketDep) -> PlanPublic:
     """Replaces the plan (co-authors and the release owner); answers with the
     plan as stored and the checks the gate will make, each naming its row."""
     raw = body.model_dump(exclude={"expected_version"})
-    done = svc.app.execute(
-        packet_id, user, SetRecoveryPlan(raw), expected_version=body.expected_version
-    )
+    done = on.execute(SetRecoveryPlan(raw), body)
     plan = done.result
     return PlanPublic(
         version=done.version,
@@ -115,14 +105,9 @@ def set_plan(
 
 
 @router.get("/plan")
-def get_plan(
-    packet_id: str,
-    user: CurrentUser,
-    svc: ServicesDep,
-    revision: RevisionQuery = None,
-) -> PlanPublic:
+def get_plan(on: OnPacketDep, revision: RevisionQuery = None) -> PlanPublic:
     """The plan now (or as revision N cut it) with its checks."""
-    return _plan(svc, user, packet_id, revision)[2]
+    return _plan(on, revision)[2]
 
 
 @router.get(
@@ -130,27 +115,20 @@ def get_plan(
     response_model=None,
     responses={200: {"content": {"text/markdown": {"schema": {"type": "string"}}}}},
 )
-def plan_markdown(
-    packet_id: str,
-    user: CurrentUser,
-    svc: ServicesDep,
-    revision: RevisionQuery = None,
-) -> Response:
+def plan_markdown(on: OnPacketDep, revision: RevisionQuery = None) -> Response:
     """The plan as Markdown tables (for print), now or as revision N cut it."""
-    title, plan, _ = _plan(svc, user, packet_id, revision)
+    title, plan, _ = _plan(on, revision)
     return Response(
         render_markdown(title, plan), media_type="text/markdown; charset=utf-8"
     )
 
 
 @router.post("/plan/classify", openapi_extra={"x-writes-nothing": True})
-def classify_incident(
-    packet_id: str, body: ClassifyBody, user: CurrentUser, svc: ServicesDep
-) -> Classification:
+def classify_incident(body: ClassifyBody, on: OnPacketDep) -> Classification:
     """The most severe level of the plan whose criteria the facts meet: a
     recommendation shown to people, never an incident declaration. Writes
     nothing."""
-    packet = svc.app.read_packet(user, packet_id)
+    packet = on.read()
     facts = parse_facts(body.facts)
     state = plan_state(packet)
     if state is None:

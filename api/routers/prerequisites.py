@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import CurrentUser, ServicesDep
-from api.outcomes import execute, version_after
+from api.outcomes import OnPacketDep
 from api.schemas import (
     PrerequisiteCreate,
     PrerequisiteCreated,
@@ -21,20 +20,16 @@ router = APIRouter(
 
 @router.post("", status_code=201)
 def declare_prerequisite(
-    packet_id: str, body: PrerequisiteCreate, user: CurrentUser, svc: ServicesDep
+    body: PrerequisiteCreate, on: OnPacketDep
 ) -> PrerequisiteCreated:
     command = DeclarePrerequisite(body.title, body.satisfied, body.valid_until)
-    done = execute(svc.app, packet_id, user, command, body)
+    done = on.execute(command, body)
     return PrerequisiteCreated(prerequisite_id=done.result, version=done.version)
 
 
 @router.post("/{prerequisite_id}/satisfy")
 def satisfy_prerequisite(
-    packet_id: str,
-    prerequisite_id: str,
-    body: PrerequisiteSatisfy,
-    user: CurrentUser,
-    svc: ServicesDep,
+    prerequisite_id: str, body: PrerequisiteSatisfy, on: OnPacketDep
 ) -> VersionPublic:
     command = SatisfyPrerequisite(prerequisite_id, body.evidence, body.valid_until)
-    return version_after(svc.app, packet_id, user, command, body)
+    return on.version_after(command, body)

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.deps import CurrentUser, ServicesDep
+from api.outcomes import OnPacketDep
 from api.recommendation_schemas import (
     AskCreate,
     AskCreated,
@@ -44,35 +44,20 @@ router = APIRouter(prefix="/v1/packets/{packet_id}", tags=["recommendations"])
 
 
 @router.post("/authority")
-def set_authority(
-    packet_id: str, body: AuthoritySet, user: CurrentUser, svc: ServicesDep
-) -> Reclassified:
-    done = svc.app.execute(
-        packet_id,
-        user,
-        SetAuthority(source_id=body.source_id, matrix=body.matrix),
-        expected_version=body.expected_version,
-    )
+def set_authority(body: AuthoritySet, on: OnPacketDep) -> Reclassified:
+    command = SetAuthority(source_id=body.source_id, matrix=body.matrix)
+    done = on.execute(command, body)
     return Reclassified(version=done.version, reclassified=done.result)
 
 
 @router.post("/case")
-def set_case(
-    packet_id: str, body: CaseSet, user: CurrentUser, svc: ServicesDep
-) -> Reclassified:
-    done = svc.app.execute(
-        packet_id,
-        user,
-        SetCaseDimensions(dimensions=body.dimensions),
-        expected_version=body.expected_version,
-    )
+def set_case(body: CaseSet, on: OnPacketDep) -> Reclassified:
+    done = on.execute(SetCaseDimensions(dimensions=body.dimensions), body)
     return Reclassified(version=done.version, reclassified=done.result)
 
 
 @router.post("/options", status_code=201)
-def add_option(
-    packet_id: str, body: OptionCreate, user: CurrentUser, svc: ServicesDep
-) -> OptionCreated:
+def add_option(body: OptionCreate, on: OnPacketDep) -> OptionCreated:
     command = AddOption(
         title=body.title,
         components=body.components,
@@ -80,99 +65,73 @@ def add_option(
         evidence=body.evidence,
         precedent_ids=body.precedent_ids,
     )
-    done = svc.app.execute(
-        packet_id, user, command, expected_version=body.expected_version
-    )
+    done = on.execute(command, body)
     return OptionCreated(**done.result, version=done.version)
 
 
 @router.post("/options/{option_id}/accept")
-def accept_option(
-    packet_id: str, option_id: str, user: CurrentUser, svc: ServicesDep
-) -> VersionPublic:
-    done = svc.app.execute(packet_id, user, AcceptOption(option_id))
-    return VersionPublic(version=done.version)
+def accept_option(option_id: str, on: OnPacketDep) -> VersionPublic:
+    return on.version_after(AcceptOption(option_id))
 
 
 @router.get("/options")
-def list_options(packet_id: str, user: CurrentUser, svc: ServicesDep) -> Any:
-    packet = svc.app.read_packet(user, packet_id)
-    view = rec.view(packet)
+def list_options(on: OnPacketDep) -> Any:
+    view = rec.view(on.read())
     return {"items": view["options"], "authority": view["authority"]}
 
 
 @router.get("/recommendation")
-def recommendation(packet_id: str, user: CurrentUser, svc: ServicesDep) -> Any:
+def recommendation(on: OnPacketDep) -> Any:
     """The whole recommendation: matrix, case, options with reasons and
     precedent fit, ranking, register, precedents, escalation link."""
-    return rec.view(svc.app.read_packet(user, packet_id))
+    return rec.view(on.read())
 
 
 @router.post("/ranking")
-def rank(
-    packet_id: str, body: RankingSet, user: CurrentUser, svc: ServicesDep
-) -> RankingResult:
+def rank(body: RankingSet, on: OnPacketDep) -> RankingResult:
     command = RankOptions(
         order=body.order,
         objection_id=body.because.objection_id,
         comment=body.because.comment,
     )
-    done = svc.app.execute(
-        packet_id, user, command, expected_version=body.expected_version
-    )
+    done = on.execute(command, body)
     return RankingResult(order=done.result, version=done.version)
 
 
 @router.get("/ranking/history")
-def ranking_history(packet_id: str, user: CurrentUser, svc: ServicesDep) -> Any:
+def ranking_history(on: OnPacketDep) -> Any:
     """Which comment or objection changed the preferred option, and why an
     option was downgraded, removed or reclassified."""
-    packet = svc.app.read_packet(user, packet_id)
-    return {"items": rec.ranking_history(packet)}
+    return {"items": rec.ranking_history(on.read())}
 
 
 @router.post("/asks", status_code=201)
-def record_ask(
-    packet_id: str, body: AskCreate, user: CurrentUser, svc: ServicesDep
-) -> AskCreated:
+def record_ask(body: AskCreate, on: OnPacketDep) -> AskCreated:
     command = RecordAsk(type=body.type, requested_by=body.requested_by, text=body.text)
-    done = svc.app.execute(
-        packet_id, user, command, expected_version=body.expected_version
-    )
+    done = on.execute(command, body)
     return AskCreated(**done.result, version=done.version)
 
 
 @router.post("/asks/{ask_id}/accept")
-def accept_ask(
-    packet_id: str, ask_id: str, user: CurrentUser, svc: ServicesDep
-) -> VersionPublic:
-    done = svc.app.execute(packet_id, user, AcceptAsk(ask_id))
-    return VersionPublic(version=done.version)
+def accept_ask(ask_id: str, on: OnPacketDep) -> VersionPublic:
+    return on.version_after(AcceptAsk(ask_id))
 
 
 @router.get("/asks")
-def list_asks(packet_id: str, user: CurrentUser, svc: ServicesDep) -> Any:
-    return rec.asks_view(svc.app.read_packet(user, packet_id))
+def list_asks(on: OnPacketDep) -> Any:
+    return rec.asks_view(on.read())
 
 
 @router.post("/precedents", status_code=201)
-def record_precedent(
-    packet_id: str, body: PrecedentCreate, user: CurrentUser, svc: ServicesDep
-) -> PrecedentCreated:
+def record_precedent(body: PrecedentCreate, on: OnPacketDep) -> PrecedentCreated:
     command = RecordPrecedent(
         case_ref=body.case_ref, dimensions=body.dimensions, granted=body.granted
     )
-    done = svc.app.execute(
-        packet_id, user, command, expected_version=body.expected_version
-    )
+    done = on.execute(command, body)
     return PrecedentCreated(precedent_id=done.result, version=done.version)
 
 
 @router.post("/escalation", status_code=201)
-def escalate(
-    packet_id: str, body: EscalationCreate, user: CurrentUser, svc: ServicesDep
-) -> EscalationCreated:
-    done = svc.app.execute(
-        packet_id, user, PrepareEscalation(lane_id=body.lane, reason=body.reason)
-    )
+def escalate(body: EscalationCreate, on: OnPacketDep) -> EscalationCreated:
+    done = on.execute(PrepareEscalation(lane_id=body.lane, reason=body.reason))
     return EscalationCreated(packet_id=str(done.result.id), version=done.version)

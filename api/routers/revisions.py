@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import CurrentUser, ServicesDep
-from api.outcomes import execute
+from api.outcomes import OnPacketDep
 from api.schemas import RevisionCreate, RevisionCreated
 from workspace.commands import CutRevision
 
@@ -17,10 +16,8 @@ router = APIRouter(prefix="/v1/packets/{packet_id}/revisions", tags=["revisions"
 
 
 @router.post("", status_code=201)
-def cut_revision(
-    packet_id: str, body: RevisionCreate, user: CurrentUser, svc: ServicesDep
-) -> RevisionCreated:
-    done = execute(svc.app, packet_id, user, CutRevision(body.label), body)
+def cut_revision(body: RevisionCreate, on: OnPacketDep) -> RevisionCreated:
+    done = on.execute(CutRevision(body.label), body)
     revision = done.result
     return RevisionCreated(
         revision=revision["number"],

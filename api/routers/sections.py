@@ -6,9 +6,9 @@ import contextlib
 
 from fastapi import APIRouter
 
-from api.deps import CurrentUser, ServicesDep
+from api.deps import ServicesDep
 from api.live.hub import hub_of
-from api.outcomes import execute, version_after
+from api.outcomes import OnPacketDep
 from api.schemas import (
     BoundaryFlag,
     EditCreate,
@@ -26,11 +26,9 @@ router = APIRouter(prefix="/v1/packets/{packet_id}/sections", tags=["sections"])
 
 
 @router.post("", status_code=201)
-def add_section(
-    packet_id: str, body: SectionCreate, user: CurrentUser, svc: ServicesDep
-) -> SectionCreated:
+def add_section(body: SectionCreate, on: OnPacketDep) -> SectionCreated:
     command = AddSection(heading=body.heading, text=body.text, position=body.position)
-    done = execute(svc.app, packet_id, user, command, body)
+    done = on.execute(command, body)
     return SectionCreated(section_id=done.result, version=done.version)
 
 
@@ -39,18 +37,14 @@ def add_section(
     responses={409: {"description": "EDIT_CONFLICT, with details.conflict_id"}},
 )
 def edit_section(
-    packet_id: str,
-    section_id: str,
-    body: EditCreate,
-    user: CurrentUser,
-    svc: ServicesDep,
+    section_id: str, body: EditCreate, on: OnPacketDep, svc: ServicesDep
 ) -> EditResult:
     """Rebased over later edits; a true overlap is kept as a conflict (409)."""
     hub = hub_of(svc)
-    with hub.packet_lock(packet_id) if hub else contextlib.nullcontext():
-        outcome = svc.app.edit_section(
-            packet_id,
-            user,
+    with hub.packet_lock(on.packet_id) if hub else contextlib.nullcontext():
+        outcome = on.app.edit_section(
+            on.packet_id,
+            on.user,
             section_id,
             base_version=body.base_version,
             ops=None if body.ops is None else [o.model_dump() for o in body.ops],
@@ -68,35 +62,18 @@ def edit_section(
 
 @router.post("/{section_id}/retitle")
 def retitle_section(
-    packet_id: str,
-    section_id: str,
-    body: SectionRetitle,
-    user: CurrentUser,
-    svc: ServicesDep,
+    section_id: str, body: SectionRetitle, on: OnPacketDep
 ) -> VersionPublic:
-    command = RetitleSection(section_id, body.heading)
-    return version_after(svc.app, packet_id, user, command, body)
+    return on.version_after(RetitleSection(section_id, body.heading), body)
 
 
 @router.post("/{section_id}/move")
-def move_section(
-    packet_id: str,
-    section_id: str,
-    body: SectionMove,
-    user: CurrentUser,
-    svc: ServicesDep,
-) -> VersionPublic:
-    command = MoveSection(section_id, body.position)
-    return version_after(svc.app, packet_id, user, command, body)
+def move_section(section_id: str, body: SectionMove, on: OnPacketDep) -> VersionPublic:
+    return on.version_after(MoveSection(section_id, body.position), body)
 
 
 @router.post("/{section_id}/remove")
 def remove_section(
-    packet_id: str,
-    section_id: str,
-    body: SectionRemove,
-    user: CurrentUser,
-    svc: ServicesDep,
+    section_id: str, body: SectionRemove, on: OnPacketDep
 ) -> VersionPublic:
-    command = RemoveSection(section_id)
-    return version_after(svc.app, packet_id, user, command, body)
+    return on.version_after(RemoveSection(section_id), body)

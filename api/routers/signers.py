@@ -18,8 +18,9 @@ from fastapi import APIRouter
 from pydantic import Field, StrictBool
 
 from api.deps import CurrentUser, ServicesDep
+from api.outcomes import OnPacketDep
 from api.routers.history import ReadModelsDep
-from api.schemas import Input, Version
+from api.schemas import Write
 from projections import packets as packet_list
 from projections.runner import bring_up_to_date
 from release.signatures import SIGNERS_MAX, NameSigners, awaiting
@@ -28,23 +29,15 @@ from release.signers import named
 router = APIRouter(prefix="/v1", tags=["signers"])
 
 
-class SignersSet(Input):
+class SignersSet(Write):
     signers: list[str] = Field(max_length=SIGNERS_MAX)
     plan_approvers: StrictBool = False
-    expected_version: Version | None = None
 
 
 @router.post("/packets/{packet_id}/signers")
-def name_signers(
-    packet_id: str, body: SignersSet, user: CurrentUser, svc: ServicesDep
-) -> dict[str, Any]:
+def name_signers(body: SignersSet, on: OnPacketDep) -> dict[str, Any]:
     """Answers with everyone who must now sign (the release owner first)."""
-    done = svc.app.execute(
-        packet_id,
-        user,
-        NameSigners(list(body.signers), body.plan_approvers),
-        expected_version=body.expected_version,
-    )
+    done = on.execute(NameSigners(list(body.signers), body.plan_approvers), body)
     state = named(done.packet)
     return {
         "packet_id": str(done.packet.id),

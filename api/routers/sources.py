@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import CurrentUser, ServicesDep
-from api.outcomes import execute, superseding, version_after
-from api.routers.worksheets import ExactBody
+from api.deps import ExactBody, ServicesDep
+from api.outcomes import OnPacketDep
 from api.schemas import (
     SourceCreate,
     SourceCreated,
@@ -23,9 +22,7 @@ router = APIRouter(prefix="/v1/packets/{packet_id}/sources", tags=["sources"])
 
 
 @router.post("", status_code=201)
-def cite_source(
-    packet_id: str, body: SourceCreate, user: CurrentUser, svc: ServicesDep
-) -> SourceCreated:
+def cite_source(body: SourceCreate, on: OnPacketDep, svc: ServicesDep) -> SourceCreated:
     """With `watch`, the reference must be one a connector reads within the
     settings (422 SOURCE_NOT_WATCHABLE, SOURCE_HOST_NOT_ALLOWED,
     SOURCE_PATH_NOT_ALLOWED); the source watcher then polls it."""
@@ -33,7 +30,7 @@ def cite_source(
     if body.watch is not None:
         # Members only learn what the settings allow (checked before the
         # command, which authorizes again on the packet it saves).
-        policy.require(user, "cite_source", svc.app.read_packet(user, packet_id))
+        policy.require(on.user, "cite_source", on.read())
         limits = connectors.Limits.from_settings(svc.settings)
         connectors.check(body.reference, limits)
         watch = body.watch.model_dump(exclude_none=True)
@@ -46,18 +43,13 @@ def cite_source(
         valid_until=body.valid_until,
         watch=watch,
     )
-    done = execute(svc.app, packet_id, user, command, body)
+    done = on.execute(command, body)
     return SourceCreated(source_id=done.result, version=done.version)
 
 
 @router.post("/{source_id}/refresh")
 def refresh_source(
-    packet_id: str,
-    source_id: str,
-    body: SourceRefresh,
-    raw: ExactBody,
-    user: CurrentUser,
-    svc: ServicesDep,
+    source_id: str, body: SourceRefresh, raw: ExactBody, on: OnPacketDep
 ) -> SupersedingResult:
     """A new digest: material (superseding the releases relying on it) unless
     the release owner judges it non-material, with a reason. `worksheet_facts`
@@ -71,16 +63,11 @@ def refresh_source(
         valid_until=body.valid_until,
         worksheet_facts=raw.get("worksheet_facts"),
     )
-    return superseding(svc.app, packet_id, user, command, body)
+    return on.superseding(command, body)
 
 
 @router.post("/{source_id}/withdraw")
 def withdraw_source(
-    packet_id: str,
-    source_id: str,
-    body: SourceWithdraw,
-    user: CurrentUser,
-    svc: ServicesDep,
+    source_id: str, body: SourceWithdraw, on: OnPacketDep
 ) -> VersionPublic:
-    command = WithdrawSource(source_id, body.reason)
-    return version_after(svc.app, packet_id, user, command)
+    return on.version_after(WithdrawSource(source_id, body.reason))

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import CurrentUser, ServicesDep
-from api.outcomes import version_after
+from api.outcomes import OnPacketDep
 from api.schemas import (
     BoundaryFlag,
     EditResult,
@@ -28,17 +27,13 @@ router = APIRouter(prefix="/v1/packets/{packet_id}/suggestions", tags=["suggesti
     },
 )
 def accept_suggestion(
-    packet_id: str,
-    suggestion_id: str,
-    user: CurrentUser,
-    svc: ServicesDep,
-    body: SuggestionAccept | None = None,
+    suggestion_id: str, on: OnPacketDep, body: SuggestionAccept | None = None
 ) -> EditResult:
     """A boundary-flagged suggestion is accepted only with `{override_reason}`,
     recorded with the acceptance (the suggestion's `override`)."""
     given = body or SuggestionAccept()
-    outcome = svc.app.accept_suggestion(
-        packet_id, user, suggestion_id, override_reason=given.override_reason
+    outcome = on.app.accept_suggestion(
+        on.packet_id, on.user, suggestion_id, override_reason=given.override_reason
     )
     return EditResult(
         version=outcome.version,
@@ -49,13 +44,9 @@ def accept_suggestion(
 
 @router.post("/{suggestion_id}/reject")
 def reject_suggestion(
-    packet_id: str,
-    suggestion_id: str,
-    user: CurrentUser,
-    svc: ServicesDep,
-    body: SuggestionReject | None = None,
+    suggestion_id: str, on: OnPacketDep, body: SuggestionReject | None = None
 ) -> VersionPublic:
     """Keeps `{reason, category}` on the stored rejection."""
     given = body or SuggestionReject()
     command = RejectSuggestion(suggestion_id, given.reason, given.category)
-    return version_after(svc.app, packet_id, user, command)
+    return on.version_after(command)

@@ -28,8 +28,8 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import Field
 
-from api.deps import CurrentUser, ServicesDep
-from api.routers.lanes import ReleaseAppDep
+from api.deps import CurrentUser, ReleaseAppDep
+from api.outcomes import OnPacketDep
 from api.schemas import Input
 from projections.audit import AuditLog
 from projections.audit_bundle import verify_bundle
@@ -39,7 +39,6 @@ from projections.runner import bring_up_to_date
 from projections.store import read_models_for
 from release.manifest import build_manifest
 from release.signers import required_signers
-from workspace import policy
 from workspace.accounts import SIGNING_LOCK_AFTER, Principal
 from workspace.errors import InvalidInputError, NotAllowedError, StateError
 
@@ -51,10 +50,11 @@ EXPORT_LINES_MAX = 200_000
 
 @router.get(PACKET + "/releases/{release_id}/preview")
 def release_preview(
-    packet_id: str, release_id: str, user: CurrentUser, app: ReleaseAppDep
+    release_id: str, on: OnPacketDep, app: ReleaseAppDep
 ) -> dict[str, Any]:
     """The content and the draft manifest of one release, before signing."""
-    packet = app.read_packet(user, packet_id)
+    user = on.user
+    packet = on.read()
     release = packet.release(release_id)
     content = app.content_of(packet, release["revision"])
     lane = app.find_lane(release["lane_id"])
@@ -100,25 +100,22 @@ def _auditor(user: Principal, what: str) -> None:
 
 
 @router.get(PACKET + "/audit/export", response_model=None)
-def audit_export(packet_id: str, user: CurrentUser, svc: ServicesDep) -> Response:
+def audit_export(on: OnPacketDep) -> Response:
     """The packet's history with inclusion proofs, as `quire audit export`."""
-    _auditor(user, "the audit export")
-    packet = svc.app.read_packet(user, packet_id)
+    _auditor(on.user, "the audit export")
+    packet = on.read()
     pid = str(packet.id)
-    store = read_models_for(svc)
+    store = read_models_for(on.svc)
     if not bring_up_to_date(store, [AuditLog.name]):
         raise StateError("AUDIT_LOG_BEHIND", "the audit log did not catch up; retry")
-    key = load_or_create_private_key(svc.settings.signing_key_path)
+    key = load_or_create_private_key(on.svc.settings.signing_key_path)
     buffer = io.StringIO()
     session = store.session()
     try:
         summary = export_packet(store, session, pid, key, buffer)
     finally:
         session.close()
-    if not policy.is_member(user, packet):
-        svc.app.record_view(
-            user, "audit_export", packet_id=pid, detail={"events": summary.events}
-        )
+    on.record_read(packet, "audit_export", {"events": summary.events})
     return Response(
         buffer.getvalue(),
         media_type="application/x-ndjson",

@@ -11,8 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.deps import CurrentUser
-from api.routers.lanes import ReleaseAppDep
+from api.deps import CurrentUser, ReleaseAppDep
 from api.schemas import Input
 from release.webhooks import register_webhook, webhook_view
 from workspace.errors import NotAllowedError

@@ -11,37 +11,29 @@ never decides a credit.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Response
 from pydantic import Field
 
-from api.deps import CurrentUser, ServicesDep
-from api.schemas import Input, Output, Version
+from api.deps import ExactBody
+from api.outcomes import OnPacketDep
+from api.schemas import Output, VersionPublic, Write
 from workspace.commands import AddInterpretation, CreateWorksheet, SetWorksheetFacts
 from workspace.content.worksheets import view
-from workspace.credit import from_json, to_json
+from workspace.credit import to_json
 from workspace.domain import worksheets as ws
 
 router = APIRouter(prefix="/v1/packets/{packet_id}/worksheets", tags=["worksheets"])
 
 
-async def exact_body(request: Request) -> Any:
-    """The body as exact JSON (FastAPI has already read and checked it)."""
-    return from_json(await request.body())
-
-
-ExactBody = Annotated[Any, Depends(exact_body)]
-
-
-class WorksheetCreate(Input):
+class WorksheetCreate(Write):
     """`facts` as for POST /v1/calculations/service-credit; `cites` maps a
     fact (`outages`, `maintenance`, `fee_amount`, ...) to a source id."""
 
     title: str
     facts: dict[str, Any]
     cites: dict[str, str] = Field(default_factory=dict)
-    expected_version: Version | None = None
 
 
 class WorksheetCreated(Output):
@@ -49,26 +41,20 @@ class WorksheetCreated(Output):
     version: int
 
 
-class WorksheetFactsSet(Input):
+class WorksheetFactsSet(Write):
     facts: dict[str, Any]
-    expected_version: Version | None = None
 
 
-class InterpretationCreate(Input):
+class InterpretationCreate(Write):
     """`rules` as for POST /v1/calculations/service-credit."""
 
     name: str
     rules: dict[str, Any]
     objection_id: str | None = None
-    expected_version: Version | None = None
 
 
 class InterpretationCreated(Output):
     interpretation_id: str
-    version: int
-
-
-class VersionOut(Output):
     version: int
 
 
@@ -80,25 +66,17 @@ def _json(value: Any, status_code: int = 200) -> Response:
 
 @router.post("", status_code=201)
 def create_worksheet(
-    packet_id: str,
-    body: WorksheetCreate,
-    raw: ExactBody,
-    user: CurrentUser,
-    svc: ServicesDep,
+    body: WorksheetCreate, raw: ExactBody, on: OnPacketDep
 ) -> WorksheetCreated:
     command = CreateWorksheet(title=body.title, facts=raw["facts"], cites=body.cites)
-    done = svc.app.execute(
-        packet_id, user, command, expected_version=body.expected_version
-    )
+    done = on.execute(command, body)
     return WorksheetCreated(worksheet_id=done.result, version=done.version)
 
 
 @router.get("")
-def list_worksheets(
-    packet_id: str, user: CurrentUser, svc: ServicesDep
-) -> dict[str, Any]:
+def list_worksheets(on: OnPacketDep) -> dict[str, Any]:
     """The packet's worksheets (id, title, interpretations, stale cites)."""
-    packet = svc.app.read_packet(user, packet_id)
+    packet = on.read()
     return {
         "worksheets": [
             {
@@ -123,45 +101,27 @@ def list_worksheets(
     "/{worksheet_id}",
     responses={200: {"content": {"application/json": {"schema": {"type": "object"}}}}},
 )
-def read_worksheet(
-    packet_id: str, worksheet_id: str, user: CurrentUser, svc: ServicesDep
-) -> Response:
+def read_worksheet(worksheet_id: str, on: OnPacketDep) -> Response:
     """Facts, cited digests, every interpretation with its result, and the
     differences between them."""
-    packet = svc.app.read_packet(user, packet_id)
+    packet = on.read()
     found = ws.worksheet(packet, worksheet_id)
     return _json({**view(packet, found), "version": packet.version})
 
 
 @router.post("/{worksheet_id}/facts")
 def set_facts(
-    packet_id: str,
-    worksheet_id: str,
-    body: WorksheetFactsSet,
-    raw: ExactBody,
-    user: CurrentUser,
-    svc: ServicesDep,
-) -> VersionOut:
-    command = SetWorksheetFacts(worksheet_id, raw["facts"])
-    done = svc.app.execute(
-        packet_id, user, command, expected_version=body.expected_version
-    )
-    return VersionOut(version=done.version)
+    worksheet_id: str, body: WorksheetFactsSet, raw: ExactBody, on: OnPacketDep
+) -> VersionPublic:
+    return on.version_after(SetWorksheetFacts(worksheet_id, raw["facts"]), body)
 
 
 @router.post("/{worksheet_id}/interpretations", status_code=201)
 def add_interpretation(
-    packet_id: str,
-    worksheet_id: str,
-    body: InterpretationCreate,
-    raw: ExactBody,
-    user: CurrentUser,
-    svc: ServicesDep,
+    worksheet_id: str, body: InterpretationCreate, raw: ExactBody, on: OnPacketDep
 ) -> InterpretationCreated:
     command = AddInterpretation(
         worksheet_id, name=body.name, rules=raw["rules"], objection_id=body.objection_id
     )
-    done = svc.app.execute(
-        packet_id, user, command, expected_version=body.expected_version
-    )
+    done = on.execute(command, body)
     return InterpretationCreated(interpretation_id=done.result, version=done.version)

@@ -52,6 +52,12 @@ export function asList(value) {
   if (!value) return [];
   return Array.isArray(value) ? value : Object.values(value);
 }
+
+// A panel's list: `render` makes each item's <li>; none, a line saying so.
+export function itemList(items, empty, render) {
+  return items.length ? h("ul", { class: "items" }, items.map(render)) : h("p", { class: "empty" }, empty);
+}
+
 export function initials(user) {
   const parts = String(user).split(/[._@-]/).filter(Boolean);
   return (parts.length > 1 ? parts[0][0] + parts[1][0] : String(user).slice(0, 2)).toUpperCase();

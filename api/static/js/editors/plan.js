@@ -13,6 +13,11 @@ import { registerEditor } from "./index.js";
 
 const KINDS = ["acknowledgment", "update", "resolution", "post_incident_summary"];
 
+// Columns several tables share.
+const SEVERITY = ["severity", "Severity", "text"];
+const AT_MINUTES = ["at_minutes", "At T+ (min)", "num"];
+const OWNER = ["owner", "Owner", "text"];
+
 // One table per part: each column's key (dots reach into `criteria`), label
 // and type: text, opttext (empty = null), num, optnum, pct, tri (any / yes /
 // no), bool, list (comma-separated), or a list of choices.
@@ -27,20 +32,20 @@ const TABLES = [
       ["criteria.core_feature", "Core feature", "tri"],
       ["notify_within_minutes", "Notify within (min)", "num"],
       ["expected_customer_contact_minutes", "Customers expected to contact at T+ (min)", "num"],
-      ["owner", "Owner", "text"],
+      OWNER,
     ],
   },
   {
     part: "communications",
     title: "Customer communication sequence",
     columns: [
-      ["severity", "Severity", "text"],
-      ["at_minutes", "At T+ (min)", "num"],
+      SEVERITY,
+      AT_MINUTES,
       ["audience", "Audience", ["customer", "internal"]],
       ["kind", "Kind", KINDS],
       ["channel", "Channel", "text"],
       ["content", "Content", "text"],
-      ["owner", "Owner", "text"],
+      OWNER,
     ],
   },
   {
@@ -48,7 +53,7 @@ const TABLES = [
     title: "Remediation matrix",
     columns: [
       ["tier", "Tier", "text"],
-      ["severity", "Severity", "text"],
+      SEVERITY,
       ["offer", "Offer", "text"],
       ["eligibility", "Eligibility", "opttext"],
       ["approver", "Named approver (Quire user)", "opttext"],
@@ -58,8 +63,8 @@ const TABLES = [
     part: "escalation",
     title: "Internal escalation",
     columns: [
-      ["severity", "Severity", "text"],
-      ["at_minutes", "At T+ (min)", "num"],
+      SEVERITY,
+      AT_MINUTES,
       ["notify", "Notify (comma-separated)", "list"],
       ["info", "With", "text"],
     ],

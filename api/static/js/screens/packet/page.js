@@ -2,7 +2,7 @@
 // panels (panels.js, releases.js) and its live channel.
 
 import { api, errorBox } from "../../core/api.js";
-import { flash, flashError } from "../../core/dialogs.js";
+import { flash, flashError, openForm } from "../../core/dialogs.js";
 import { badge, h, initials, view } from "../../core/dom.js";
 import { signOut } from "../../core/identity.js";
 import { ACK_GRACE_MS, FINAL_CLOSE_CODES, HEARTBEAT_MS, liveUrl, POLL_MS } from "../../core/live.js";
@@ -496,6 +496,19 @@ export class PacketPage {
     if (this.mode === "live") this.schedulePanels();
     else await this.refreshTexts();
     return result;
+  }
+
+  // A form for one action on one item: the text it asks for (none when
+  // `field` is null) is posted as `{ [field]: text }` to `path` under the
+  // packet; `then` gets the answer.
+  actDialog(path, { title, note, submitLabel, field = null, label = "Reason", then = () => {} }) {
+    openForm({
+      title,
+      note,
+      submitLabel,
+      fields: field ? [{ name: field, label, type: "textarea", required: true }] : [],
+      onSubmit: async (v) => then(await this.act("POST", `${this.base}${path}`, field ? { [field]: v[field] } : {})),
+    });
   }
 
   // ---------------------------------------------------------- dialogs

@@ -4,10 +4,18 @@
 import { api, errorBox } from "../../core/api.js";
 import { flash, openForm, openInfo } from "../../core/dialogs.js";
 import { diffView, wordDiffSections } from "../../core/diff.js";
-import { asList, badge, h, hashEl, shortHash, when } from "../../core/dom.js";
+import { asList, badge, h, hashEl, itemList, shortHash, when } from "../../core/dom.js";
 import { revNumber } from "./common.js";
 import { hooks, session } from "../../core/state.js";
 import { userOption, users } from "../../core/directory.js";
+
+const objectionPath = (o, action) => `/objections/${encodeURIComponent(o.id)}/${action}`;
+
+// The releases a change superseded (its answer's `superseded_releases`), if any.
+function flashSuperseded(what, answer) {
+  const gone = (answer && answer.superseded_releases) || [];
+  if (gone.length) flash(`${what}: ${gone.join(", ")}`, "warn");
+}
 
 export class Panels {
   raiseObjectionDialog(target) {
@@ -37,37 +45,31 @@ export class Panels {
   sourcesPanel(p) {
     const sources = asList(p.sources).slice().sort((a, b) => (a.precedence ?? 0) - (b.precedence ?? 0));
     const add = this.may("cite_source") ? h("button", { type: "button", class: "ghost small", onclick: () => this.citeSourceDialog() }, "Cite") : null;
-    const list = sources.length
-      ? h(
-          "ul",
-          { class: "items" },
-          sources.map((s) =>
-            h(
-              "li",
-              { class: `item status-${s.status || "current"}` },
-              h("div", { class: "item-head" }, h("span", { class: "prec", title: "precedence (lower outranks higher)" }, `#${s.precedence}`), h("strong", {}, s.title), badge(s.status || "current")),
-              h("div", { class: "item-sub" }, h("span", { class: "muted" }, `${s.kind} · ${s.id} · `), s.reference),
-              h(
-                "div",
-                { class: "item-sub" },
-                h("span", { class: "muted" }, "digest "),
-                hashEl(s.digest),
-                s.valid_until ? h("span", { class: "muted" }, ` · valid until ${when(s.valid_until)}`) : null,
-                s.refreshes ? h("span", { class: "muted" }, ` · refreshed ${s.refreshes}×`) : null,
-              ),
-              h(
-                "div",
-                { class: "item-actions" },
-                this.may("refresh_source") ? h("button", { type: "button", class: "ghost small", onclick: () => this.refreshSourceDialog(s) }, "Refresh") : null,
-                this.may("cite_source") && s.status !== "withdrawn"
-                  ? h("button", { type: "button", class: "ghost small", "data-testid": "source-withdraw", onclick: () => this.withdrawSourceDialog(s) }, "Withdraw")
-                  : null,
-                this.may("raise_objection") ? h("button", { type: "button", class: "ghost small", onclick: () => this.raiseObjectionDialog({ source_id: s.id }) }, "Object") : null,
-              ),
-            ),
-          ),
-        )
-      : h("p", { class: "empty" }, "No sources cited.");
+    const list = itemList(sources, "No sources cited.", (s) =>
+      h(
+        "li",
+        { class: `item status-${s.status || "current"}` },
+        h("div", { class: "item-head" }, h("span", { class: "prec", title: "precedence (lower outranks higher)" }, `#${s.precedence}`), h("strong", {}, s.title), badge(s.status || "current")),
+        h("div", { class: "item-sub" }, h("span", { class: "muted" }, `${s.kind} · ${s.id} · `), s.reference),
+        h(
+          "div",
+          { class: "item-sub" },
+          h("span", { class: "muted" }, "digest "),
+          hashEl(s.digest),
+          s.valid_until ? h("span", { class: "muted" }, ` · valid until ${when(s.valid_until)}`) : null,
+          s.refreshes ? h("span", { class: "muted" }, ` · refreshed ${s.refreshes}×`) : null,
+        ),
+        h(
+          "div",
+          { class: "item-actions" },
+          this.may("refresh_source") ? h("button", { type: "button", class: "ghost small", onclick: () => this.refreshSourceDialog(s) }, "Refresh") : null,
+          this.may("cite_source") && s.status !== "withdrawn"
+            ? h("button", { type: "button", class: "ghost small", "data-testid": "source-withdraw", onclick: () => this.withdrawSourceDialog(s) }, "Withdraw")
+            : null,
+          this.may("raise_objection") ? h("button", { type: "button", class: "ghost small", onclick: () => this.raiseObjectionDialog({ source_id: s.id }) }, "Object") : null,
+        ),
+      ),
+    );
     return this.panel("Sources", "panel-sources", add, list);
   }
 
@@ -114,8 +116,7 @@ export class Panels {
           material: v.material,
           reason: v.reason,
         });
-        const gone = (r && r.superseded_releases) || [];
-        if (gone.length) flash(`Superseded by this refresh: ${gone.join(", ")}`, "warn");
+        flashSuperseded("Superseded by this refresh", r);
       },
     });
   }
@@ -153,41 +154,34 @@ export class Panels {
   }
 
   withdrawSourceDialog(s) {
-    openForm({
+    this.actDialog(`/sources/${encodeURIComponent(s.id)}/withdraw`, {
       title: `Withdraw source ${s.id}`,
       note: `${s.title} (${s.reference}) stays in the history and in every revision already cut; from now on the packet no longer relies on it.`,
       submitLabel: "Withdraw source",
-      fields: [{ name: "reason", label: "Reason", type: "textarea", required: true }],
-      onSubmit: (v) => this.act("POST", `${this.base}/sources/${encodeURIComponent(s.id)}/withdraw`, { reason: v.reason }),
+      field: "reason",
     });
   }
 
   prerequisitesPanel(p) {
     const items = asList(p.prerequisites);
     const add = this.may("declare_prerequisite") ? h("button", { type: "button", class: "ghost small", onclick: () => this.declarePrerequisiteDialog() }, "Declare") : null;
-    const list = items.length
-      ? h(
-          "ul",
-          { class: "items" },
-          items.map((x) =>
-            h(
-              "li",
-              { class: "item" },
-              h("div", { class: "item-head" }, h("strong", {}, x.title), badge(x.state)),
-              h(
-                "div",
-                { class: "item-sub muted" },
-                x.id,
-                x.valid_until ? ` · valid until ${when(x.valid_until)}` : "",
-                x.evidence ? ` · evidence: ${x.evidence}` : "",
-              ),
-              x.state !== "satisfied" && this.may("satisfy_prerequisite")
-                ? h("div", { class: "item-actions" }, h("button", { type: "button", class: "ghost small", onclick: () => this.satisfyDialog(x) }, "Satisfy"))
-                : null,
-            ),
-          ),
-        )
-      : h("p", { class: "empty" }, "No prerequisites declared.");
+    const list = itemList(items, "No prerequisites declared.", (x) =>
+      h(
+        "li",
+        { class: "item" },
+        h("div", { class: "item-head" }, h("strong", {}, x.title), badge(x.state)),
+        h(
+          "div",
+          { class: "item-sub muted" },
+          x.id,
+          x.valid_until ? ` · valid until ${when(x.valid_until)}` : "",
+          x.evidence ? ` · evidence: ${x.evidence}` : "",
+        ),
+        x.state !== "satisfied" && this.may("satisfy_prerequisite")
+          ? h("div", { class: "item-actions" }, h("button", { type: "button", class: "ghost small", onclick: () => this.satisfyDialog(x) }, "Satisfy"))
+          : null,
+      ),
+    );
     return this.panel("Prerequisites", "panel-prerequisites", add, list);
   }
 
@@ -235,104 +229,71 @@ export class Panels {
       if (!t || (!t.section_id && !t.source_id)) return "whole packet";
       return t.section_id ? `section ${t.section_id}` : `source ${t.source_id}`;
     };
-    const list = items.length
-      ? h(
-          "ul",
-          { class: "items" },
-          items.map((o) =>
-            h(
-              "li",
-              { class: "item", "data-testid": "objection" },
-              h("div", { class: "item-head" }, h("code", {}, o.id), h("span", { class: "muted" }, ` on ${target(o.target)} by ${o.raised_by || "?"}`), badge(o.state)),
-              h("p", { class: "item-text" }, o.text),
-              asList(o.answers).map((a) => h("p", { class: "answer" }, h("strong", {}, a.by), ` ${a.text}`)),
-              o.resolution ? h("p", { class: "answer" }, h("span", { class: "muted" }, "Resolution: "), o.resolution) : null,
-              h(
-                "div",
-                { class: "item-actions" },
-                o.state === "open" && this.may("answer_objection")
-                  ? h("button", { type: "button", class: "ghost small", "data-testid": "objection-reply", onclick: () => this.replyDialog(o) }, "Reply")
-                  : null,
-                o.state === "open" && o.raised_by === me && !this.isAgent && this.may("answer_objection")
-                  ? h("button", { type: "button", class: "ghost small", "data-testid": "objection-withdraw", onclick: () => this.withdrawObjectionDialog(o) }, "Withdraw")
-                  : null,
-                o.state === "open"
-                  ? mayResolve(o) && h("button", { type: "button", class: "ghost small", onclick: () => this.resolveDialog(o) }, "Resolve")
-                  : this.may("answer_objection") && !this.isAgent && h("button", { type: "button", class: "ghost small", onclick: () => this.reopenDialog(o) }, "Reopen"),
-              ),
-            ),
-          ),
-        )
-      : h("p", { class: "empty" }, "No objections.");
+    const list = itemList(items, "No objections.", (o) =>
+      h(
+        "li",
+        { class: "item", "data-testid": "objection" },
+        h("div", { class: "item-head" }, h("code", {}, o.id), h("span", { class: "muted" }, ` on ${target(o.target)} by ${o.raised_by || "?"}`), badge(o.state)),
+        h("p", { class: "item-text" }, o.text),
+        asList(o.answers).map((a) => h("p", { class: "answer" }, h("strong", {}, a.by), ` ${a.text}`)),
+        o.resolution ? h("p", { class: "answer" }, h("span", { class: "muted" }, "Resolution: "), o.resolution) : null,
+        h(
+          "div",
+          { class: "item-actions" },
+          o.state === "open" && this.may("answer_objection")
+            ? h("button", { type: "button", class: "ghost small", "data-testid": "objection-reply", onclick: () => this.replyDialog(o) }, "Reply")
+            : null,
+          o.state === "open" && o.raised_by === me && !this.isAgent && this.may("answer_objection")
+            ? h("button", { type: "button", class: "ghost small", "data-testid": "objection-withdraw", onclick: () => this.withdrawObjectionDialog(o) }, "Withdraw")
+            : null,
+          o.state === "open"
+            ? mayResolve(o) && h("button", { type: "button", class: "ghost small", onclick: () => this.resolveDialog(o) }, "Resolve")
+            : this.may("answer_objection") && !this.isAgent && h("button", { type: "button", class: "ghost small", onclick: () => this.reopenDialog(o) }, "Reopen"),
+        ),
+      ),
+    );
     const ledger = h("button", { type: "button", class: "link small", onclick: () => this.ledgerDialog() }, "Full objection ledger");
     return this.panel("Objections", "panel-objections", add, list, ledger);
   }
 
   replyDialog(o) {
-    openForm({
-      title: `Reply to ${o.id}`,
-      note: o.text,
-      submitLabel: "Reply",
-      fields: [{ name: "answer", label: "Reply", type: "textarea", required: true }],
-      onSubmit: (v) => this.act("POST", `${this.base}/objections/${encodeURIComponent(o.id)}/answer`, { answer: v.answer }),
-    });
+    this.actDialog(objectionPath(o, "answer"), { title: `Reply to ${o.id}`, note: o.text, submitLabel: "Reply", field: "answer", label: "Reply" });
   }
 
   withdrawObjectionDialog(o) {
-    openForm({
+    this.actDialog(objectionPath(o, "withdraw"), {
       title: `Withdraw ${o.id}`,
       note: `You raised it: "${o.text}". Withdrawn, it no longer holds a release; the ledger keeps it.`,
       submitLabel: "Withdraw",
-      fields: [],
-      onSubmit: () => this.act("POST", `${this.base}/objections/${encodeURIComponent(o.id)}/withdraw`, {}),
     });
   }
 
   resolveDialog(o) {
-    openForm({
-      title: `Resolve ${o.id}`,
-      note: o.text,
-      submitLabel: "Resolve",
-      fields: [{ name: "resolution", label: "Resolution", type: "textarea", required: true }],
-      onSubmit: (v) => this.act("POST", `${this.base}/objections/${encodeURIComponent(o.id)}/resolve`, { resolution: v.resolution }),
-    });
+    this.actDialog(objectionPath(o, "resolve"), { title: `Resolve ${o.id}`, note: o.text, submitLabel: "Resolve", field: "resolution", label: "Resolution" });
   }
 
   reopenDialog(o) {
-    openForm({
+    this.actDialog(objectionPath(o, "reopen"), {
       title: `Reopen ${o.id}`,
       note: "Reopening an objection accepted as residual supersedes the releases that accepted it.",
       submitLabel: "Reopen",
-      fields: [{ name: "reason", label: "Reason", type: "textarea", required: true }],
-      onSubmit: async (v) => {
-        const r = await this.act("POST", `${this.base}/objections/${encodeURIComponent(o.id)}/reopen`, { reason: v.reason });
-        const gone = (r && r.superseded_releases) || [];
-        if (gone.length) flash(`Superseded: ${gone.join(", ")}`, "warn");
-      },
+      field: "reason",
+      then: (r) => flashSuperseded("Superseded", r),
     });
   }
 
   revisionsPanel(p) {
     const revisions = asList(p.revisions);
     const add = this.may("cut_revision") ? h("button", { type: "button", class: "ghost small", "data-testid": "cut-revision", onclick: () => this.cutRevisionDialog() }, "Cut revision") : null;
-    const list = revisions.length
-      ? h(
-          "ul",
-          { class: "items" },
-          revisions
-            .slice()
-            .reverse()
-            .map((r) =>
-              h(
-                "li",
-                { class: "item" },
-                h("div", { class: "item-head" }, h("strong", {}, `r${revNumber(r)}`), r.label ? h("span", {}, r.label) : h("span", { class: "muted" }, "(no label)")),
-                h("div", { class: "item-sub" }, h("span", { class: "muted" }, "content hash "), hashEl(r.content_hash)),
-                h("div", { class: "item-sub muted" }, [r.cut_by ? `cut by ${r.cut_by}` : "", r.cut_at ? ` · ${when(r.cut_at)}` : ""].join("")),
-              ),
-            ),
-        )
-      : h("p", { class: "empty" }, "No revisions cut yet.");
+    const list = itemList(revisions.slice().reverse(), "No revisions cut yet.", (r) =>
+      h(
+        "li",
+        { class: "item" },
+        h("div", { class: "item-head" }, h("strong", {}, `r${revNumber(r)}`), r.label ? h("span", {}, r.label) : h("span", { class: "muted" }, "(no label)")),
+        h("div", { class: "item-sub" }, h("span", { class: "muted" }, "content hash "), hashEl(r.content_hash)),
+        h("div", { class: "item-sub muted" }, [r.cut_by ? `cut by ${r.cut_by}` : "", r.cut_at ? ` · ${when(r.cut_at)}` : ""].join("")),
+      ),
+    );
     const tools = h(
       "div",
       { class: "item-actions" },

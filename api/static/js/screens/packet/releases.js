@@ -2,7 +2,7 @@
 // Methods of the packet page.
 
 import { flash, flashError, openForm } from "../../core/dialogs.js";
-import { asList, badge, h, hashEl, holdReasons, shortHash, supersessionView } from "../../core/dom.js";
+import { asList, badge, h, hashEl, holdReasons, itemList, shortHash, supersessionView } from "../../core/dom.js";
 import { lanes } from "../../core/directory.js";
 import { revNumber } from "./common.js";
 import { session } from "../../core/state.js";
@@ -13,61 +13,55 @@ export class Releases {
     const add = this.may("request_release") ? h("button", { type: "button", class: "ghost small", "data-testid": "request-release", onclick: () => this.requestReleaseDialog() }, "Request release") : null;
     const isOwner = this.may("release_owner");
     const me = session.me ? session.me.user_id : "";
-    const list = releases.length
-      ? h(
-          "ul",
-          { class: "items" },
-          releases.map((r) => {
-            const rid = r.release_id || r.id;
-            const reasons = asList(r.hold_reasons);
-            const sup = r.supersession;
-            return h(
-              "li",
-              { class: "item", "data-testid": "release" },
-              h("div", { class: "item-head" }, h("code", {}, rid), h("span", {}, ` r${r.revision} → lane `, h("strong", {}, r.lane || r.lane_id || "?")), badge(r.status)),
-              reasons.length ? holdReasons(reasons) : null,
-              asList(r.residuals).length
-                ? h("div", { class: "item-sub" }, h("span", { class: "muted" }, "Accepted residuals: "), asList(r.residuals).map((x) => `${x.objection_id || x.id || x}`).join(", "))
-                : null,
-              r.manifest_hash ? h("div", { class: "item-sub" }, h("span", { class: "muted" }, "manifest "), hashEl(r.manifest_hash)) : null,
-              asList(r.signers_required).length > 1
-                ? h(
-                    "div",
-                    { class: "item-sub", "data-testid": "signatures" },
-                    h("span", { class: "muted" }, "Signatures: "),
-                    `${asList(r.signatures).length} of ${asList(r.signers_required).length}`,
-                    asList(r.signatures).length ? ` (signed: ${asList(r.signatures).map((x) => x.signer).join(", ")})` : "",
-                    asList(r.signatures_missing).length ? `; awaiting ${asList(r.signatures_missing).join(", ")}` : "",
-                  )
-                : null,
-              sup ? supersessionView(sup) : null,
-              h(
-                "div",
-                { class: "item-actions" },
-                isOwner && ["pending", "held"].includes(r.status)
-                  ? [
-                      h("button", { type: "button", class: "ghost small", onclick: () => this.residualDialog(rid) }, "Accept residual"),
-                      r.owner_hold
-                        ? h("button", { type: "button", class: "ghost small", "data-testid": "lift-hold", onclick: () => this.liftHold(rid) }, "Lift hold")
-                        : h("button", { type: "button", class: "ghost small", "data-testid": "hold", onclick: () => this.holdDialog(r) }, "Hold…"),
-                      h("button", { type: "button", class: "primary small", "data-testid": "approve", onclick: () => this.approveDialog(r) }, "Approve…"),
-                    ]
-                  : null,
-                !isOwner && ["pending", "held"].includes(r.status) && asList(r.signatures_missing).includes(me)
-                  ? h("button", { type: "button", class: "primary small", "data-testid": "approve", onclick: () => this.approveDialog(r) }, "Sign…")
-                  : null,
-                isOwner && r.status === "released"
-                  ? h("button", { type: "button", class: "ghost small", "data-testid": "hold", onclick: () => this.holdDialog(r) }, "Withdraw…")
-                  : null,
-                ["pending", "held"].includes(r.status) && !this.isAgent && (isOwner || (r.requested_by && r.requested_by === me))
-                  ? h("button", { type: "button", class: "ghost small", "data-testid": "cancel-release", onclick: () => this.cancelReleaseDialog(rid) }, "Cancel request…")
-                  : null,
-                h("button", { type: "button", class: "ghost small", onclick: () => this.manifestDialog(rid) }, "Manifest"),
-              ),
-            );
-          }),
-        )
-      : h("p", { class: "empty" }, "No releases requested.");
+    const list = itemList(releases, "No releases requested.", (r) => {
+      const rid = r.release_id || r.id;
+      const reasons = asList(r.hold_reasons);
+      const sup = r.supersession;
+      return h(
+        "li",
+        { class: "item", "data-testid": "release" },
+        h("div", { class: "item-head" }, h("code", {}, rid), h("span", {}, ` r${r.revision} → lane `, h("strong", {}, r.lane || r.lane_id || "?")), badge(r.status)),
+        reasons.length ? holdReasons(reasons) : null,
+        asList(r.residuals).length
+          ? h("div", { class: "item-sub" }, h("span", { class: "muted" }, "Accepted residuals: "), asList(r.residuals).map((x) => `${x.objection_id || x.id || x}`).join(", "))
+          : null,
+        r.manifest_hash ? h("div", { class: "item-sub" }, h("span", { class: "muted" }, "manifest "), hashEl(r.manifest_hash)) : null,
+        asList(r.signers_required).length > 1
+          ? h(
+              "div",
+              { class: "item-sub", "data-testid": "signatures" },
+              h("span", { class: "muted" }, "Signatures: "),
+              `${asList(r.signatures).length} of ${asList(r.signers_required).length}`,
+              asList(r.signatures).length ? ` (signed: ${asList(r.signatures).map((x) => x.signer).join(", ")})` : "",
+              asList(r.signatures_missing).length ? `; awaiting ${asList(r.signatures_missing).join(", ")}` : "",
+            )
+          : null,
+        sup ? supersessionView(sup) : null,
+        h(
+          "div",
+          { class: "item-actions" },
+          isOwner && ["pending", "held"].includes(r.status)
+            ? [
+                h("button", { type: "button", class: "ghost small", onclick: () => this.residualDialog(rid) }, "Accept residual"),
+                r.owner_hold
+                  ? h("button", { type: "button", class: "ghost small", "data-testid": "lift-hold", onclick: () => this.liftHold(rid) }, "Lift hold")
+                  : h("button", { type: "button", class: "ghost small", "data-testid": "hold", onclick: () => this.holdDialog(r) }, "Hold…"),
+                h("button", { type: "button", class: "primary small", "data-testid": "approve", onclick: () => this.approveDialog(r) }, "Approve…"),
+              ]
+            : null,
+          !isOwner && ["pending", "held"].includes(r.status) && asList(r.signatures_missing).includes(me)
+            ? h("button", { type: "button", class: "primary small", "data-testid": "approve", onclick: () => this.approveDialog(r) }, "Sign…")
+            : null,
+          isOwner && r.status === "released"
+            ? h("button", { type: "button", class: "ghost small", "data-testid": "hold", onclick: () => this.holdDialog(r) }, "Withdraw…")
+            : null,
+          ["pending", "held"].includes(r.status) && !this.isAgent && (isOwner || (r.requested_by && r.requested_by === me))
+            ? h("button", { type: "button", class: "ghost small", "data-testid": "cancel-release", onclick: () => this.cancelReleaseDialog(rid) }, "Cancel request…")
+            : null,
+          h("button", { type: "button", class: "ghost small", onclick: () => this.manifestDialog(rid) }, "Manifest"),
+        ),
+      );
+    });
     return this.panel("Releases", "panel-releases", add, list);
   }
 
@@ -128,17 +122,14 @@ export class Releases {
   holdDialog(release) {
     const rid = release.release_id || release.id;
     const released = release.status === "released";
-    openForm({
+    this.actDialog(`/releases/${encodeURIComponent(rid)}/hold`, {
       title: released ? `Withdraw ${rid} from its lane` : `Hold ${rid}`,
       note: released
         ? "The release is superseded now (cause HELD_BY_RELEASE_OWNER); its lane sees it withdrawn, with your reason. Request a new release to hand the packet over again."
         : "Nobody can approve this release until you lift the hold. The reason is recorded with the hold.",
       submitLabel: released ? "Withdraw" : "Hold",
-      fields: [{ name: "reason", label: "Reason", type: "textarea", required: true }],
-      onSubmit: async (v) => {
-        const r = await this.act("POST", `${this.base}/releases/${encodeURIComponent(rid)}/hold`, v);
-        flash(`Release ${rid} is ${r.status}`, "warn");
-      },
+      field: "reason",
+      then: (r) => flash(`Release ${rid} is ${r.status}`, "warn"),
     });
   }
 
@@ -153,15 +144,12 @@ export class Releases {
 
   // The release owner or whoever requested it withdraws an open request for good.
   cancelReleaseDialog(rid) {
-    openForm({
+    this.actDialog(`/releases/${encodeURIComponent(rid)}/cancel`, {
       title: `Cancel release request ${rid}`,
       note: "A cancelled request can never be approved; request a new release to hand the packet over later. The reason is recorded.",
       submitLabel: "Cancel the request",
-      fields: [{ name: "reason", label: "Reason", type: "textarea", required: true }],
-      onSubmit: async (v) => {
-        const r = await this.act("POST", `${this.base}/releases/${encodeURIComponent(rid)}/cancel`, { reason: v.reason });
-        flash(`Release ${rid} is ${r.status}`, "ok");
-      },
+      field: "reason",
+      then: (r) => flash(`Release ${rid} is ${r.status}`, "ok"),
     });
   }
 }

@@ -5,7 +5,7 @@
 
 import { api, ApiError, errorBox } from "../../core/api.js";
 import { flash, flashError, openForm } from "../../core/dialogs.js";
-import { asList, badge, h } from "../../core/dom.js";
+import { asList, badge, h, itemList } from "../../core/dom.js";
 import { applyOps } from "../../core/ops.js";
 import { session } from "../../core/state.js";
 import { wordDiffView } from "../../core/worddiff.js";
@@ -39,9 +39,7 @@ export class Suggestions {
       title,
       "panel-suggestions",
       pending.length ? h("span", { class: "badge badge-pending", "data-testid": "suggestions-pending" }, `${pending.length} pending`) : null,
-      list.length
-        ? h("ul", { class: "items" }, list.map((s) => this.suggestionItem(s)))
-        : h("p", { class: "empty" }, this.isAgent ? "No pending suggestions. Edit a section and propose it." : "No pending suggestions."),
+      itemList(list, this.isAgent ? "No pending suggestions. Edit a section and propose it." : "No pending suggestions.", (s) => this.suggestionItem(s)),
       done.length
         ? h(
             "details",
