@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, NamedTuple
+from typing import Any
 
 from workspace.credit.errors import CalculationInputError
 from workspace.credit.periods import Period, parse_instant, parse_period
@@ -35,12 +35,9 @@ _DECIMAL = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 _RATIO = re.compile(r"^\s*([+-]?\d+)\s*/\s*(\d+)\s*$")
 
 
-class Outage(NamedTuple):
-    """One outage window (a tuple: tens of thousands are built per request)."""
-
-    start: int
-    end: int
-    users: int | None
+#: One outage window: start, end (epoch seconds) and the users impacted if
+#: given. A plain tuple: tens of thousands are built per request.
+Outage = tuple[int, int, int | None]
 
 
 @dataclass(frozen=True)
@@ -209,7 +206,7 @@ def parse_facts(value: Any, max_windows: int) -> Facts:
     licensed = body.get("licensed_users")
     if licensed is not None:
         licensed = _count(licensed, "facts.licensed_users", 1)
-    outages = []
+    outages: list[Outage] = []
     for i, item in enumerate(raw_outages):
         start, end, users = _window(item, "outages", i, _OUTAGE_FIELDS)
         if users is not None:
@@ -219,7 +216,7 @@ def parse_facts(value: Any, max_windows: int) -> Facts:
                 raise _fail(
                     "USERS_INVALID", f"{where}: {users} users exceed licensed_users"
                 )
-        outages.append(Outage(start, end, users))
+        outages.append((start, end, users))
     maintenance = []
     for i, item in enumerate(raw_maintenance):
         start, end, _ = _window(item, "maintenance", i, _WINDOW_FIELDS)
