@@ -77,11 +77,41 @@ def test_covered_windows_are_those_inside_one_cut(
 
 @given(
     st.lists(weighted, max_size=25),
+    st.lists(st.tuples(st.integers(0, 220), st.integers(1, 50)), max_size=6),
+)
+@example([(0, 10, 1)], [(5, 5)])  # a segment ending where a cut ends
+@example([(0, 10, 1), (30, 40, 2)], [(5, 5), (20, 15)])
+@example([(0, 30, 1)], [(5, 5), (20, 10)])  # its rest ending where the next cut ends
+def test_subtract_cuts_each_segment_exactly(
+    items: list[tuple[int, int, int]], raw_cuts: list[tuple[int, int]]
+) -> None:
+    """Bisected between the cuts, against each segment walked unit by unit."""
+    segments = w.combine_max(items)
+    cuts = w.merge([(a, a + n) for a, n in raw_cuts])
+    cut = {t for c, d in cuts for t in range(c, d)}
+    expected = []
+    for a, b, x in segments:
+        pieces: list[tuple[int, int, int]] = []
+        for t in range(a, b):
+            if t in cut:
+                continue
+            if pieces and pieces[-1][1] == t:
+                pieces[-1] = (pieces[-1][0], t + 1, x)
+            else:
+                pieces.append((t, t + 1, x))
+        expected += pieces
+    assert w.subtract(segments, cuts) == expected
+
+
+@given(
+    st.lists(weighted, max_size=25),
     st.integers(2, 9),
     st.integers(0, 8),
     st.integers(0, 60),
     st.integers(150, 260),
 )
+@example([(0, 1, 1), (2, 3, 2)], 5, 0, 0, 200)  # a heavier one in the same bucket
+@example([(0, 1, 2), (2, 3, 1), (4, 9, 2)], 5, 0, 0, 200)
 def test_any_overlap_buckets_are_the_widened_windows_merged(
     items: list[tuple[int, int, int]], size: int, origin: int, lo: int, hi: int
 ) -> None:

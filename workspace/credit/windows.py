@@ -96,20 +96,31 @@ def combine_max(segments: Iterable[Segment]) -> list[Segment]:
 
 
 def subtract(segments: Sequence[Segment], cuts: Sequence[Interval]) -> list[Segment]:
-    """Sorted disjoint segments minus sorted disjoint cuts (a sweep)."""
+    """Sorted disjoint segments minus sorted disjoint cuts. The segments
+    between two cuts are copied as they are (found by bisection); only those
+    a cut touches are cut, and what is left of one past a cut is `carry`."""
     result: list[Segment] = []
-    j = 0
-    for a, b, w in segments:
-        while j < len(cuts) and cuts[j][1] <= a:
-            j += 1
-        k, pos = j, a
-        while k < len(cuts) and cuts[k][0] < b:
-            if cuts[k][0] > pos:
-                result.append((pos, cuts[k][0], w))
-            pos = max(pos, cuts[k][1])
-            k += 1
-        if pos < b:
-            result.append((pos, b, w))
+    i = 0  # segments[:i] are done
+    carry: Segment | None = None  # a segment's rest after a cut, before segments[i]
+    for c, d in cuts:
+        if carry is not None:
+            a, b, w = carry
+            if a < c:
+                result.append((a, min(b, c), w))
+            carry = (d, b, w) if b > d else None
+            if carry is not None:  # the cut lies inside it
+                continue
+        j = bisect.bisect_right(segments, c, lo=i, key=_END)
+        result += segments[i:j]
+        i = bisect.bisect_left(segments, d, lo=j, key=_START)
+        for a, b, w in segments[j:i]:  # each ends after c and starts before d
+            if a < c:
+                result.append((a, c, w))
+            if b > d:  # only the last one can
+                carry = (d, b, w)
+    if carry is not None:
+        result.append(carry)
+    result += segments[i:]
     return result
 
 
@@ -148,27 +159,32 @@ def bucket_any_overlap(
     segments before it: one pass in bucket numbers, no second merge."""
     if size == 1:
         return list(segments)
+    if not segments:
+        return []
     spans: list[Segment] = []  # (first bucket, end bucket, weight), canonical
-    for a, b, w in segments:
+    a, b, lw = segments[0]  # the last span is (lk, le, lw), not yet in `spans`
+    lk, le = (a - origin) // size, -(-(b - origin) // size)
+    for a, b, w in itertools.islice(segments, 1, None):
         k = (a - origin) // size
         end = -(-(b - origin) // size)
-        if spans and spans[-1][1] > k:  # bucket k is shared with the one before
-            pk, _, pw = spans[-1]
-            if w <= pw:
+        if le > k:  # bucket k is the last span's too
+            if w <= lw:
                 k += 1
                 if k == end:
                     continue
-            elif pk == k:
-                spans.pop()
+            elif lk == k:
+                lk, le, lw = spans.pop() if spans else (k, k, w)
             else:
-                spans[-1] = (pk, k, pw)
-        if spans and spans[-1][1] == k and spans[-1][2] == w:
-            spans[-1] = (spans[-1][0], end, w)
+                le = k
+        if le == k and lw == w:
+            le = end
         else:
-            spans.append((k, end, w))
+            spans.append((lk, le, lw))
+            lk, le, lw = k, end, w
+    spans.append((lk, le, lw))
     starts = [origin + k * size for k, _, _ in spans]
     ends = [origin + end * size for _, end, _ in spans]
-    cut = spans and (starts[0] < lo or ends[-1] > hi)
+    cut = starts[0] < lo or ends[-1] > hi
     if cut:  # to [lo, hi)
         starts = [lo if a < lo else a for a in starts]
         ends = [hi if b > hi else b for b in ends]
