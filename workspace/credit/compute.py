@@ -11,6 +11,7 @@ cap. Quire computes; it never decides whether a credit is owed.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -20,7 +21,10 @@ from workspace.credit import windows as w
 from workspace.credit.errors import CalculationInputError
 from workspace.credit.numbers import cents, minutes, pct6, ratio, round_half_up
 from workspace.credit.periods import format_instant as iso
-from workspace.credit.rules import Facts, Rules, parse_request
+from workspace.credit.rules import Facts, Outage, Rules, parse_request
+
+_START = operator.itemgetter(0)
+_END = operator.itemgetter(1)
 
 NOTE = (
     "Quire computes under the rules given; it does not decide whether a credit "
@@ -55,34 +59,57 @@ def _span(a: int, b: int) -> str:
 
 def _clip_outages(facts: Facts, rules: Rules, lo: int, trace: Trace) -> list[w.Segment]:
     period = facts.period
-    kept: list[w.Segment] = []
-    for i, outage in enumerate(facts.outages):
-        cut = w.clip(outage.start, outage.end, lo, period.end)
-        name = "" if cut == (outage.start, outage.end) else f"outages[{i}]"
-        if cut is None:
-            inside = w.clip(outage.start, outage.end, period.start, period.end)
-            code = "OUTAGE_BEFORE_SERVICE_START" if inside else "OUTAGE_OUTSIDE_PERIOD"
-            trace.flag(code, "windows left out: no part lies in the counted span", name)
-            trace.step("clip", f"{name} {_span(outage.start, outage.end)} left out")
-            continue
-        if cut != (outage.start, outage.end):
-            trace.flag(
-                "OUTAGE_CLIPPED_TO_PERIOD", "windows cut at the period's edges", name
-            )
-            trace.step(
-                "clip",
-                f"{name} {_span(outage.start, outage.end)} clipped to {_span(*cut)}",
-            )
-        users = outage.users if outage.users is not None else facts.licensed_users
-        weight = (users or 0) if rules.weight_by_users else 1
-        if weight:
-            kept.append((cut[0], cut[1], weight))
+    outages = facts.outages
+    if not outages or (
+        min(map(_START, outages)) >= lo and max(map(_END, outages)) <= period.end
+    ):
+        kept = _weighted(
+            facts, rules, outages
+        )  # nothing to clip: what _clip_each gives
+    else:
+        kept = _clip_each(facts, rules, lo, trace)
     trace.step(
         "clip",
-        f"{len(kept)} of {len(facts.outages)} outage windows counted in "
+        f"{len(kept)} of {len(outages)} outage windows counted in "
         f"{_span(lo, period.end)}",
     )
     return kept
+
+
+def _clip_each(facts: Facts, rules: Rules, lo: int, trace: Trace) -> list[w.Segment]:
+    """Each outage cut to [lo, period end), with a flag and a step for each
+    window cut or left out."""
+    period = facts.period
+    kept: list[w.Segment] = []
+    for i, (start, end, users) in enumerate(facts.outages):
+        cut = w.clip(start, end, lo, period.end)
+        name = "" if cut == (start, end) else f"outages[{i}]"
+        if cut is None:
+            inside = w.clip(start, end, period.start, period.end)
+            code = "OUTAGE_BEFORE_SERVICE_START" if inside else "OUTAGE_OUTSIDE_PERIOD"
+            trace.flag(code, "windows left out: no part lies in the counted span", name)
+            trace.step("clip", f"{name} {_span(start, end)} left out")
+            continue
+        if cut != (start, end):
+            trace.flag(
+                "OUTAGE_CLIPPED_TO_PERIOD", "windows cut at the period's edges", name
+            )
+            trace.step("clip", f"{name} {_span(start, end)} clipped to {_span(*cut)}")
+        kept += _weighted(facts, rules, [(cut[0], cut[1], users)])
+    return kept
+
+
+def _weighted(facts: Facts, rules: Rules, outages: Sequence[Outage]) -> list[w.Segment]:
+    """Outages as segments weighted 1, or by their users impacted (the licensed
+    users when not given); windows of weight 0 left out."""
+    if not rules.weight_by_users:
+        return [(a, b, 1) for a, b, _ in outages]
+    licensed = facts.licensed_users
+    return [
+        (a, b, weight)
+        for a, b, users in outages
+        if (weight := (licensed if users is None else users) or 0)
+    ]
 
 
 def _maintenance(facts: Facts, trace: Trace) -> list[w.Interval]:
@@ -127,8 +154,10 @@ def _eligible(
 ) -> int:
     """The numerator in seconds (or user-seconds)."""
     clipped = _clip_outages(facts, rules, lo, trace)
-    for a, b, _ in clipped:
-        if w.covered(a, b, maintenance):
+    ordered = sorted(clipped)  # sorted once: the sweeps below re-sort in linear time
+    inside = w.covered(ordered, maintenance)
+    for a, b, _ in clipped if inside else ():
+        if (a, b) in inside:
             trace.flag(
                 "OUTAGE_WHOLLY_IN_MAINTENANCE",
                 f"outage windows wholly inside maintenance "
@@ -136,9 +165,10 @@ def _eligible(
                 _span(a, b),
             )
     excluding = rules.maintenance_handling != "none"
-    overlap = w.overlapping_pairs([(a, b) for a, b, _ in clipped])
+    overlap = w.overlapping_pairs(ordered)
     if rules.merge_overlaps:
-        groups = [w.combine_max(clipped)]
+        groups = [w.combine_max(ordered)]
+        lengths = [w.weighted_length(groups[0])]
         if overlap:
             trace.flag(
                 "OVERLAPPING_OUTAGES_MERGED",
@@ -152,27 +182,28 @@ def _eligible(
         trace.step(
             "merge",
             f"{len(clipped)} windows merged into {len(groups[0])} segments, "
-            f"{_min(w.weighted_length(groups[0]))} {_unit(rules)}",
+            f"{_min(lengths[0])} {_unit(rules)}",
         )
     else:
-        groups = [[seg] for seg in sorted(clipped)]
+        groups = [[seg] for seg in ordered]
+        lengths = [(b - a) * weight for a, b, weight in ordered]
         if overlap:
             trace.flag(
                 "OVERLAPPING_OUTAGES_SUMMED",
                 "overlapping outage windows were each counted (merge_overlaps false)",
             )
         trace.step("merge", f"{len(clipped)} windows kept apart and summed")
-    raw = sum(w.weighted_length(g) for g in groups)
+    raw = sum(lengths)
     total, excluded, bucketed_total, dropped_all = 0, 0, 0, []
-    for group in groups:
+    for group, before in zip(groups, lengths, strict=True):
         if excluding:
-            before = w.weighted_length(group)
             group = w.subtract(group, maintenance)
             excluded += before - w.weighted_length(group)
         bucketed, kept, dropped = _downtime(group, facts, rules, lo, trace)
-        bucketed_total += w.weighted_length(bucketed)
+        bucketed_length = w.weighted_length(bucketed)
+        bucketed_total += bucketed_length
         dropped_all.extend(dropped)
-        total += w.weighted_length(kept)
+        total += w.weighted_length(kept) if dropped else bucketed_length
     if excluding:
         trace.step(
             "exclude",

@@ -4,14 +4,21 @@ numbers (parsed as Decimal, never float), decimal strings, or "num/den"."""
 
 from __future__ import annotations
 
+import itertools
+import operator
 import re
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, NamedTuple
+from typing import Any
 
 from workspace.credit.errors import CalculationInputError
-from workspace.credit.periods import Period, parse_instant, parse_period
+from workspace.credit.periods import (
+    Period,
+    parse_instant,
+    parse_instants,
+    parse_period,
+)
 
 MAINTENANCE_POLICIES = (
     "none",
@@ -35,12 +42,9 @@ _DECIMAL = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 _RATIO = re.compile(r"^\s*([+-]?\d+)\s*/\s*(\d+)\s*$")
 
 
-class Outage(NamedTuple):
-    """One outage window (a tuple: tens of thousands are built per request)."""
-
-    start: int
-    end: int
-    users: int | None
+#: One outage window: start, end (epoch seconds) and the users impacted if
+#: given. A plain tuple: tens of thousands are built per request.
+Outage = tuple[int, int, int | None]
 
 
 @dataclass(frozen=True)
@@ -191,6 +195,63 @@ def _list(value: Any, where: str) -> list[Any]:
 
 _OUTAGE_FIELDS = frozenset({"start", "end", "users_impacted"})
 _WINDOW_FIELDS = frozenset({"start", "end"})
+_STARTS = operator.itemgetter("start")
+_ENDS = operator.itemgetter("end")
+
+
+def _at_once(
+    raw: list[Any], fields: frozenset[str], licensed: int | None
+) -> list[Outage] | None:
+    """All windows checked and parsed with C-level maps, or None when one needs
+    a closer look: `_window` then goes through them one by one and refuses
+    the first bad one. What passes here is what `_window` would accept, with
+    the same values."""
+    if not {dict}.issuperset(map(type, raw)) or not all(map(fields.issuperset, raw)):
+        return None
+    try:
+        starts = parse_instants(list(map(_STARTS, raw)))
+        ends = parse_instants(list(map(_ENDS, raw)))
+    except KeyError:
+        return None
+    if starts is None or ends is None or any(map(operator.le, ends, starts)):
+        return None
+    users = list(map(dict.get, raw, itertools.repeat("users_impacted")))
+    given = [u for u in users if u is not None]
+    if given and (
+        not {int}.issuperset(map(type, given))
+        or min(given) < 0
+        or (licensed is not None and max(given) > licensed)
+    ):
+        return None
+    return list(zip(starts, ends, users, strict=True))
+
+
+def _outages(raw: list[Any], licensed: int | None) -> list[Outage]:
+    fast = _at_once(raw, _OUTAGE_FIELDS, licensed)
+    if fast is not None:
+        return fast
+    outages: list[Outage] = []
+    for i, item in enumerate(raw):
+        start, end, users = _window(item, "outages", i, _OUTAGE_FIELDS)
+        if users is not None:
+            where = f"facts.outages[{i}]"
+            users = _count(users, f"{where}.users_impacted", 0)
+            if licensed is not None and users > licensed:
+                raise _fail(
+                    "USERS_INVALID", f"{where}: {users} users exceed licensed_users"
+                )
+        outages.append((start, end, users))
+    return outages
+
+
+def _maintenance(raw: list[Any]) -> list[tuple[int, int]]:
+    fast = _at_once(raw, _WINDOW_FIELDS, None)
+    if fast is not None:
+        return [(start, end) for start, end, _ in fast]
+    return [
+        _window(item, "maintenance", i, _WINDOW_FIELDS)[:2]
+        for i, item in enumerate(raw)
+    ]
 
 
 def parse_facts(value: Any, max_windows: int) -> Facts:
@@ -209,21 +270,8 @@ def parse_facts(value: Any, max_windows: int) -> Facts:
     licensed = body.get("licensed_users")
     if licensed is not None:
         licensed = _count(licensed, "facts.licensed_users", 1)
-    outages = []
-    for i, item in enumerate(raw_outages):
-        start, end, users = _window(item, "outages", i, _OUTAGE_FIELDS)
-        if users is not None:
-            where = f"facts.outages[{i}]"
-            users = _count(users, f"{where}.users_impacted", 0)
-            if licensed is not None and users > licensed:
-                raise _fail(
-                    "USERS_INVALID", f"{where}: {users} users exceed licensed_users"
-                )
-        outages.append(Outage(start, end, users))
-    maintenance = []
-    for i, item in enumerate(raw_maintenance):
-        start, end, _ = _window(item, "maintenance", i, _WINDOW_FIELDS)
-        maintenance.append((start, end))
+    outages = _outages(raw_outages, licensed)
+    maintenance = _maintenance(raw_maintenance)
     service_start = None
     if body.get("service_start") is not None:
         service_start = parse_instant(body["service_start"], "facts.service_start")
