@@ -155,9 +155,9 @@ def evaluate(
         holds.extend(stale_holds(packet, record, content))
     holds.extend(_lane_holds(packet, lane, lane_id))
     if record is not None:
-        holds.extend(_active_holds(packet, revision, lane_id, release_id))
-        if not rollback:
-            holds.extend(_older_holds(packet, revision, lane_id, release_id))
+        holds.extend(
+            _lane_release_holds(packet, revision, lane_id, release_id, rollback)
+        )
     holds.extend(_owner_holds(packet, release_id))
     # several named signers: who has not signed yet (release/signers.py)
     holds.extend(signature_holds(packet, release_id))
@@ -274,22 +274,39 @@ def stale_holds(
     ]
 
 
-def _older_holds(
-    packet: Packet, revision: int, lane_id: str, release_id: str | None
+def _lane_release_holds(
+    packet: Packet, revision: int, lane_id: str, release_id: str | None, rollback: bool
 ) -> list[Hold]:
-    return [
-        Hold(
-            REVISION_OLDER_THAN_RELEASED,
-            f"revision {other['revision']} is released to {lane_id} as "
-            f"{other['id']}; releasing the older revision {revision} replaces "
-            "it only with the release owner's explicit rollback",
-            {"release_id": other["id"], "released_revision": other["revision"]},
-        )
+    """The packet's other active releases to this lane: one of this revision
+    (RELEASE_ALREADY_ACTIVE), then, unless it is the release owner's
+    rollback, those of a later revision (REVISION_OLDER_THAN_RELEASED)."""
+    others = [
+        other
         for other in packet.active_releases()
-        if other["id"] != release_id
-        and other["lane_id"] == lane_id
-        and other["revision"] > revision
+        if other["id"] != release_id and other["lane_id"] == lane_id
     ]
+    holds = [
+        Hold(
+            RELEASE_ALREADY_ACTIVE,
+            f"revision {revision} is already released to {lane_id} as {other['id']}",
+            {"release_id": other["id"]},
+        )
+        for other in others
+        if other["revision"] == revision
+    ]
+    if not rollback:
+        holds.extend(
+            Hold(
+                REVISION_OLDER_THAN_RELEASED,
+                f"revision {other['revision']} is released to {lane_id} as "
+                f"{other['id']}; releasing the older revision {revision} replaces "
+                "it only with the release owner's explicit rollback",
+                {"release_id": other["id"], "released_revision": other["revision"]},
+            )
+            for other in others
+            if other["revision"] > revision
+        )
+    return holds
 
 
 def _lane_holds(packet: Packet, lane: Lane | None, lane_id: str) -> list[Hold]:
@@ -305,22 +322,6 @@ def _lane_holds(packet: Packet, lane: Lane | None, lane_id: str) -> list[Hold]:
             )
         ]
     return []
-
-
-def _active_holds(
-    packet: Packet, revision: int, lane_id: str, release_id: str | None
-) -> list[Hold]:
-    return [
-        Hold(
-            RELEASE_ALREADY_ACTIVE,
-            f"revision {revision} is already released to {lane_id} as {other['id']}",
-            {"release_id": other["id"]},
-        )
-        for other in packet.active_releases()
-        if other["id"] != release_id
-        and other["revision"] == revision
-        and other["lane_id"] == lane_id
-    ]
 
 
 def _excerpt(text: str, limit: int = 160) -> str:

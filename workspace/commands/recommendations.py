@@ -11,7 +11,7 @@ the case or precedents (403 AGENT_NOT_ALLOWED).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from workspace import authority, policy
 from workspace.accounts import Principal
@@ -38,13 +38,21 @@ def text(code: str, what: str, value: object, limit: int = rec.TEXT_MAX) -> str:
         raise UnprocessableError(error.code, error.message, error.details) from None
 
 
-def _author_or_agent(principal: Principal, packet: Packet, action: str) -> bool:
+def _author_or_agent(principal: Principal, packet: Packet) -> bool:
     """Authorizes a proposal: a human co-author adds, an agent listed as an
     author proposes. Returns whether it is a proposal."""
     if principal.is_agent and policy.is_author(principal, packet):
         return True
     policy.require(principal, "edit", packet)
     return False
+
+
+def _next_id(prefix: str, count: int, limit: int, code: str, message: str) -> str:
+    """The id of the next entry of a list numbered from 1 (`opt-3`), holding
+    `count` entries; 422 `code` when it holds `limit` already."""
+    if count >= limit:
+        raise UnprocessableError(code, message)
+    return f"{prefix}-{count + 1}"
 
 
 def _matrix(packet: Packet) -> authority.Matrix:
@@ -145,24 +153,71 @@ class SetCaseDimensions(Command):
 
 
 @dataclass(frozen=True)
-class AddOption(Command):
+class _Proposal(Command):
+    """An entry checked against the matrix (an option, an ask): a human
+    co-author adds it, an agent listed as an author proposes it (stored as
+    proposed, for a human co-author to accept: `_AcceptProposal`)."""
+
+    def authorize(self, principal: Principal, packet: Packet) -> None:
+        _author_or_agent(principal, packet)
+
+    def decide(self, packet: Packet, ctx: Context) -> dict[str, Any]:
+        proposed = _author_or_agent(ctx.principal, packet)
+        return self.propose(packet, ctx, _matrix(packet), proposed)
+
+    def propose(
+        self, packet: Packet, ctx: Context, matrix: authority.Matrix, proposed: bool
+    ) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class _AcceptProposal(Command):
+    """A human co-author accepts an entry an agent proposed: 404
+    `<ENTRY>_NOT_FOUND` for an unknown one, 409 `<ENTRY>_NOT_PROPOSED` for
+    one accepted already."""
+
+    action = "accept_suggestion"
+    #: The entry's kind ("option"): its map in the part is `<kind>s`, the
+    #: command's field and the event's is `<kind>_id`.
+    kind: ClassVar[str]
+    accepted: ClassVar[type[rec.RecommendationEvent]]
+    #: Said after "no <kind> 'id'" when it is unknown.
+    where: ClassVar[str] = ""
+
+    def decide(self, packet: Packet, ctx: Context) -> None:
+        id_field = f"{self.kind}_id"
+        entry_id = getattr(self, id_field)
+        entry = rec.state(packet).get(f"{self.kind}s", {}).get(entry_id)
+        code = self.kind.upper()
+        if entry is None:
+            raise NotFoundError(
+                f"{code}_NOT_FOUND", f"no {self.kind} {entry_id!r}{self.where}"
+            )
+        if entry["state"] != "proposed":
+            raise StateError(f"{code}_NOT_PROPOSED", f"{entry_id} is accepted")
+        packet._trigger(self.accepted, ctx.meta(), **{id_field: entry_id})
+
+
+@dataclass(frozen=True)
+class AddOption(_Proposal):
     title: str
     components: Any
     rationale: str
     evidence: list[str]
     precedent_ids: list[str] = field(default_factory=list)
 
-    def authorize(self, principal: Principal, packet: Packet) -> None:
-        _author_or_agent(principal, packet, "propose options")
-
-    def decide(self, packet: Packet, ctx: Context) -> dict[str, Any]:
-        proposed = _author_or_agent(ctx.principal, packet, "propose options")
-        matrix = _matrix(packet)
+    def propose(
+        self, packet: Packet, ctx: Context, matrix: authority.Matrix, proposed: bool
+    ) -> dict[str, Any]:
         part = rec.state(packet)
-        if part.get("option_count", 0) >= MAX_OPTIONS:
-            raise UnprocessableError(
-                "TOO_MANY_OPTIONS", f"a packet holds at most {MAX_OPTIONS} options"
-            )
+        option_id = _next_id(
+            "opt",
+            part.get("option_count", 0),
+            MAX_OPTIONS,
+            "TOO_MANY_OPTIONS",
+            f"a packet holds at most {MAX_OPTIONS} options",
+        )
         title = text("TITLE_EMPTY", "title", self.title, 300)
         rationale = text("RATIONALE_EMPTY", "rationale", self.rationale)
         components = authority.parse_components(self.components, matrix)
@@ -192,7 +247,6 @@ class AddOption(Command):
             "precedent_ids": precedents,
         }
         classification = rec.classify_option(packet, option, matrix)
-        option_id = f"opt-{part.get('option_count', 0) + 1}"
         packet._trigger(
             rec.OptionAdded,
             ctx.meta(),
@@ -226,21 +280,13 @@ def _ids(value: object, what: str, code: str) -> list[str]:
 
 
 @dataclass(frozen=True)
-class AcceptOption(Command):
-    """A human co-author accepts an option an agent proposed."""
+class AcceptOption(_AcceptProposal):
+    """OPTION_NOT_FOUND, OPTION_NOT_PROPOSED."""
 
-    action = "accept_suggestion"
+    kind = "option"
+    accepted = rec.OptionAccepted
+    where = " in this packet"
     option_id: str
-
-    def decide(self, packet: Packet, ctx: Context) -> None:
-        option = rec.state(packet).get("options", {}).get(self.option_id)
-        if option is None:
-            raise NotFoundError(
-                "OPTION_NOT_FOUND", f"no option {self.option_id!r} in this packet"
-            )
-        if option["state"] != "proposed":
-            raise StateError("OPTION_NOT_PROPOSED", f"{self.option_id} is accepted")
-        packet._trigger(rec.OptionAccepted, ctx.meta(), option_id=self.option_id)
 
 
 @dataclass(frozen=True)
@@ -313,7 +359,7 @@ class RankOptions(Command):
 
 
 @dataclass(frozen=True)
-class RecordAsk(Command):
+class RecordAsk(_Proposal):
     """One request on the blocked-path register (a human records it; an
     agent's is a proposal a human accepts)."""
 
@@ -321,15 +367,16 @@ class RecordAsk(Command):
     requested_by: str
     text: str
 
-    def authorize(self, principal: Principal, packet: Packet) -> None:
-        _author_or_agent(principal, packet, "propose asks")
-
-    def decide(self, packet: Packet, ctx: Context) -> dict[str, Any]:
-        proposed = _author_or_agent(ctx.principal, packet, "propose asks")
-        matrix = _matrix(packet)
-        part = rec.state(packet)
-        if part.get("ask_count", 0) >= MAX_ASKS:
-            raise UnprocessableError("TOO_MANY_ASKS", f"at most {MAX_ASKS} asks")
+    def propose(
+        self, packet: Packet, ctx: Context, matrix: authority.Matrix, proposed: bool
+    ) -> dict[str, Any]:
+        ask_id = _next_id(
+            "ask",
+            rec.state(packet).get("ask_count", 0),
+            MAX_ASKS,
+            "TOO_MANY_ASKS",
+            f"at most {MAX_ASKS} asks",
+        )
         type_ = text("ASK_TYPE_EMPTY", "type", self.type, authority.TYPE_MAX)
         if type_ not in matrix.known_types:
             raise UnprocessableError(
@@ -337,7 +384,6 @@ class RecordAsk(Command):
                 f"the matrix knows no type {type_!r}",
                 {"known": sorted(matrix.known_types)},
             )
-        ask_id = f"ask-{part.get('ask_count', 0) + 1}"
         packet._trigger(
             rec.AskRecorded,
             ctx.meta(),
@@ -357,17 +403,12 @@ class RecordAsk(Command):
 
 
 @dataclass(frozen=True)
-class AcceptAsk(Command):
-    action = "accept_suggestion"
-    ask_id: str
+class AcceptAsk(_AcceptProposal):
+    """ASK_NOT_FOUND, ASK_NOT_PROPOSED."""
 
-    def decide(self, packet: Packet, ctx: Context) -> None:
-        ask = rec.state(packet).get("asks", {}).get(self.ask_id)
-        if ask is None:
-            raise NotFoundError("ASK_NOT_FOUND", f"no ask {self.ask_id!r}")
-        if ask["state"] != "proposed":
-            raise StateError("ASK_NOT_PROPOSED", f"{self.ask_id} is accepted")
-        packet._trigger(rec.AskAccepted, ctx.meta(), ask_id=self.ask_id)
+    kind = "ask"
+    accepted = rec.AskAccepted
+    ask_id: str
 
 
 @dataclass(frozen=True)
@@ -381,13 +422,13 @@ class RecordPrecedent(Command):
 
     def decide(self, packet: Packet, ctx: Context) -> str:
         dimensions = authority.parse_dimensions(self.dimensions)
-        part = rec.state(packet)
-        count = len(part.get("precedents", {}))
-        if count >= MAX_PRECEDENTS:
-            raise UnprocessableError(
-                "TOO_MANY_PRECEDENTS", f"at most {MAX_PRECEDENTS} precedents"
-            )
-        precedent_id = f"prec-{count + 1}"
+        precedent_id = _next_id(
+            "prec",
+            len(rec.state(packet).get("precedents", {})),
+            MAX_PRECEDENTS,
+            "TOO_MANY_PRECEDENTS",
+            f"at most {MAX_PRECEDENTS} precedents",
+        )
         packet._trigger(
             rec.PrecedentRecorded,
             ctx.meta(),
