@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from importlib import import_module
@@ -42,6 +42,7 @@ from workspace.content.registry import modules as content_modules
 from workspace.domain import (
     Meta,
     Packet,
+    PacketEvent,
     all_event_classes,
 )
 from workspace.editing import EditBatch, EditOutcome, EditRequest
@@ -51,8 +52,10 @@ from workspace.errors import (
     NotFoundError,
     VersionClashError,
 )
+from workspace.pg_saves import route_inserts
 from workspace.refusals import RefusalCoalescer
 from workspace.revision_texts import expand
+from workspace.text_history import RecentHistory
 from workspace.users import UserAccounts
 
 log = logging.getLogger(__name__)
@@ -121,6 +124,8 @@ class WorkspaceCore(UserAccounts, Application[UUID]):
         # fast-forward and replacement happen under the packet's lock (one of
         # a fixed set, by id: bounded however many packets there are).
         self._cache_locks = [threading.Lock() for _ in range(CACHE_LOCK_STRIPES)]
+        #: Packets' recent events and section texts, for rebasing live edits.
+        self.recent = RecentHistory()
         super().__init__(env=base)
 
     def _cache_lock(self, packet_id: UUID) -> threading.Lock:
@@ -159,13 +164,26 @@ class WorkspaceCore(UserAccounts, Application[UUID]):
         bound_connections(factory, self.settings)
         return factory
 
+    def construct_recorder(self) -> Any:
+        recorder = super().construct_recorder()
+        if backend_of(self.settings.database_url) == "postgres":
+            route_inserts(recorder)  # live saves under a held lock: pg_saves.py
+        return recorder
+
     def construct_event_store(self) -> Any:
         """Saves larger than `save_max_bytes` are refused (workspace/bounds.py)."""
         return BoundedEventStore(
             mapper=self.mapper,
             recorder=self.recorder,
             max_bytes=self.settings.save_max_bytes,
+            observe=self._observe,
         )
+
+    def _observe(self, events: Sequence[Any]) -> None:
+        """Stored packet events, kept for rebasing (workspace/text_history.py)."""
+        found = [e for e in events if isinstance(e, PacketEvent)]
+        if found:
+            self.recent.seen(found)
 
     def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
         """Snapshots a packet from the state just saved, at its new version,

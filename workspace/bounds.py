@@ -18,7 +18,7 @@ during an outage is answered within the connect timeout plus about 2 s.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -36,11 +36,28 @@ from workspace.errors import TooLargeError
 
 
 class BoundedEventStore(EventStore[Any]):
-    """The library's event store, refusing a save whose events are too large."""
+    """The library's event store, refusing a save whose events are too large.
 
-    def __init__(self, *args: Any, max_bytes: int, **kwargs: Any) -> None:
+    `observe`, when given, is handed every event the store returns and every
+    event it stored (after the insert succeeded): workspace/text_history.py.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        max_bytes: int,
+        observe: Callable[[Sequence[Any]], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.max_bytes = max_bytes
+        self.observe = observe
+
+    def get(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        events = list(super().get(*args, **kwargs))
+        if self.observe is not None and events:
+            self.observe(events)
+        return iter(events)
 
     def put(self, domain_events: Sequence[Any], **kwargs: Any) -> list[Any]:
         stored = [self.mapper.to_stored_event(e) for e in domain_events]
@@ -58,6 +75,8 @@ class BoundedEventStore(EventStore[Any]):
                 },
             )
         ids = self.recorder.insert_events(stored, **kwargs)
+        if self.observe is not None:
+            self.observe(domain_events)
         if not ids:
             return []
         return [

@@ -110,6 +110,7 @@ class EditBatch(_Core):
         """
         for _ in range(MAX_ATTEMPTS):
             packet = self.get_packet(packet_id)
+            self.recent.anchor(packet.id, packet.version, packet.sections)
             decided: list[EditOutcome | QuireError] = []
             for request in requests:
                 try:
@@ -123,6 +124,7 @@ class EditBatch(_Core):
                 self.save(packet, *others)
             except IntegrityError:
                 continue  # another process saved first: rebase again
+            self.recent.anchor(packet.id, packet.version, packet.sections)
             if self.repository.cache is not None:
                 # What was just saved is the recorded state (and is not used
                 # again here): the next load fast-forwards from it instead of
@@ -290,8 +292,12 @@ class EditBatch(_Core):
         later: list[tuple[int, list[Op]]] = []
         # Bounded by the loaded version: another process may have saved since,
         # and those edits are not in `packet` (its save will clash and retry);
-        # then the edits decided earlier in this batch, not yet saved.
-        stored = self.events.get(packet.id, gt=base_version, lte=_loaded(packet))
+        # then the edits decided earlier in this batch, not yet saved. What
+        # this process saw last is asked first (workspace/text_history.py).
+        loaded = _loaded(packet)
+        stored = self.recent.span(packet.id, base_version, loaded)
+        if stored is None:
+            stored = list(self.events.get(packet.id, gt=base_version, lte=loaded))
         pending = [
             e for e in packet.pending_events if e.originator_version > base_version
         ]
@@ -319,10 +325,14 @@ class EditBatch(_Core):
                 )
         if not later:
             return section["text"], []
+        text = self.recent.text_at(packet.id, section_id, base_version)
+        if text is not None:
+            return text, later
         base = self.get_packet(packet.id, version=base_version)
         base_section = base.sections.get(section_id)
         if base_section is None:
             raise _base_before_section(section_id, base_version)
+        self.recent.anchor(packet.id, base_version, base.sections)
         return base_section["text"], later
 
     def _parse_ops(self, base_text: str, ops: object, text: object) -> list[Op]:

@@ -58,6 +58,7 @@ from api.live.writer import PacketWriter
 from api.services import Services
 from workspace.accounts import Principal
 from workspace.config import backend_of, postgres_conninfo
+from workspace.pg_saves import saving_on
 
 log = logging.getLogger(__name__)
 
@@ -244,10 +245,12 @@ class LiveHub:
         Optimistic concurrency alone stays correct (a clash is rebased and
         retried), but two busy processes then keep loading, deciding and
         losing to each other, and a writer can lose many times in a row.
-        Queueing on the lock costs two round trips instead. The lock is a
-        session lock on a pooled connection: a process that dies releases
-        it with its connection. Writes that do not take it (other routes,
-        the CLI, the worker) still clash and retry as before.
+        Queueing on the lock costs one round trip instead. The lock is a
+        transaction lock on a pooled connection, and the save made while it
+        is held goes through that connection and its COMMIT releases the
+        lock (workspace/pg_saves.py); a process that dies releases it with
+        its connection. Writes that do not take it (other routes, the CLI,
+        the worker) still clash and retry as before.
 
         Lock connections come from a small pool of their own: a holder also
         needs application connections to load and save, so sharing one pool
@@ -264,13 +267,8 @@ class LiveHub:
             if pool is None:
                 yield
                 return
-            key = advisory_key(packet_id)
-            with pool.connection() as conn:
-                conn.execute("SELECT pg_advisory_lock(%s, %s)", key)
-                try:
-                    yield
-                finally:
-                    conn.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+            with pool.connection() as conn, saving_on(conn, advisory_key(packet_id)):
+                yield
 
     def writer(self, packet_id: str) -> PacketWriter:
         """The group-commit queue of a packet's live edits in this process."""

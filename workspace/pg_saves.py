@@ -1,0 +1,170 @@
+"""PostgreSQL: a packet's live save made on the connection holding its lock,
+in one round trip, the lock released by the save's own COMMIT.
+
+Live edits of one packet are serialized across processes by an advisory lock
+(api/live/hub.py). Taken as a session lock, one save cost five round trips:
+the lock, the fast-forward read, the library's pipelined insert (table lock,
+NOTIFY, INSERT), its COMMIT, the unlock; and the event table's lock was held
+from the insert across the client's own steps to the COMMIT.
+
+Here the lock is a transaction lock (`pg_advisory_xact_lock`, after BEGIN,
+one round trip) on a connection of its own; while it is held, this thread's
+inserts (`insert_events` of the application's recorder) are sent on that
+connection as one pipeline: the table lock, NOTIFY, INSERT ... RETURNING and
+COMMIT, read back in one round trip. The COMMIT releases the packet's lock
+with the table's, so nothing is left to unlock; a batch that saved nothing
+ends with a ROLLBACK instead. What is stored and when it becomes visible is
+exactly the library's insert: the same statements, in the same transaction
+shape, under the same table lock, so readers of the notification log still
+never pass over a gap. The insert returns after the COMMIT: nothing is
+acknowledged before it is durable.
+
+On a clash (another writer saved that version, e.g. a command that took no
+lock) the transaction is rolled back and the lock taken again before the
+`IntegrityError` reaches the caller, whose retry is still under the lock.
+A dropped connection is the library's `OperationalError`, as from its own
+insert; the server rolls back what was not committed and frees the lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from eventsourcing import persistence as es
+from psycopg import pq, sql
+from psycopg.types.composite import register_composite
+
+_held = threading.local()
+
+LOCK = "SELECT pg_advisory_xact_lock(%s, %s)"
+
+
+class HeldLock:
+    """One packet's advisory transaction lock on a connection of its own."""
+
+    def __init__(self, conn: psycopg.Connection[Any], key: tuple[int, int]) -> None:
+        self.conn = conn
+        self.key = key
+
+    def take(self) -> None:
+        """BEGIN and wait for the lock, in one round trip."""
+        try:
+            with self.conn.pipeline():
+                self.conn.execute("BEGIN")
+                self.conn.execute(LOCK, self.key)
+        except psycopg.Error as e:
+            self._abandon()
+            raise _persistence_error(e) from e
+
+    def release(self) -> None:
+        """Frees the lock if no save freed it (nothing was saved)."""
+        if self.conn.info.transaction_status != pq.TransactionStatus.IDLE:
+            try:
+                self.conn.execute("ROLLBACK")
+            except psycopg.Error:
+                self.conn.close()  # the server frees the lock with the session
+
+    def insert(self, recorder: Any, stored_events: Sequence[Any]) -> list[int]:
+        """The library's insert, then COMMIT, as one pipeline on this connection."""
+        conn = self.conn
+        datastore = recorder.datastore
+        for info in datastore.psycopg_type_adapters.values():
+            if not conn.adapters.types.get(info.oid):
+                register_composite(info, conn)
+        rows = [
+            recorder.construct_pg_stored_event(
+                e.originator_id, e.originator_version, e.topic, e.state
+            )
+            for e in stored_events
+        ]
+        failure: psycopg.Error | None = None
+        ids: list[int] = []
+        try:
+            with conn.pipeline() as pipeline:
+                if conn.info.transaction_status == pq.TransactionStatus.IDLE:
+                    # A second save in one hold: the first one's COMMIT freed
+                    # the lock, so this one takes it again.
+                    conn.execute("BEGIN")
+                    conn.execute(LOCK, self.key)
+                with conn.cursor() as cur:
+                    for statement in recorder.lock_table_statements:
+                        cur.execute(statement, prepare=True)
+                    cur.execute(
+                        sql.SQL("NOTIFY {0}").format(
+                            sql.Identifier(recorder.channel_name)
+                        )
+                    )
+                with conn.cursor() as cur:
+                    try:
+                        cur.execute(
+                            recorder.insert_events_statement, (rows,), prepare=True
+                        )
+                        conn.execute("COMMIT")
+                        pipeline.sync()
+                        ids = [int(row[0]) for row in cur.fetchall()]
+                    except psycopg.Error as e:
+                        failure = e  # raised once the pipeline is closed
+        except psycopg.Error as e:
+            failure = failure or e
+        if failure is None:
+            return ids
+        if isinstance(failure, psycopg.IntegrityError):
+            # A version already stored: roll back, and hold the lock again
+            # for the caller's retry.
+            try:
+                self.conn.execute("ROLLBACK")
+                self.take()
+            except psycopg.Error as e:
+                raise _persistence_error(e) from e
+            raise es.IntegrityError(str(failure)) from failure
+        self._abandon()
+        raise _persistence_error(failure) from failure
+
+    def _abandon(self) -> None:
+        if self.conn.closed:
+            return
+        try:
+            if self.conn.info.transaction_status != pq.TransactionStatus.IDLE:
+                self.conn.execute("ROLLBACK")
+        except psycopg.Error:
+            self.conn.close()
+
+
+@contextmanager
+def saving_on(conn: psycopg.Connection[Any], key: tuple[int, int]) -> Iterator[None]:
+    """Holds the packet's lock on `conn` (autocommit); this thread's saves
+    meanwhile go through it, each committed in its own round trip."""
+    held = HeldLock(conn, key)
+    held.take()
+    _held.lock = held
+    try:
+        yield
+    finally:
+        _held.lock = None
+        held.release()
+
+
+def route_inserts(recorder: Any) -> None:
+    """Sends this thread's inserts through the held lock's connection, when
+    one is held (`saving_on`); every other insert is the library's own."""
+    original = recorder.insert_events
+
+    def insert_events(stored_events: Sequence[Any], **kwargs: Any) -> Any:
+        held: HeldLock | None = getattr(_held, "lock", None)
+        if held is None or not stored_events:
+            return original(stored_events, **kwargs)
+        return held.insert(recorder, stored_events)
+
+    recorder.insert_events = insert_events
+
+
+def _persistence_error(e: psycopg.Error) -> es.PersistenceError:
+    if isinstance(e, psycopg.OperationalError):
+        return es.OperationalError(str(e))
+    if isinstance(e, psycopg.InterfaceError):
+        return es.InterfaceError(str(e))
+    return es.PersistenceError(str(e))
