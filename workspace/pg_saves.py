@@ -19,6 +19,12 @@ shape, under the same table lock, so readers of the notification log still
 never pass over a gap. The insert returns after the COMMIT: nothing is
 acknowledged before it is durable.
 
+The save's NOTIFY carries the new notification ids and, when they fit in
+a payload, the stored events themselves, so a listening process that has
+read everything before them hands them on without reading the log
+(api/live/feed.py); any other listener just reads the log, as after the
+library's own NOTIFY.
+
 On a clash (another writer saved that version, e.g. a command that took no
 lock) the transaction is rolled back and the lock taken again before the
 `IntegrityError` reaches the caller, whose retry is still under the lock.
@@ -28,13 +34,17 @@ insert; the server rolls back what was not committed and frees the lock.
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
+from uuid import UUID
 
 import psycopg
 from eventsourcing import persistence as es
+from eventsourcing.persistence import Notification
 from psycopg import pq, sql
 from psycopg.types.composite import register_composite
 
@@ -93,19 +103,17 @@ class HeldLock:
                 with conn.cursor() as cur:
                     for statement in recorder.lock_table_statements:
                         cur.execute(statement, prepare=True)
-                    cur.execute(
-                        sql.SQL("NOTIFY {0}").format(
-                            sql.Identifier(recorder.channel_name)
-                        )
-                    )
                 with conn.cursor() as cur:
                     try:
                         cur.execute(
-                            recorder.insert_events_statement, (rows,), prepare=True
+                            _insert_and_notify(recorder),
+                            (rows, recorder.channel_name, notice(stored_events)),
+                            prepare=True,
                         )
                         conn.execute("COMMIT")
                         pipeline.sync()
-                        ids = [int(row[0]) for row in cur.fetchall()]
+                        row = cur.fetchone()
+                        ids = [int(i) for i in row[0]] if row else []
                     except psycopg.Error as e:
                         failure = e  # raised once the pipeline is closed
         except psycopg.Error as e:
@@ -160,6 +168,76 @@ def route_inserts(recorder: Any) -> None:
         return held.insert(recorder, stored_events)
 
     recorder.insert_events = insert_events
+
+
+#: A NOTIFY payload must stay under 8,000 bytes; larger saves notify
+#: with their ids only, and listeners read the events.
+NOTICE_MAX_BYTES = 7_000
+
+
+def _insert_and_notify(recorder: Any) -> sql.Composed:
+    """The library's INSERT (the same rows, the same RETURNING), and one
+    NOTIFY on its channel whose payload is the new notification ids, then
+    the events themselves when they fit."""
+    cached: sql.Composed | None = getattr(recorder, "_quire_insert_notify", None)
+    if cached is None:
+        cached = sql.SQL(
+            "WITH ins AS (INSERT INTO {schema}.{table} "
+            "(originator_id, originator_version, topic, state) "
+            "SELECT originator_id, originator_version, topic, state "
+            "FROM unnest(%s::{schema}.{stored}[]) RETURNING notification_id), "
+            "ids AS (SELECT array_agg(notification_id ORDER BY notification_id) "
+            "AS a FROM ins) "
+            "SELECT a, pg_notify(%s, array_to_string(a, ',') || %s) FROM ids"
+        ).format(
+            schema=sql.Identifier(recorder.datastore.schema),
+            table=sql.Identifier(recorder.events_table_name),
+            stored=sql.Identifier(recorder.stored_event_type_name),
+        )
+        recorder._quire_insert_notify = cached
+    return cached
+
+
+def notice(stored_events: Sequence[Any]) -> str:
+    """The events after the ids in a NOTIFY payload (empty when too large):
+    ' ' then a JSON list of [originator id, version, topic, base64 state]."""
+    body = json.dumps(
+        [
+            [
+                str(e.originator_id),
+                e.originator_version,
+                e.topic,
+                base64.b64encode(e.state).decode(),
+            ]
+            for e in stored_events
+        ],
+        separators=(",", ":"),
+    )
+    return " " + body if len(body) < NOTICE_MAX_BYTES else ""
+
+
+def read_notice(payload: str) -> tuple[list[int], list[Notification] | None] | None:
+    """A payload of `_insert_and_notify`: its ids, and its events when they
+    were sent (None when not); None for any other payload."""
+    head, _, body = payload.partition(" ")
+    try:
+        ids = [int(i) for i in head.split(",")]
+        if not body:
+            return ids, None
+        rows = json.loads(body)
+        events = [
+            Notification(
+                id=n,
+                originator_id=UUID(row[0]),
+                originator_version=int(row[1]),
+                topic=str(row[2]),
+                state=base64.b64decode(row[3]),
+            )
+            for n, row in zip(ids, rows, strict=True)
+        ]
+    except (ValueError, TypeError, IndexError):
+        return None
+    return ids, events
 
 
 def _persistence_error(e: psycopg.Error) -> es.PersistenceError:

@@ -7,10 +7,13 @@ later). Each new event of a packet that has live sockets in this process is
 decoded once and handed to the hub.
 
 - PostgreSQL: a dedicated connection LISTENs on the channel the recorder
-  NOTIFYs after every insert (and on the presence channel). A notification
-  wakes a catch-up read; a dropped connection is re-opened with back-off and
-  the feed catches up from its last position, so nothing is lost while it
-  was away (notifications sent meanwhile are not needed: the read is).
+  NOTIFYs after every insert (and on the presence channel). A live save's
+  notification carries its events when they fit (workspace/pg_saves.py):
+  when they follow on from the feed's position they are handed over as
+  they are; any other notification wakes a catch-up read; a dropped
+  connection is re-opened with back-off and the feed catches up from its
+  last position, so nothing is lost while it was away (notifications sent
+  meanwhile are not needed: the read is).
   A slow safety poll covers a notification that never arrives. When the
   database goes away (the LISTEN connection drops, or a read fails), the
   feed calls `on_lost` once, so the hub tells every socket
@@ -36,6 +39,7 @@ from psycopg.conninfo import make_conninfo
 
 from api.errors import DATABASE_ERRORS
 from api.live.protocol import event_message
+from workspace.pg_saves import read_notice
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +110,28 @@ class EventFeed:
                 self.deliver(messages)
             if len(batch) < BATCH:
                 return
+
+    def _take_notice(self, payload: str) -> bool:
+        """Hands over the events a NOTIFY carried (workspace/pg_saves.py),
+        when they follow on from `position`; False when the log must be
+        read instead (no events in it, or something came between)."""
+        found = read_notice(payload) if payload else None
+        if found is None:
+            return False
+        ids, events = found
+        if ids[-1] <= self.position:
+            return True  # read already
+        if events is None or ids[0] != self.position + 1:
+            return False
+        messages = [
+            event_message(self.mapper.to_domain_event(n))
+            for n in events
+            if self.interested(str(n.originator_id))
+        ]
+        self.position = ids[-1]
+        if messages:
+            self.deliver(messages)
+        return True
 
     def _run_safely(self) -> None:
         backoff = 0.05
@@ -193,7 +219,7 @@ class ListenFeed(EventFeed):
             due = False
             for note in conn.notifies(timeout=0.25, stop_after=1):
                 if note.channel == self.events_channel:
-                    due = True
+                    due = due or not self._take_notice(note.payload)
                 elif self.on_notice is not None:
                     self.on_notice(note.channel, note.payload)
             if self.woken.is_set():
