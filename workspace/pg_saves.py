@@ -107,7 +107,12 @@ class HeldLock:
                     try:
                         cur.execute(
                             _insert_and_notify(recorder),
-                            (rows, recorder.channel_name, notice(stored_events)),
+                            (
+                                rows,
+                                recorder.channel_name,
+                                notice_source(recorder) + " ",
+                                notice(stored_events),
+                            ),
                             prepare=True,
                         )
                         conn.execute("COMMIT")
@@ -177,8 +182,9 @@ NOTICE_MAX_BYTES = 7_000
 
 def _insert_and_notify(recorder: Any) -> sql.Composed:
     """The library's INSERT (the same rows, the same RETURNING), and one
-    NOTIFY on its channel whose payload is the new notification ids, then
-    the events themselves when they fit."""
+    NOTIFY on its channel whose payload is the events table's name
+    (`notice_source`), the new notification ids, then the events themselves
+    when they fit."""
     cached: sql.Composed | None = getattr(recorder, "_quire_insert_notify", None)
     if cached is None:
         cached = sql.SQL(
@@ -188,7 +194,7 @@ def _insert_and_notify(recorder: Any) -> sql.Composed:
             "FROM unnest(%s::{schema}.{stored}[]) RETURNING notification_id), "
             "ids AS (SELECT array_agg(notification_id ORDER BY notification_id) "
             "AS a FROM ins) "
-            "SELECT a, pg_notify(%s, array_to_string(a, ',') || %s) FROM ids"
+            "SELECT a, pg_notify(%s, %s || array_to_string(a, ',') || %s) FROM ids"
         ).format(
             schema=sql.Identifier(recorder.datastore.schema),
             table=sql.Identifier(recorder.events_table_name),
@@ -196,6 +202,16 @@ def _insert_and_notify(recorder: Any) -> sql.Composed:
         )
         recorder._quire_insert_notify = cached
     return cached
+
+
+def notice_source(recorder: Any) -> str:
+    """The schema-qualified events table a notice comes from. The library's
+    channel is named after the table alone and NOTIFY is database-wide, so
+    saves in another schema of the same database (another deployment, a
+    test run beside this one) arrive on the same channel, with ids of their
+    own table: their events must never be taken for ours."""
+    schema = getattr(getattr(recorder, "datastore", None), "schema", "")
+    return f"{schema}.{getattr(recorder, 'events_table_name', '')}"
 
 
 def notice(stored_events: Sequence[Any]) -> str:
@@ -216,10 +232,16 @@ def notice(stored_events: Sequence[Any]) -> str:
     return " " + body if len(body) < NOTICE_MAX_BYTES else ""
 
 
-def read_notice(payload: str) -> tuple[list[int], list[Notification] | None] | None:
-    """A payload of `_insert_and_notify`: its ids, and its events when they
-    were sent (None when not); None for any other payload."""
-    head, _, body = payload.partition(" ")
+def read_notice(
+    payload: str, source: str
+) -> tuple[list[int], list[Notification] | None] | None:
+    """A payload of `_insert_and_notify` from the events table `source`
+    (`notice_source`): its ids, and its events when they were sent (None
+    when not); None for any other payload, or one from another table."""
+    prefix = source + " "
+    if not payload.startswith(prefix):
+        return None
+    head, _, body = payload[len(prefix) :].partition(" ")
     try:
         ids = [int(i) for i in head.split(",")]
         if not body:

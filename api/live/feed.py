@@ -9,8 +9,9 @@ decoded once and handed to the hub.
 - PostgreSQL: a dedicated connection LISTENs on the channel the recorder
   NOTIFYs after every insert (and on the presence channel). A live save's
   notification carries its events when they fit (workspace/pg_saves.py):
-  when they follow on from the feed's position they are handed over as
-  they are; any other notification wakes a catch-up read; a dropped
+  when they come from this schema's table and follow on from the feed's
+  position they are handed over as they are; any other notification
+  (another schema's saves share the channel) wakes a catch-up read; a dropped
   connection is re-opened with back-off and the feed catches up from its
   last position, so nothing is lost while it was away (notifications sent
   meanwhile are not needed: the read is).
@@ -39,7 +40,7 @@ from psycopg.conninfo import make_conninfo
 
 from api.errors import DATABASE_ERRORS
 from api.live.protocol import event_message
-from workspace.pg_saves import read_notice
+from workspace.pg_saves import notice_source, read_notice
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,8 @@ class EventFeed:
         on_lost: OnLost | None = None,
     ) -> None:
         self.recorder = recorder
+        #: Notices from other schemas' tables share the channel (pg_saves).
+        self.source = notice_source(recorder)
         self.mapper = mapper
         self.deliver = deliver
         self.interested = interested
@@ -115,7 +118,7 @@ class EventFeed:
         """Hands over the events a NOTIFY carried (workspace/pg_saves.py),
         when they follow on from `position`; False when the log must be
         read instead (no events in it, or something came between)."""
-        found = read_notice(payload) if payload else None
+        found = read_notice(payload, self.source) if payload else None
         if found is None:
             return False
         ids, events = found

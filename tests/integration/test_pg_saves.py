@@ -6,6 +6,7 @@ listening feed hands them on only when nothing came between."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -14,11 +15,12 @@ from psycopg.conninfo import make_conninfo
 
 from api.live.feed import EventFeed
 from api.live.hub import advisory_key
+from tests.conftest import database_url_for, drop_pg_schema
 from workspace.accounts import Principal
 from workspace.application import Workspace
 from workspace.commands import AddSection
 from workspace.config import Settings, postgres_conninfo
-from workspace.pg_saves import NOTICE_MAX_BYTES, read_notice, saving_on
+from workspace.pg_saves import NOTICE_MAX_BYTES, notice_source, read_notice, saving_on
 
 pytestmark = pytest.mark.parametrize("backend", ["postgres"])
 
@@ -57,6 +59,20 @@ def conns(settings: Settings) -> Iterator[tuple[psycopg.Connection[Any], ...]]:
     yield holder, other
     holder.close()
     other.close()
+
+
+def _notices(
+    listener: psycopg.Connection[Any], app: Workspace, count: int
+) -> list[str]:
+    """The next `count` payloads from this app's events table; notices from
+    other schemas (another test run on the same database) share the channel."""
+    ours: list[str] = []
+    for note in listener.notifies(timeout=5):
+        if read_notice(note.payload, notice_source(app.recorder)) is not None:
+            ours.append(note.payload)
+        if len(ours) == count:
+            break
+    return ours
 
 
 def _free(conn: psycopg.Connection[Any], key: tuple[int, int]) -> bool:
@@ -151,8 +167,8 @@ def test_the_notify_carries_the_saved_events_and_a_large_save_only_its_ids(
     with saving_on(holder, advisory_key(pid)):
         big = [{"at": 0, "delete": 0, "insert": "y" * NOTICE_MAX_BYTES}]
         app.edit_section(pid, ben, sid, base_version=version + 1, ops=big)
-    notes = list(listener.notifies(timeout=2, stop_after=2))
-    small, large = (read_notice(n.payload) for n in notes)
+    source = notice_source(app.recorder)
+    small, large = (read_notice(n, source) for n in _notices(listener, app, 2))
     assert small is not None and large is not None
     stored = list(app.recorder.select_notifications(start=None, limit=1000))
     by_id = {n.id: n for n in stored}
@@ -185,7 +201,7 @@ def test_a_feed_hands_on_carried_events_only_when_nothing_came_between(
     for n in range(2):
         with saving_on(holder, advisory_key(pid)):
             app.edit_section(pid, ben, sid, base_version=version + n, ops=EDIT)
-    first, second = (n.payload for n in listener.notifies(timeout=2, stop_after=2))
+    first, second = _notices(listener, app, 2)
     start = feed.position
     # The second save's events do not follow on from the position: the log
     # must be read (the first one's would be skipped otherwise).
@@ -198,3 +214,53 @@ def test_a_feed_hands_on_carried_events_only_when_nothing_came_between(
     assert versions == [version + 1, version + 2]
     assert feed._take_notice("") is False
     assert feed._take_notice("not a notice") is False
+
+
+def test_a_save_in_another_schema_is_never_handed_on_as_ours(
+    app: Workspace, ben: Principal, conns: Any, settings: Settings, tmp_path: Path
+) -> None:
+    """Another deployment (or test run) in another schema of the same
+    database NOTIFYs on the same channel, with ids of its own table: a feed
+    whose position those ids follow on from must read its own log instead."""
+    url, schema = database_url_for("postgres", tmp_path)
+    other = Workspace(
+        {"CREATE_TABLE": "y"},
+        settings=Settings(database_url=url, signing_key_path=tmp_path / "other.pem"),
+    )
+    try:
+        assert other.recorder.channel_name == app.recorder.channel_name
+        holder, listener = conns
+        listener.execute(f"LISTEN {app.recorder.channel_name}")
+        other.add_user("ben", "Ben", roles=[])
+        pid = str(
+            other.open_packet(
+                ben,
+                kind="service-credit-clarification",
+                title="Elsewhere",
+                release_owner="ben",
+                authors=["ben"],
+                reviewers=[],
+            ).id
+        )
+        sid = other.execute(pid, ben, AddSection(heading="T", text="x")).result
+        with saving_on(holder, advisory_key(pid)):
+            version = other.get_packet(pid).version
+            other.edit_section(pid, ben, sid, base_version=version, ops=EDIT)
+        foreign = _notices(listener, other, 1)[0]
+        found = read_notice(foreign, notice_source(other.recorder))
+        assert found is not None and found[1] is not None  # it carries events
+        delivered: list[list[dict[str, Any]]] = []
+        feed = EventFeed(
+            app.recorder,
+            app.mapper,
+            deliver=delivered.append,
+            interested=lambda _: True,
+            poll_seconds=60,
+        )
+        feed.position = found[0][0] - 1  # its ids follow on from ours
+        assert feed._take_notice(foreign) is False
+        assert delivered == [] and feed.position == found[0][0] - 1
+    finally:
+        other.close()
+        if schema:
+            drop_pg_schema(schema)
