@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 from uuid import UUID
 
 from workspace import policy
@@ -63,6 +63,19 @@ class Command:
     #: The role table's action this command requires (None: `authorize`
     #: is overridden, or the command needs no role beyond its own checks).
     action: ClassVar[str | None] = None
+
+    @classmethod
+    def from_body(cls, body: object, **given: Any) -> Self:
+        """The command whose fields are taken from the body's fields of the
+        same names (`vars(body)`: a request body's), except those `given`;
+        a field the body does not have keeps its default."""
+        values = vars(body)
+        taken = {
+            f.name: values[f.name]
+            for f in fields(cls)
+            if f.name not in given and f.name in values
+        }
+        return cls(**taken, **given)
 
     def prepare(self, ctx: Context) -> None:
         """Checks made once, before the packet is loaded (e.g. users exist)."""
