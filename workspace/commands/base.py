@@ -103,10 +103,11 @@ class PacketCall(Command):
     """A command whose decision is one call of a packet command method:
     `packet.<method>(ctx.meta(reason=...), **fields)`, its fields passed by
     name (so they are named like the method's parameters), except those in
-    `meta_fields`, which go on the event meta. Its result is the method's."""
+    `meta_fields`, which go on the event meta: a `reason` always does. Its
+    result is the method's."""
 
     method: ClassVar[str]
-    meta_fields: ClassVar[tuple[str, ...]] = ()
+    meta_fields: ClassVar[tuple[str, ...]] = ("reason",)
 
     def arguments(self, ctx: Context) -> dict[str, Any]:
         return {
@@ -116,8 +117,12 @@ class PacketCall(Command):
         }
 
     def decide(self, packet: Packet, ctx: Context) -> Any:
-        meta = ctx.meta(**{name: getattr(self, name) for name in self.meta_fields})
-        return getattr(packet, self.method)(meta, **self.arguments(ctx))
+        on_meta = {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.name in self.meta_fields
+        }
+        return getattr(packet, self.method)(ctx.meta(**on_meta), **self.arguments(ctx))
 
 
 @dataclass(frozen=True)
