@@ -323,7 +323,6 @@ class DecideRelease(_ReleaseCall):
     (membership checked by `ReleaseApp.decide_release`, as above)."""
 
     method = "decide_release"
-    meta_fields = ("reason",)
     decision: str
     reason_category: str | None = None
     reason: str | None = None
@@ -335,7 +334,6 @@ class RecordRefusal(PacketCall):
     scope), with its code and explanation; the caller then raises."""
 
     method = "record_refusal"
-    meta_fields = ("reason",)
     request: str
     code: str
     detail: str

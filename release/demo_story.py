@@ -6,7 +6,7 @@ content written from tables (sections, sources, prerequisites by name)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -62,14 +62,7 @@ def add_intake_lanes(app: ReleaseApp, lanes: Sequence[LaneSpec]) -> None:
     admin = app.get_user("quire.admin").principal()
     for lane in lanes:
         if app.find_lane(lane.lane_id) is None:
-            app.create_lane(
-                admin,
-                lane_id=lane.lane_id,
-                title=lane.title,
-                members=lane.members,
-                accepts_kinds=lane.accepts_kinds,
-                policy=lane.policy,
-            )
+            app.create_lane(admin, **asdict(lane))
 
 
 class Section(NamedTuple):

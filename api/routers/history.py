@@ -10,6 +10,7 @@ packet 404. Reads by auditors who are not members are recorded.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
@@ -50,11 +51,23 @@ def _readable(
     return packet
 
 
+def _listing(
+    on: OnPacket,
+    store: ReadStore,
+    what: str,
+    projection: str,
+    items: Callable[[ReadStore, str], list[dict[str, Any]]],
+) -> dict[str, Any]:
+    """`{items}`: what the projection lists for the packet (`items(store,
+    packet_id)`), once the caller may read it and the projection caught up."""
+    packet = _readable(on, store, what, projection)
+    return {"items": items(store, str(packet.id))}
+
+
 @router.get("/revisions")
 def revision_history(on: OnPacketDep, store: ReadModelsDep) -> dict[str, Any]:
     """`{items: [{revision, label, content_hash, cut_by, cut_at, contributors}]}`."""
-    packet = _readable(on, store, "revisions", RevisionHistory.name)
-    return {"items": revisions.history(store, str(packet.id))}
+    return _listing(on, store, "revisions", RevisionHistory.name, revisions.history)
 
 
 @router.get("/revisions/{a}/diff/{b}")
@@ -85,15 +98,13 @@ def _content(
 @router.get("/objections")
 def objection_ledger(on: OnPacketDep, store: ReadModelsDep) -> dict[str, Any]:
     """Every objection of the packet with its full history."""
-    packet = _readable(on, store, "objections", ObjectionLedger.name)
-    return {"items": objections.ledger(store, str(packet.id))}
+    return _listing(on, store, "objections", ObjectionLedger.name, objections.ledger)
 
 
 @router.get("/events")
 def packet_events(on: OnPacketDep, store: ReadModelsDep) -> dict[str, Any]:
     """Every event of the packet with actor, time, type, data and leaf hash."""
-    packet = _readable(on, store, "events", AuditLog.name)
-    items = audit.packet_events(store, str(packet.id))
-    if not items:
+    listing = _listing(on, store, "events", AuditLog.name, audit.packet_events)
+    if not listing["items"]:
         raise NotFoundError("PACKET_NOT_FOUND", f"no packet {on.packet_id}")
-    return {"items": items}
+    return listing

@@ -50,14 +50,7 @@ class LaneMembersChanged(Output):
 
 @router.post("", status_code=201)
 def create_lane(body: LaneCreate, user: CurrentUser, app: ReleaseAppDep) -> LaneCreated:
-    lane = app.create_lane(
-        user,
-        lane_id=body.id,
-        title=body.title,
-        members=body.members,
-        accepts_kinds=body.accepts_kinds,
-        policy=body.policy,
-    )
+    lane = app.create_lane(user, lane_id=body.id, **body.model_dump(exclude={"id"}))
     return LaneCreated(id=lane.lane_id)
 
 

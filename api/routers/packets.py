@@ -39,14 +39,7 @@ def list_packets(user: CurrentUser, store: ReadModelsDep) -> dict[str, Any]:
 def open_packet(
     body: PacketCreate, user: CurrentUser, svc: ServicesDep
 ) -> PacketCreated:
-    packet = svc.app.open_packet(
-        user,
-        kind=body.kind,
-        title=body.title,
-        release_owner=body.release_owner,
-        authors=body.authors,
-        reviewers=body.reviewers,
-    )
+    packet = svc.app.open_packet(user, **body.model_dump())
     return PacketCreated(id=str(packet.id), version=packet.version)
 
 
@@ -75,8 +68,7 @@ def read_packet(
 
 @router.post("/{packet_id}/members")
 def change_members(body: MembersChange, on: OnPacketDep) -> VersionPublic:
-    command = ChangeMembers(body.release_owner, body.authors, body.reviewers)
-    return on.version_after(command, body)
+    return on.version_after(ChangeMembers.from_body(body), body)
 
 
 def packet_public(packet: Packet) -> PacketPublic:

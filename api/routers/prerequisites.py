@@ -22,8 +22,7 @@ router = APIRouter(
 def declare_prerequisite(
     body: PrerequisiteCreate, on: OnPacketDep
 ) -> PrerequisiteCreated:
-    command = DeclarePrerequisite(body.title, body.satisfied, body.valid_until)
-    done = on.execute(command, body)
+    done = on.execute(DeclarePrerequisite.from_body(body), body)
     return PrerequisiteCreated(prerequisite_id=done.result, version=done.version)
 
 
@@ -31,5 +30,5 @@ def declare_prerequisite(
 def satisfy_prerequisite(
     prerequisite_id: str, body: PrerequisiteSatisfy, on: OnPacketDep
 ) -> VersionPublic:
-    command = SatisfyPrerequisite(prerequisite_id, body.evidence, body.valid_until)
+    command = SatisfyPrerequisite.from_body(body, prerequisite_id=prerequisite_id)
     return on.version_after(command, body)

@@ -45,27 +45,19 @@ router = APIRouter(prefix="/v1/packets/{packet_id}", tags=["recommendations"])
 
 @router.post("/authority")
 def set_authority(body: AuthoritySet, on: OnPacketDep) -> Reclassified:
-    command = SetAuthority(source_id=body.source_id, matrix=body.matrix)
-    done = on.execute(command, body)
+    done = on.execute(SetAuthority.from_body(body), body)
     return Reclassified(version=done.version, reclassified=done.result)
 
 
 @router.post("/case")
 def set_case(body: CaseSet, on: OnPacketDep) -> Reclassified:
-    done = on.execute(SetCaseDimensions(dimensions=body.dimensions), body)
+    done = on.execute(SetCaseDimensions.from_body(body), body)
     return Reclassified(version=done.version, reclassified=done.result)
 
 
 @router.post("/options", status_code=201)
 def add_option(body: OptionCreate, on: OnPacketDep) -> OptionCreated:
-    command = AddOption(
-        title=body.title,
-        components=body.components,
-        rationale=body.rationale,
-        evidence=body.evidence,
-        precedent_ids=body.precedent_ids,
-    )
-    done = on.execute(command, body)
+    done = on.execute(AddOption.from_body(body), body)
     return OptionCreated(**done.result, version=done.version)
 
 
@@ -89,10 +81,9 @@ def recommendation(on: OnPacketDep) -> Any:
 
 @router.post("/ranking")
 def rank(body: RankingSet, on: OnPacketDep) -> RankingResult:
-    command = RankOptions(
-        order=body.order,
-        objection_id=body.because.objection_id,
-        comment=body.because.comment,
+    because = body.because
+    command = RankOptions.from_body(
+        body, objection_id=because.objection_id, comment=because.comment
     )
     done = on.execute(command, body)
     return RankingResult(order=done.result, version=done.version)
@@ -107,8 +98,7 @@ def ranking_history(on: OnPacketDep) -> Any:
 
 @router.post("/asks", status_code=201)
 def record_ask(body: AskCreate, on: OnPacketDep) -> AskCreated:
-    command = RecordAsk(type=body.type, requested_by=body.requested_by, text=body.text)
-    done = on.execute(command, body)
+    done = on.execute(RecordAsk.from_body(body), body)
     return AskCreated(**done.result, version=done.version)
 
 
@@ -124,10 +114,7 @@ def list_asks(on: OnPacketDep) -> Any:
 
 @router.post("/precedents", status_code=201)
 def record_precedent(body: PrecedentCreate, on: OnPacketDep) -> PrecedentCreated:
-    command = RecordPrecedent(
-        case_ref=body.case_ref, dimensions=body.dimensions, granted=body.granted
-    )
-    done = on.execute(command, body)
+    done = on.execute(RecordPrecedent.from_body(body), body)
     return PrecedentCreated(precedent_id=done.result, version=done.version)
 
 

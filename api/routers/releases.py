@@ -59,12 +59,7 @@ class ActionRequest(Input):
 def request_release(body: ReleaseCreate, on: OnPacketDep) -> dict[str, Any]:
     """Records the request with every hold reason the gate finds; an unknown
     lane or revision is 404 (LANE_NOT_FOUND, REVISION_NOT_FOUND)."""
-    command = RequestRelease(
-        revision=body.revision,
-        lane_id=body.lane,
-        content_hash=body.content_hash,
-        require_known=True,
-    )
+    command = RequestRelease.from_body(body, lane_id=body.lane, require_known=True)
     return on.release_after(command)
 
 
@@ -85,8 +80,7 @@ def read_release(
 def accept_residual(
     release_id: str, body: ResidualAccept, on: OnPacketDep
 ) -> dict[str, Any]:
-    command = AcceptResidual(release_id, body.objection_id, body.rationale)
-    return on.release_after(command)
+    return on.release_after(AcceptResidual.from_body(body, release_id=release_id))
 
 
 @router.post("/releases/{release_id}/approve")
@@ -94,15 +88,7 @@ def approve_release(
     release_id: str, body: ReleaseApprove, on: OnPacketDep
 ) -> dict[str, Any]:
     """409 RELEASE_HELD with `details.hold_reasons` when the gate holds it."""
-    command = ApproveRelease(
-        release_id,
-        content_hash=body.content_hash,
-        meaning=body.meaning,
-        passphrase=body.passphrase,
-        scope=body.scope,
-        rollback=body.rollback,
-    )
-    return on.release_after(command)
+    return on.release_after(ApproveRelease.from_body(body, release_id=release_id))
 
 
 @router.post("/releases/{release_id}/cancel")

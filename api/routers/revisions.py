@@ -17,7 +17,7 @@ router = APIRouter(prefix="/v1/packets/{packet_id}/revisions", tags=["revisions"
 
 @router.post("", status_code=201)
 def cut_revision(body: RevisionCreate, on: OnPacketDep) -> RevisionCreated:
-    done = on.execute(CutRevision(body.label), body)
+    done = on.execute(CutRevision.from_body(body), body)
     revision = done.result
     return RevisionCreated(
         revision=revision["number"],

@@ -34,16 +34,7 @@ def cite_source(body: SourceCreate, on: OnPacketDep, svc: ServicesDep) -> Source
         limits = connectors.Limits.from_settings(svc.settings)
         connectors.check(body.reference, limits)
         watch = body.watch.model_dump(exclude_none=True)
-    command = CiteSource(
-        kind=body.kind,
-        title=body.title,
-        reference=body.reference,
-        digest=body.digest,
-        precedence=body.precedence,
-        valid_until=body.valid_until,
-        watch=watch,
-    )
-    done = on.execute(command, body)
+    done = on.execute(CiteSource.from_body(body, watch=watch), body)
     return SourceCreated(source_id=done.result, version=done.version)
 
 
@@ -55,13 +46,8 @@ def refresh_source(
     the release owner judges it non-material, with a reason. `worksheet_facts`
     (`{worksheet_id: facts}`) corrects worksheets citing this source in the
     same save (read exactly: decimals never pass through float)."""
-    command = RefreshSource(
-        source_id,
-        digest=body.digest,
-        material=body.material,
-        reason=body.reason,
-        valid_until=body.valid_until,
-        worksheet_facts=raw.get("worksheet_facts"),
+    command = RefreshSource.from_body(
+        body, source_id=source_id, worksheet_facts=raw.get("worksheet_facts")
     )
     return on.superseding(command, body)
 

@@ -68,8 +68,7 @@ def _json(value: Any, status_code: int = 200) -> Response:
 def create_worksheet(
     body: WorksheetCreate, raw: ExactBody, on: OnPacketDep
 ) -> WorksheetCreated:
-    command = CreateWorksheet(title=body.title, facts=raw["facts"], cites=body.cites)
-    done = on.execute(command, body)
+    done = on.execute(CreateWorksheet.from_body(body, facts=raw["facts"]), body)
     return WorksheetCreated(worksheet_id=done.result, version=done.version)
 
 
@@ -120,8 +119,8 @@ def set_facts(
 def add_interpretation(
     worksheet_id: str, body: InterpretationCreate, raw: ExactBody, on: OnPacketDep
 ) -> InterpretationCreated:
-    command = AddInterpretation(
-        worksheet_id, name=body.name, rules=raw["rules"], objection_id=body.objection_id
+    command = AddInterpretation.from_body(
+        body, worksheet_id=worksheet_id, rules=raw["rules"]
     )
     done = on.execute(command, body)
     return InterpretationCreated(interpretation_id=done.result, version=done.version)

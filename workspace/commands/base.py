@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 from uuid import UUID
 
 from workspace import policy
@@ -64,6 +64,19 @@ class Command:
     #: is overridden, or the command needs no role beyond its own checks).
     action: ClassVar[str | None] = None
 
+    @classmethod
+    def from_body(cls, body: object, **given: Any) -> Self:
+        """The command whose fields are taken from the body's fields of the
+        same names (`vars(body)`: a request body's), except those `given`;
+        a field the body does not have keeps its default."""
+        values = vars(body)
+        taken = {
+            f.name: values[f.name]
+            for f in fields(cls)
+            if f.name not in given and f.name in values
+        }
+        return cls(**taken, **given)
+
     def prepare(self, ctx: Context) -> None:
         """Checks made once, before the packet is loaded (e.g. users exist)."""
 
@@ -90,10 +103,11 @@ class PacketCall(Command):
     """A command whose decision is one call of a packet command method:
     `packet.<method>(ctx.meta(reason=...), **fields)`, its fields passed by
     name (so they are named like the method's parameters), except those in
-    `meta_fields`, which go on the event meta. Its result is the method's."""
+    `meta_fields`, which go on the event meta: a `reason` always does. Its
+    result is the method's."""
 
     method: ClassVar[str]
-    meta_fields: ClassVar[tuple[str, ...]] = ()
+    meta_fields: ClassVar[tuple[str, ...]] = ("reason",)
 
     def arguments(self, ctx: Context) -> dict[str, Any]:
         return {
@@ -103,8 +117,12 @@ class PacketCall(Command):
         }
 
     def decide(self, packet: Packet, ctx: Context) -> Any:
-        meta = ctx.meta(**{name: getattr(self, name) for name in self.meta_fields})
-        return getattr(packet, self.method)(meta, **self.arguments(ctx))
+        on_meta = {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.name in self.meta_fields
+        }
+        return getattr(packet, self.method)(ctx.meta(**on_meta), **self.arguments(ctx))
 
 
 @dataclass(frozen=True)

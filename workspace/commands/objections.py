@@ -67,5 +67,4 @@ class WithdrawObjection(_OwnObjection):
 class ReopenObjection(_ObjectionCall):
     action = "raise_objection"
     method = "reopen_objection"
-    meta_fields = ("reason",)
     reason: str

@@ -306,21 +306,19 @@ class RankOptions(Command):
             raise UnprocessableError("RANKING_EMPTY", "order lists option ids")
         if len(self.order) > MAX_OPTIONS:
             raise UnprocessableError("RANKING_EMPTY", "order is too long")
-        seen: set[str] = set()
-        for oid in self.order:
+        for position, oid in enumerate(self.order):
             if not isinstance(oid, str) or oid not in options:
                 raise UnprocessableError(
                     "OPTION_UNKNOWN",
                     f"no option {oid!r} in this packet",
                     {"option_id": oid},
                 )
-            if oid in seen:
+            if oid in self.order[:position]:
                 raise UnprocessableError(
                     "OPTION_DUPLICATE",
                     f"option {oid} is named twice",
                     {"option_id": oid},
                 )
-            seen.add(oid)
             option = options[oid]
             if option["state"] != "accepted":
                 raise UnprocessableError(

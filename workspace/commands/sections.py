@@ -54,7 +54,6 @@ class RejectSuggestion(PacketCall):
 
     action = "accept_suggestion"
     method = "reject_suggestion"
-    meta_fields = ("reason",)
     suggestion_id: str
     reason: str | None = None
     category: str | None = None

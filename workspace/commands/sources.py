@@ -107,6 +107,5 @@ class RefreshSource(Command):
 class WithdrawSource(PacketCall):
     action = "cite_source"
     method = "withdraw_source"
-    meta_fields = ("reason",)
     source_id: str
     reason: str | None = None

@@ -17,8 +17,14 @@ from workspace.domain import worksheets as ws
 
 
 @dataclass(frozen=True)
-class CreateWorksheet(Command):
+class _WorksheetEdit(Command):
+    """Every worksheet command needs the role table's `edit`."""
+
     action = "edit"
+
+
+@dataclass(frozen=True)
+class CreateWorksheet(_WorksheetEdit):
     title: str
     facts: Any
     cites: Any
@@ -35,10 +41,9 @@ class CreateWorksheet(Command):
 
 
 @dataclass(frozen=True)
-class SetWorksheetFacts(Command):
+class SetWorksheetFacts(_WorksheetEdit):
     """New facts, set against the cited sources' current digests."""
 
-    action = "edit"
     worksheet_id: str
     facts: Any
 
@@ -50,8 +55,7 @@ class SetWorksheetFacts(Command):
 
 
 @dataclass(frozen=True)
-class AddInterpretation(Command):
-    action = "edit"
+class AddInterpretation(_WorksheetEdit):
     worksheet_id: str
     name: str
     rules: Any
