@@ -19,6 +19,7 @@ one rebuilt from stored events.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -181,14 +182,25 @@ class PacketEvent(Aggregate.Event):
 class EntryEvent(PacketEvent):
     """An event about one entry of a packet map (no TOPIC: each area's base,
     `SourceEvent`, names the map (`entries`) and the id field (`key`) that
-    it declares first; `entry(packet)` is that entry)."""
+    it declares first; `entry(packet)` is that entry).
+
+    Its default `fold` writes onto the entry the values of `sets` and the
+    fields of the event named in `copies` (`SourceWithdrawn` sets
+    `{"status": "withdrawn"}`); an event with more to do overrides it."""
 
     entries: ClassVar[str]
     key: ClassVar[str]
+    sets: ClassVar[Mapping[str, Any]] = {}
+    copies: ClassVar[tuple[str, ...]] = ()
 
     def entry(self, packet: PacketBase) -> dict[str, Any]:
         found: dict[str, dict[str, Any]] = getattr(packet, self.entries)
         return found[getattr(self, self.key)]
+
+    def fold(self, packet: Packet) -> None:
+        entry = self.entry(packet)
+        entry.update({name: kept(value) for name, value in self.sets.items()})
+        entry.update(copied(self, *self.copies))
 
 
 def kept(value: Any) -> Any:

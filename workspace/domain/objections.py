@@ -60,22 +60,18 @@ class ObjectionResolved(ObjectionEvent):
     TOPIC = "quire.packet.ObjectionResolved"
     resolution: str
 
-    def fold(self, packet: Packet) -> None:
-        self.entry(packet).update(state="resolved", resolution=self.resolution)
+    sets = {"state": "resolved"}
+    copies = ("resolution",)
 
 
 class ObjectionWithdrawn(ObjectionEvent):
     TOPIC = "quire.packet.ObjectionWithdrawn"
-
-    def fold(self, packet: Packet) -> None:
-        self.entry(packet)["state"] = "withdrawn"
+    sets = {"state": "withdrawn"}
 
 
 class ObjectionReopened(ObjectionEvent):
     TOPIC = "quire.packet.ObjectionReopened"
-
-    def fold(self, packet: Packet) -> None:
-        self.entry(packet).update(state="open", resolution=None)
+    sets = {"state": "open", "resolution": None}
 
 
 class ObjectionCommands(PacketBase):

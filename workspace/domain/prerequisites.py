@@ -10,7 +10,6 @@ from workspace.domain.base import (
     EntryEvent,
     Meta,
     PacketBase,
-    copied,
     iso,
     require_text,
 )
@@ -49,18 +48,14 @@ class PrerequisiteSatisfied(PrerequisiteEvent):
     evidence: str
     valid_until: str | None
 
-    def fold(self, packet: Packet) -> None:
-        self.entry(packet).update(
-            state="satisfied", **copied(self, "evidence", "valid_until")
-        )
+    sets = {"state": "satisfied"}
+    copies = ("evidence", "valid_until")
 
 
 class PrerequisiteLapsed(PrerequisiteEvent):
     TOPIC = "quire.packet.PrerequisiteLapsed"
     counts_as_work = False
-
-    def fold(self, packet: Packet) -> None:
-        self.entry(packet)["state"] = "lapsed"
+    sets = {"state": "lapsed"}
 
 
 class PrerequisiteCommands(PacketBase):

@@ -89,9 +89,7 @@ class ReleaseCleared(ReleaseEvent):
     """The gate re-evaluated a held release and nothing holds it any more."""
 
     TOPIC = "quire.packet.ReleaseCleared"
-
-    def fold(self, packet: Packet) -> None:
-        self.entry(packet).update(status="pending", hold_reasons=[])
+    sets = {"status": "pending", "hold_reasons": []}
 
 
 class ReleaseHoldPlaced(ReleaseEvent):
@@ -111,9 +109,7 @@ class ReleaseHoldPlaced(ReleaseEvent):
 
 class ReleaseHoldLifted(ReleaseEvent):
     TOPIC = "quire.packet.ReleaseHoldLifted"
-
-    def fold(self, packet: Packet) -> None:
-        self.entry(packet)["owner_hold"] = None
+    sets = {"owner_hold": None}
 
 
 class ReleaseCancelled(ReleaseEvent):

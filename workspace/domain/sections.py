@@ -50,8 +50,7 @@ class SectionRetitled(SectionEvent):
     TOPIC = "quire.packet.SectionRetitled"
     heading: str
 
-    def fold(self, packet: Packet) -> None:
-        self.entry(packet)["heading"] = self.heading
+    copies = ("heading",)
 
 
 class SectionMoved(SectionEvent):

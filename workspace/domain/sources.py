@@ -94,17 +94,13 @@ class SourceRefreshed(SourceEvent):
 
 class SourceWithdrawn(SourceEvent):
     TOPIC = "quire.packet.SourceWithdrawn"
-
-    def fold(self, packet: Packet) -> None:
-        self.entry(packet)["status"] = "withdrawn"
+    sets = {"status": "withdrawn"}
 
 
 class SourceExpired(SourceEvent):
     TOPIC = "quire.packet.SourceExpired"
     counts_as_work = False
-
-    def fold(self, packet: Packet) -> None:
-        self.entry(packet)["status"] = "expired"
+    sets = {"status": "expired"}
 
 
 class SourceFetchFailed(SourceEvent):
