@@ -23,6 +23,7 @@ class PrerequisiteEvent(EntryEvent):
 
     entries = "prerequisites"
     key = "prerequisite_id"
+    id_prefix = "pre"
     prerequisite_id: str
 
 
@@ -33,14 +34,13 @@ class PrerequisiteDeclared(PrerequisiteEvent):
     valid_until: str | None
 
     def fold(self, packet: Packet) -> None:
-        packet.bump("prerequisite")
-        packet.prerequisites[self.prerequisite_id] = {
-            "id": self.prerequisite_id,
-            "title": self.title,
-            "state": "satisfied" if self.satisfied else "unmet",
-            "valid_until": self.valid_until,
-            "evidence": None,
-        }
+        self.add_entry(
+            packet,
+            "title",
+            state="satisfied" if self.satisfied else "unmet",
+            valid_until=self.valid_until,
+            evidence=None,
+        )
 
 
 class PrerequisiteSatisfied(PrerequisiteEvent):
@@ -69,16 +69,13 @@ class PrerequisiteCommands(PacketBase):
         satisfied: bool,
         valid_until: datetime | None,
     ) -> str:
-        prerequisite_id = self._next_id("prerequisite", "pre")
-        self._trigger(
+        return self._add_entry(
             PrerequisiteDeclared,
             meta,
-            prerequisite_id=prerequisite_id,
             title=require_text("TITLE_EMPTY", "title", title),
             satisfied=bool(satisfied),
             valid_until=iso(valid_until),
         )
-        return prerequisite_id
 
     def satisfy_prerequisite(
         self,
