@@ -178,6 +178,16 @@ class PacketEvent(Aggregate.Event):
     def fold(self, packet: Packet) -> None:
         """Evolves the packet's state; overridden by each event."""
 
+    def record(self, *names: str, **values: Any) -> dict[str, Any]:
+        """What a fold keeps of this event as a record: the fields named
+        (`copied`), who did it (`by`) and when (`at`), then `values`."""
+        return {
+            **copied(self, *names),
+            "by": self.actor,
+            "at": iso(self.timestamp),
+            **values,
+        }
+
 
 class EntryEvent(PacketEvent):
     """An event about one entry of a packet map (no TOPIC: each area's base,

@@ -34,8 +34,6 @@ from workspace.domain.base import (
     _user_list,
     assign,
     client_key,
-    copied,
-    iso,
     require_text,
 )
 
@@ -120,13 +118,7 @@ class Packet(
         counts_as_work = False
 
         def fold(self, packet: Packet) -> None:
-            packet.refusals.append(
-                {
-                    **copied(self, "request", "code", "detail"),
-                    "by": self.actor,
-                    "at": iso(self.timestamp),
-                }
-            )
+            packet.refusals.append(self.record("request", "code", "detail"))
 
     # every area's events, by their old names (`Packet.SectionAdded`)
     SectionAdded = sections.SectionAdded

@@ -111,11 +111,7 @@ class ReleaseHoldPlaced(ReleaseEvent):
     TOPIC = "quire.packet.ReleaseHoldPlaced"
 
     def fold(self, packet: Packet) -> None:
-        self.entry(packet)["owner_hold"] = {
-            "reason": self.reason,
-            "by": self.actor,
-            "at": iso(self.timestamp),
-        }
+        self.entry(packet)["owner_hold"] = self.record("reason")
 
 
 class ReleaseHoldLifted(ReleaseEvent):
@@ -130,12 +126,7 @@ class ReleaseCancelled(ReleaseEvent):
 
     def fold(self, packet: Packet) -> None:
         self.entry(packet).update(
-            status="cancelled",
-            cancellation={
-                "by": self.actor,
-                "reason": self.reason,
-                "at": iso(self.timestamp),
-            },
+            status="cancelled", cancellation=self.record("reason")
         )
 
 
