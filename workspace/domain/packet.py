@@ -41,6 +41,20 @@ from workspace.domain.base import (
 MEMBERS = ("release_owner", "authors", "reviewers")
 
 
+def checked_members(
+    release_owner: str, authors: list[str], reviewers: list[str]
+) -> dict[str, Any]:
+    """The packet's `MEMBERS`, checked: a release owner, and lists of user
+    ids (stripped, each once)."""
+    return {
+        "release_owner": require_text(
+            "RELEASE_OWNER_EMPTY", "release_owner", release_owner
+        ),
+        "authors": _user_list("authors", authors),
+        "reviewers": _user_list("reviewers", reviewers),
+    }
+
+
 class Packet(
     sections.SectionCommands,
     suggestions.SuggestionCommands,
@@ -171,19 +185,12 @@ class Packet(
     ) -> Packet:
         kind = require_text("KIND_EMPTY", "kind", kind, 100)
         title = require_text("TITLE_EMPTY", "title", title)
-        owner = require_text("RELEASE_OWNER_EMPTY", "release_owner", release_owner)
-        authors = _user_list("authors", authors)
-        reviewers = _user_list("reviewers", reviewers)
+        members = checked_members(release_owner, authors, reviewers)
+        authors, owner = members["authors"], members["release_owner"]
         if meta.actor not in authors and meta.actor != owner:
-            authors = [meta.actor, *authors]
+            members["authors"] = [meta.actor, *authors]
         return cls._create(
-            cls.Opened,
-            kind=kind,
-            title=title,
-            release_owner=owner,
-            authors=authors,
-            reviewers=reviewers,
-            **meta.fields(),
+            cls.Opened, kind=kind, title=title, **members, **meta.fields()
         )
 
     def change_members(
@@ -197,11 +204,7 @@ class Packet(
         self._trigger(
             self.MembersChanged,
             meta,
-            release_owner=require_text(
-                "RELEASE_OWNER_EMPTY", "release_owner", release_owner
-            ),
-            authors=_user_list("authors", authors),
-            reviewers=_user_list("reviewers", reviewers),
+            **checked_members(release_owner, authors, reviewers),
         )
 
     def retitle(self, meta: Meta, title: str) -> None:
