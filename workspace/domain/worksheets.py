@@ -28,7 +28,7 @@ from workspace.domain.base import (
     copied,
     require_text,
 )
-from workspace.errors import NotFoundError, StateError, UnprocessableError
+from workspace.errors import StateError, UnprocessableError
 
 if TYPE_CHECKING:
     from workspace.domain.packet import Packet
@@ -122,15 +122,9 @@ def worksheets(packet: Any) -> dict[str, dict[str, Any]]:
     return parts.get(PART, {})
 
 
-def worksheet(packet: Any, worksheet_id: str) -> dict[str, Any]:
-    found = worksheets(packet).get(worksheet_id)
-    if found is None:
-        raise NotFoundError(
-            "WORKSHEET_NOT_FOUND",
-            f"no worksheet {worksheet_id!r} in this packet",
-            {"worksheet_id": worksheet_id},
-        )
-    return found
+def worksheet(packet: PacketBase, worksheet_id: str) -> dict[str, Any]:
+    """The worksheet `worksheet_id`, or 404 `WORKSHEET_NOT_FOUND`."""
+    return packet._lookup("worksheet", worksheets(packet), worksheet_id)
 
 
 # ------------------------------------------------------------ validation
