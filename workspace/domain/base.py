@@ -221,13 +221,13 @@ class EntryEvent(PacketEvent):
         return self.entry_map(packet)[getattr(self, self.key)]
 
     def add_entry(
-        self, packet: PacketBase, *copies: str, **values: Any
+        self, packet: PacketBase, *names: str, **values: Any
     ) -> dict[str, Any]:
         """Folds the event that adds the entry: counts it, and keeps
-        `{"id": ..., the fields named in `copies`, **values}` under its id."""
+        `{"id": ..., the fields named (`copied`), **values}` under its id."""
         ident = getattr(self, self.key)
         packet.bump(self.counter())
-        entry = {"id": ident, **copied(self, *copies), **values}
+        entry = {"id": ident, **copied(self, *names), **values}
         self.entry_map(packet)[ident] = entry
         return entry
 
