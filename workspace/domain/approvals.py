@@ -58,12 +58,9 @@ class ReleaseSuperseded(ReleaseEvent):
     def fold(self, packet: Packet) -> None:
         self.entry(packet).update(
             status="superseded",
-            supersession={
-                **copied(self, "cause", "trigger"),
-                "by": self.actor,
-                "at": iso(self.timestamp),
-                "version": self.originator_version,
-            },
+            supersession=self.record(
+                "cause", "trigger", version=self.originator_version
+            ),
         )
         if self.successor_release_id is not None:
             packet.link_releases(self.release_id, self.successor_release_id)
@@ -82,9 +79,7 @@ class ReleaseAcknowledged(ReleaseEvent):
     lane_id: str
 
     def fold(self, packet: Packet) -> None:
-        self.entry(packet)["acknowledgements"].append(
-            {"by": self.actor, "lane_id": self.lane_id, "at": iso(self.timestamp)}
-        )
+        self.entry(packet)["acknowledgements"].append(self.record("lane_id"))
 
 
 class ReleaseDecided(ReleaseEvent):
@@ -98,13 +93,13 @@ class ReleaseDecided(ReleaseEvent):
 
     def fold(self, packet: Packet) -> None:
         # Releases folded before lanes decided have no such key.
-        self.entry(packet)["decision"] = {
-            **copied(self, "decision", "reason_category", "reason"),
-            "by": self.actor,
-            "lane_id": self.lane_id,
-            "at": iso(self.timestamp),
-            "version": self.originator_version,
-        }
+        self.entry(packet)["decision"] = self.record(
+            "decision",
+            "reason_category",
+            "reason",
+            "lane_id",
+            version=self.originator_version,
+        )
 
 
 class ApprovalCommands(PacketBase):

@@ -19,6 +19,7 @@ one rebuilt from stored events.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -177,18 +178,63 @@ class PacketEvent(Aggregate.Event):
     def fold(self, packet: Packet) -> None:
         """Evolves the packet's state; overridden by each event."""
 
+    def record(self, *names: str, **values: Any) -> dict[str, Any]:
+        """What a fold keeps of this event as a record: the fields named
+        (`copied`), who did it (`by`) and when (`at`), then `values`."""
+        return {
+            **copied(self, *names),
+            "by": self.actor,
+            "at": iso(self.timestamp),
+            **values,
+        }
+
 
 class EntryEvent(PacketEvent):
     """An event about one entry of a packet map (no TOPIC: each area's base,
-    `SourceEvent`, names the map (`entries`) and the id field (`key`) that
-    it declares first; `entry(packet)` is that entry)."""
+    `SourceEvent`, names the map (`entries`), the id field (`key`) that it
+    declares first, and the prefix of the ids it gives (`id_prefix`: `src`
+    for `src-1`); `entry(packet)` is that entry).
+
+    The event that adds an entry is triggered by `PacketBase._add_entry`,
+    which gives the next id, and folds with `add_entry`. The default `fold`
+    writes onto the entry the values of `sets` and the fields of the event
+    named in `copies` (`SourceWithdrawn` sets `{"status": "withdrawn"}`); an
+    event with more to do overrides it."""
 
     entries: ClassVar[str]
     key: ClassVar[str]
+    id_prefix: ClassVar[str]
+    sets: ClassVar[Mapping[str, Any]] = {}
+    copies: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def counter(cls) -> str:
+        """The packet's counter of these entries (`source` for `source_id`)."""
+        return cls.key.removesuffix("_id")
+
+    def entry_map(self, packet: PacketBase) -> dict[str, dict[str, Any]]:
+        """The map of entries this event is about (the packet's `entries`)."""
+        found: dict[str, dict[str, Any]] = getattr(packet, self.entries)
+        return found
 
     def entry(self, packet: PacketBase) -> dict[str, Any]:
-        found: dict[str, dict[str, Any]] = getattr(packet, self.entries)
-        return found[getattr(self, self.key)]
+        return self.entry_map(packet)[getattr(self, self.key)]
+
+    def add_entry(
+        self, packet: PacketBase, *names: str, **values: Any
+    ) -> dict[str, Any]:
+        """Folds the event that adds the entry: counts it, and keeps
+        `{"id": ..., the fields named (`copied`), **values}` under its id."""
+        ident = getattr(self, self.key)
+        packet.bump(self.counter())
+        entry = {"id": ident, **copied(self, *names), **values}
+        self.entry_map(packet)[ident] = entry
+        return entry
+
+    def fold(self, packet: Packet) -> None:
+        entry = self.entry(packet)
+        entry.update({name: kept(value) for name, value in self.sets.items()})
+        entry.update(copied(self, *self.copies))
 
 
 def kept(value: Any) -> Any:
@@ -277,6 +323,13 @@ class PacketBase(_Base):
 
     def _trigger(self, event_class: type[PacketEvent], meta: Meta, **kw: Any) -> None:
         self.trigger_event(event_class, **kw, **meta.fields())
+
+    def _add_entry(self, event_class: type[EntryEvent], meta: Meta, **kw: Any) -> str:
+        """Triggers `event_class`, the event that adds an entry, with the
+        entry's next id (`src-3`) as its `key`; returns that id."""
+        ident = self._next_id(event_class.counter(), event_class.id_prefix)
+        self._trigger(event_class, meta, **{event_class.key: ident}, **kw)
+        return ident
 
     def _lookup(
         self, what: str, entries: dict[str, dict[str, Any]], ident: str

@@ -9,7 +9,6 @@ from workspace.domain.base import (
     EntryEvent,
     Meta,
     PacketBase,
-    copied,
     require_text,
 )
 from workspace.errors import (
@@ -28,6 +27,7 @@ class ObjectionEvent(EntryEvent):
     counts_as_work = False
     entries = "objections"
     key = "objection_id"
+    id_prefix = "obj"
     objection_id: str
 
 
@@ -37,15 +37,15 @@ class ObjectionRaised(ObjectionEvent):
     text: str
 
     def fold(self, packet: Packet) -> None:
-        packet.bump("objection")
-        packet.objections[self.objection_id] = {
-            "id": self.objection_id,
-            **copied(self, "target", "text"),
-            "raised_by": self.actor,
-            "state": "open",
-            "answers": [],
-            "resolution": None,
-        }
+        self.add_entry(
+            packet,
+            "target",
+            "text",
+            raised_by=self.actor,
+            state="open",
+            answers=[],
+            resolution=None,
+        )
 
 
 class ObjectionAnswered(ObjectionEvent):
@@ -60,22 +60,18 @@ class ObjectionResolved(ObjectionEvent):
     TOPIC = "quire.packet.ObjectionResolved"
     resolution: str
 
-    def fold(self, packet: Packet) -> None:
-        self.entry(packet).update(state="resolved", resolution=self.resolution)
+    sets = {"state": "resolved"}
+    copies = ("resolution",)
 
 
 class ObjectionWithdrawn(ObjectionEvent):
     TOPIC = "quire.packet.ObjectionWithdrawn"
-
-    def fold(self, packet: Packet) -> None:
-        self.entry(packet)["state"] = "withdrawn"
+    sets = {"state": "withdrawn"}
 
 
 class ObjectionReopened(ObjectionEvent):
     TOPIC = "quire.packet.ObjectionReopened"
-
-    def fold(self, packet: Packet) -> None:
-        self.entry(packet).update(state="open", resolution=None)
+    sets = {"state": "open", "resolution": None}
 
 
 class ObjectionCommands(PacketBase):
@@ -93,15 +89,12 @@ class ObjectionCommands(PacketBase):
             self.section(target["section_id"])
         if "source_id" in target:
             self.source(target["source_id"])
-        objection_id = self._next_id("objection", "obj")
-        self._trigger(
+        return self._add_entry(
             ObjectionRaised,
             meta,
-            objection_id=objection_id,
             target=dict(target),
             text=require_text("OBJECTION_EMPTY", "text", text, TEXT_FIELD_MAX),
         )
-        return objection_id
 
     def answer_objection(self, meta: Meta, objection_id: str, answer: str) -> None:
         self.objection(objection_id)

@@ -34,13 +34,25 @@ from workspace.domain.base import (
     _user_list,
     assign,
     client_key,
-    copied,
-    iso,
     require_text,
 )
 
 #: Who may do what on a packet: its members (`Opened`, `MembersChanged`).
 MEMBERS = ("release_owner", "authors", "reviewers")
+
+
+def checked_members(
+    release_owner: str, authors: list[str], reviewers: list[str]
+) -> dict[str, Any]:
+    """The packet's `MEMBERS`, checked: a release owner, and lists of user
+    ids (stripped, each once)."""
+    return {
+        "release_owner": require_text(
+            "RELEASE_OWNER_EMPTY", "release_owner", release_owner
+        ),
+        "authors": _user_list("authors", authors),
+        "reviewers": _user_list("reviewers", reviewers),
+    }
 
 
 class Packet(
@@ -120,13 +132,7 @@ class Packet(
         counts_as_work = False
 
         def fold(self, packet: Packet) -> None:
-            packet.refusals.append(
-                {
-                    **copied(self, "request", "code", "detail"),
-                    "by": self.actor,
-                    "at": iso(self.timestamp),
-                }
-            )
+            packet.refusals.append(self.record("request", "code", "detail"))
 
     # every area's events, by their old names (`Packet.SectionAdded`)
     SectionAdded = sections.SectionAdded
@@ -179,19 +185,12 @@ class Packet(
     ) -> Packet:
         kind = require_text("KIND_EMPTY", "kind", kind, 100)
         title = require_text("TITLE_EMPTY", "title", title)
-        owner = require_text("RELEASE_OWNER_EMPTY", "release_owner", release_owner)
-        authors = _user_list("authors", authors)
-        reviewers = _user_list("reviewers", reviewers)
+        members = checked_members(release_owner, authors, reviewers)
+        authors, owner = members["authors"], members["release_owner"]
         if meta.actor not in authors and meta.actor != owner:
-            authors = [meta.actor, *authors]
+            members["authors"] = [meta.actor, *authors]
         return cls._create(
-            cls.Opened,
-            kind=kind,
-            title=title,
-            release_owner=owner,
-            authors=authors,
-            reviewers=reviewers,
-            **meta.fields(),
+            cls.Opened, kind=kind, title=title, **members, **meta.fields()
         )
 
     def change_members(
@@ -205,11 +204,7 @@ class Packet(
         self._trigger(
             self.MembersChanged,
             meta,
-            release_owner=require_text(
-                "RELEASE_OWNER_EMPTY", "release_owner", release_owner
-            ),
-            authors=_user_list("authors", authors),
-            reviewers=_user_list("reviewers", reviewers),
+            **checked_members(release_owner, authors, reviewers),
         )
 
     def retitle(self, meta: Meta, title: str) -> None:

@@ -10,7 +10,6 @@ from workspace.domain.base import (
     EntryEvent,
     Meta,
     PacketBase,
-    copied,
     iso,
     require_text,
 )
@@ -24,6 +23,7 @@ class PrerequisiteEvent(EntryEvent):
 
     entries = "prerequisites"
     key = "prerequisite_id"
+    id_prefix = "pre"
     prerequisite_id: str
 
 
@@ -34,14 +34,13 @@ class PrerequisiteDeclared(PrerequisiteEvent):
     valid_until: str | None
 
     def fold(self, packet: Packet) -> None:
-        packet.bump("prerequisite")
-        packet.prerequisites[self.prerequisite_id] = {
-            "id": self.prerequisite_id,
-            "title": self.title,
-            "state": "satisfied" if self.satisfied else "unmet",
-            "valid_until": self.valid_until,
-            "evidence": None,
-        }
+        self.add_entry(
+            packet,
+            "title",
+            state="satisfied" if self.satisfied else "unmet",
+            valid_until=self.valid_until,
+            evidence=None,
+        )
 
 
 class PrerequisiteSatisfied(PrerequisiteEvent):
@@ -49,18 +48,14 @@ class PrerequisiteSatisfied(PrerequisiteEvent):
     evidence: str
     valid_until: str | None
 
-    def fold(self, packet: Packet) -> None:
-        self.entry(packet).update(
-            state="satisfied", **copied(self, "evidence", "valid_until")
-        )
+    sets = {"state": "satisfied"}
+    copies = ("evidence", "valid_until")
 
 
 class PrerequisiteLapsed(PrerequisiteEvent):
     TOPIC = "quire.packet.PrerequisiteLapsed"
     counts_as_work = False
-
-    def fold(self, packet: Packet) -> None:
-        self.entry(packet)["state"] = "lapsed"
+    sets = {"state": "lapsed"}
 
 
 class PrerequisiteCommands(PacketBase):
@@ -74,16 +69,13 @@ class PrerequisiteCommands(PacketBase):
         satisfied: bool,
         valid_until: datetime | None,
     ) -> str:
-        prerequisite_id = self._next_id("prerequisite", "pre")
-        self._trigger(
+        return self._add_entry(
             PrerequisiteDeclared,
             meta,
-            prerequisite_id=prerequisite_id,
             title=require_text("TITLE_EMPTY", "title", title),
             satisfied=bool(satisfied),
             valid_until=iso(valid_until),
         )
-        return prerequisite_id
 
     def satisfy_prerequisite(
         self,

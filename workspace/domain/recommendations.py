@@ -146,22 +146,15 @@ class OptionsRanked(RecommendationEvent):
     def fold(self, packet: Packet) -> None:
         part = packet.part(PART)
         previous = list(part.get("ranking", {}).get("order", []))
-        part["ranking"] = {
-            "order": list(self.order),
-            "because": dict(self.because),
-            "by": self.actor,
-            "at": iso(self.timestamp),
-        }
+        part["ranking"] = self.record("order", "because")
         part.setdefault("history", []).append(
-            {
-                "kind": "ranked",
-                "version": self.originator_version,
-                "at": iso(self.timestamp),
-                "by": self.actor,
-                "order": list(self.order),
-                "previous": previous,
-                "because": dict(self.because),
-            }
+            self.record(
+                "order",
+                "because",
+                kind="ranked",
+                version=self.originator_version,
+                previous=previous,
+            )
         )
 
 
@@ -220,13 +213,9 @@ class EscalationPrepared(RecommendationEvent):
     counts_as_work = False
 
     def fold(self, packet: Packet) -> None:
-        packet.part(PART)["escalation"] = {
-            "packet_id": self.escalation_packet_id,
-            "lane_id": self.lane_id,
-            "by": self.actor,
-            "at": iso(self.timestamp),
-            "reason": self.reason,
-        }
+        packet.part(PART)["escalation"] = self.record(
+            "lane_id", "reason", packet_id=self.escalation_packet_id
+        )
 
 
 class EscalationAssembled(RecommendationEvent):

@@ -30,6 +30,23 @@ if TYPE_CHECKING:
     from workspace.domain.packet import Packet
 
 
+#: A release's fields that later events set (approval, supersession,
+#: lineage, the owner's hold): None when it is requested. (`owner_hold` is
+#: absent from releases requested before it.)
+SET_LATER = (
+    "meaning",
+    "manifest",
+    "manifest_hash",
+    "approved_by",
+    "approved_at",
+    "approved_version",
+    "supersession",
+    "successor_release_id",
+    "predecessor_release_id",
+    "owner_hold",
+)
+
+
 class ReleaseEvent(EntryEvent):
     """An event about one release (no TOPIC: the base of every release event,
     here, in approvals and in signatures). Written by the release layer;
@@ -39,6 +56,7 @@ class ReleaseEvent(EntryEvent):
     counts_as_work = False
     entries = "releases"
     key = "release_id"
+    id_prefix = "rel"
     release_id: str
 
 
@@ -51,26 +69,19 @@ class ReleaseRequested(ReleaseEvent):
     hold_reasons: list[dict[str, Any]]
 
     def fold(self, packet: Packet) -> None:
-        packet.bump("release")
-        packet.releases[self.release_id] = {
-            "id": self.release_id,
-            **copied(self, "revision", "content_hash", "lane_id", "status"),
-            "hold_reasons": [dict(h) for h in self.hold_reasons],
-            "requested_by": self.actor,
-            "requested_at": iso(self.timestamp),
-            "residuals": {},
-            "meaning": None,
-            "manifest": None,
-            "manifest_hash": None,
-            "approved_by": None,
-            "approved_at": None,
-            "approved_version": None,
-            "supersession": None,
-            "successor_release_id": None,
-            "predecessor_release_id": None,
-            "acknowledgements": [],
-            "owner_hold": None,  # absent from releases requested before it
-        }
+        self.add_entry(
+            packet,
+            "revision",
+            "content_hash",
+            "lane_id",
+            "status",
+            hold_reasons=[dict(h) for h in self.hold_reasons],
+            requested_by=self.actor,
+            requested_at=iso(self.timestamp),
+            residuals={},
+            acknowledgements=[],
+            **dict.fromkeys(SET_LATER),
+        )
 
 
 class ReleaseHeld(ReleaseEvent):
@@ -89,9 +100,7 @@ class ReleaseCleared(ReleaseEvent):
     """The gate re-evaluated a held release and nothing holds it any more."""
 
     TOPIC = "quire.packet.ReleaseCleared"
-
-    def fold(self, packet: Packet) -> None:
-        self.entry(packet).update(status="pending", hold_reasons=[])
+    sets = {"status": "pending", "hold_reasons": []}
 
 
 class ReleaseHoldPlaced(ReleaseEvent):
@@ -102,18 +111,12 @@ class ReleaseHoldPlaced(ReleaseEvent):
     TOPIC = "quire.packet.ReleaseHoldPlaced"
 
     def fold(self, packet: Packet) -> None:
-        self.entry(packet)["owner_hold"] = {
-            "reason": self.reason,
-            "by": self.actor,
-            "at": iso(self.timestamp),
-        }
+        self.entry(packet)["owner_hold"] = self.record("reason")
 
 
 class ReleaseHoldLifted(ReleaseEvent):
     TOPIC = "quire.packet.ReleaseHoldLifted"
-
-    def fold(self, packet: Packet) -> None:
-        self.entry(packet)["owner_hold"] = None
+    sets = {"owner_hold": None}
 
 
 class ReleaseCancelled(ReleaseEvent):
@@ -123,12 +126,7 @@ class ReleaseCancelled(ReleaseEvent):
 
     def fold(self, packet: Packet) -> None:
         self.entry(packet).update(
-            status="cancelled",
-            cancellation={
-                "by": self.actor,
-                "reason": self.reason,
-                "at": iso(self.timestamp),
-            },
+            status="cancelled", cancellation=self.record("reason")
         )
 
 
@@ -164,18 +162,15 @@ class ReleaseCommands(PacketBase):
         lane_id: str,
         hold_reasons: list[dict[str, Any]],
     ) -> str:
-        release_id = self._next_id("release", "rel")
-        self._trigger(
+        return self._add_entry(
             ReleaseRequested,
             meta,
-            release_id=release_id,
             revision=revision,
             content_hash=content_hash,
             lane_id=lane_id,
             status="held" if hold_reasons else "pending",
             hold_reasons=hold_reasons,
         )
-        return release_id
 
     def record_gate(
         self, meta: Meta, release_id: str, hold_reasons: list[dict[str, Any]]

@@ -10,7 +10,6 @@ from workspace.domain.base import (
     PacketBase,
     _check_text,
     _ops,
-    copied,
     require_text,
 )
 from workspace.errors import (
@@ -27,6 +26,7 @@ class SectionEvent(EntryEvent):
 
     entries = "sections"
     key = "section_id"
+    id_prefix = "sec"
     section_id: str
 
 
@@ -37,12 +37,9 @@ class SectionAdded(SectionEvent):
     position: int
 
     def fold(self, packet: Packet) -> None:
-        packet.bump("section")
-        packet.sections[self.section_id] = {
-            "id": self.section_id,
-            **copied(self, "heading", "text"),
-            "last_edit_version": self.originator_version,
-        }
+        self.add_entry(
+            packet, "heading", "text", last_edit_version=self.originator_version
+        )
         packet.section_order.insert(self.position, self.section_id)
 
 
@@ -50,8 +47,7 @@ class SectionRetitled(SectionEvent):
     TOPIC = "quire.packet.SectionRetitled"
     heading: str
 
-    def fold(self, packet: Packet) -> None:
-        self.entry(packet)["heading"] = self.heading
+    copies = ("heading",)
 
 
 class SectionMoved(SectionEvent):
@@ -117,16 +113,9 @@ class SectionCommands(PacketBase):
                 "POSITION_OUT_OF_RANGE",
                 f"position must be between 0 and {len(self.section_order)}",
             )
-        section_id = self._next_id("section", "sec")
-        self._trigger(
-            SectionAdded,
-            meta,
-            section_id=section_id,
-            heading=heading,
-            text=text,
-            position=position,
+        return self._add_entry(
+            SectionAdded, meta, heading=heading, text=text, position=position
         )
-        return section_id
 
     def retitle_section(self, meta: Meta, section_id: str, heading: str) -> None:
         self.section(section_id)

@@ -27,6 +27,7 @@ class SourceEvent(EntryEvent):
 
     entries = "sources"
     key = "source_id"
+    id_prefix = "src"
     source_id: str
 
 
@@ -43,25 +44,21 @@ class SourceCited(SourceEvent):
     watch: dict[str, int] | None = None
 
     def fold(self, packet: Packet) -> None:
-        packet.bump("source")
-        packet.sources[self.source_id] = {
-            "id": self.source_id,
-            **copied(
-                self,
-                "kind",
-                "title",
-                "reference",
-                "digest",
-                "precedence",
-                "valid_until",
-            ),
-            "status": "current",
-            "cited_by": self.actor,
-            "refreshes": 0,
-        }
+        source = self.add_entry(
+            packet,
+            "kind",
+            "title",
+            "reference",
+            "digest",
+            "precedence",
+            "valid_until",
+            status="current",
+            cited_by=self.actor,
+            refreshes=0,
+        )
         packet.source_order.append(self.source_id)
         if self.watch is not None:
-            self.entry(packet)["watch"] = dict(self.watch)
+            source["watch"] = dict(self.watch)
 
 
 class SourceRefreshed(SourceEvent):
@@ -94,17 +91,13 @@ class SourceRefreshed(SourceEvent):
 
 class SourceWithdrawn(SourceEvent):
     TOPIC = "quire.packet.SourceWithdrawn"
-
-    def fold(self, packet: Packet) -> None:
-        self.entry(packet)["status"] = "withdrawn"
+    sets = {"status": "withdrawn"}
 
 
 class SourceExpired(SourceEvent):
     TOPIC = "quire.packet.SourceExpired"
     counts_as_work = False
-
-    def fold(self, packet: Packet) -> None:
-        self.entry(packet)["status"] = "expired"
+    sets = {"status": "expired"}
 
 
 class SourceFetchFailed(SourceEvent):
@@ -199,11 +192,9 @@ class SourceCommands(PacketBase):
     ) -> str:
         if isinstance(precedence, bool) or not isinstance(precedence, int):
             raise InvalidInputError("PRECEDENCE_INVALID", "precedence must be an int")
-        source_id = self._next_id("source", "src")
-        self._trigger(
+        return self._add_entry(
             SourceCited,
             meta,
-            source_id=source_id,
             kind=require_text("SOURCE_KIND_EMPTY", "kind", kind, 100),
             title=require_text("TITLE_EMPTY", "title", title),
             reference=require_text("REFERENCE_EMPTY", "reference", reference, 2000),
@@ -212,7 +203,6 @@ class SourceCommands(PacketBase):
             valid_until=iso(valid_until),
             watch=None if watch is None else check_watch(watch),
         )
-        return source_id
 
     def refresh_source(
         self,

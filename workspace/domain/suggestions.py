@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 from workspace.domain.base import (
     REJECTION_CATEGORIES,
     TEXT_FIELD_MAX,
+    EntryEvent,
     Meta,
     PacketBase,
-    PacketEvent,
     check_reason,
     copied,
     require_text,
@@ -25,11 +25,19 @@ if TYPE_CHECKING:
     from workspace.domain.packet import Packet
 
 
-class EditConflictRecorded(PacketEvent):
+class ConflictEvent(EntryEvent):
+    """An event about one edit conflict (no TOPIC: the base of those below)."""
+
+    entries = "conflicts"
+    key = "conflict_id"
+    id_prefix = "conf"
+    conflict_id: str
+
+
+class EditConflictRecorded(ConflictEvent):
     """A true overlap: the losing ops are kept, never dropped or blended."""
 
     TOPIC = "quire.packet.EditConflictRecorded"
-    conflict_id: str
     section_id: str
     base_version: int
     ops: list[dict[str, Any]]
@@ -38,15 +46,18 @@ class EditConflictRecorded(PacketEvent):
     counts_as_work = False
 
     def fold(self, packet: Packet) -> None:
-        packet.bump("conflict")
-        packet.conflicts[self.conflict_id] = {
-            "id": self.conflict_id,
-            **copied(self, "section_id", "base_version", "ops", "against_version"),
-            "raised_by": self.actor,
-            **copied(self, "client_id", "client_seq"),
-            "state": "open",
-            "resolution": None,
-        }
+        self.add_entry(
+            packet,
+            "section_id",
+            "base_version",
+            "ops",
+            "against_version",
+            raised_by=self.actor,
+            client_id=self.client_id,
+            client_seq=self.client_seq,
+            state="open",
+            resolution=None,
+        )
         packet.remember_client(
             self,
             {
@@ -56,22 +67,28 @@ class EditConflictRecorded(PacketEvent):
         )
 
 
-class EditConflictResolved(PacketEvent):
+class EditConflictResolved(ConflictEvent):
     TOPIC = "quire.packet.EditConflictResolved"
-    conflict_id: str
     resolution: str
 
-    def fold(self, packet: Packet) -> None:
-        packet.conflicts[self.conflict_id].update(
-            state="resolved", resolution=self.resolution
-        )
+    sets = {"state": "resolved"}
+    copies = ("resolution",)
 
 
-class SuggestionProposed(PacketEvent):
+class SuggestionEvent(EntryEvent):
+    """An event about one agent's suggestion (no TOPIC: the base of those
+    below)."""
+
+    entries = "suggestions"
+    key = "suggestion_id"
+    id_prefix = "sug"
+    suggestion_id: str
+
+
+class SuggestionProposed(SuggestionEvent):
     """An agent's edit waits for a human to accept it."""
 
     TOPIC = "quire.packet.SuggestionProposed"
-    suggestion_id: str
     section_id: str
     base_version: int
     ops: list[dict[str, Any]]
@@ -81,18 +98,17 @@ class SuggestionProposed(PacketEvent):
     boundary_flags: list[dict[str, str]] | None = None
 
     def fold(self, packet: Packet) -> None:
-        packet.bump("suggestion")
-        packet.suggestions[self.suggestion_id] = {
-            "id": self.suggestion_id,
-            **copied(self, "section_id", "base_version", "ops"),
-            "proposed_by": self.actor,
-            "state": "proposed",
-            "accepted_by": None,
-        }
+        suggestion = self.add_entry(
+            packet,
+            "section_id",
+            "base_version",
+            "ops",
+            proposed_by=self.actor,
+            state="proposed",
+            accepted_by=None,
+        )
         if self.boundary_flags:  # absent when none (as in stored states)
-            packet.suggestions[self.suggestion_id]["boundary_flags"] = list(
-                self.boundary_flags
-            )
+            suggestion["boundary_flags"] = list(self.boundary_flags)
         packet.remember_client(
             self,
             {
@@ -102,18 +118,17 @@ class SuggestionProposed(PacketEvent):
         )
 
 
-class SuggestionRejected(PacketEvent):
+class SuggestionRejected(SuggestionEvent):
     """The reason is the event's own (Meta.reason); `category` says what
     kind of boundary or error the suggestion crossed (absent before v2)."""
 
     TOPIC = "quire.packet.SuggestionRejected"
-    suggestion_id: str
     category: str | None = None
 
     counts_as_work = False  # rejecting changes no content
 
     def fold(self, packet: Packet) -> None:
-        packet.suggestions[self.suggestion_id].update(
+        self.entry(packet).update(
             state="rejected",
             rejection={"by": self.actor, **copied(self, "reason", "category")},
         )
@@ -138,17 +153,14 @@ class SuggestionCommands(PacketBase):
         against_version: int,
     ) -> str:
         self.section(section_id)
-        conflict_id = self._next_id("conflict", "conf")
-        self._trigger(
+        return self._add_entry(
             EditConflictRecorded,
             meta,
-            conflict_id=conflict_id,
             section_id=section_id,
             base_version=base_version,
             ops=[dict(op) for op in ops],
             against_version=against_version,
         )
-        return conflict_id
 
     def resolve_conflict(self, meta: Meta, conflict_id: str, resolution: str) -> None:
         conflict = self.conflicts.get(conflict_id)
@@ -175,17 +187,14 @@ class SuggestionCommands(PacketBase):
         boundary_flags: list[dict[str, str]] | None = None,
     ) -> str:
         self.section(section_id)
-        suggestion_id = self._next_id("suggestion", "sug")
-        self._trigger(
+        return self._add_entry(
             SuggestionProposed,
             meta,
-            suggestion_id=suggestion_id,
             section_id=section_id,
             base_version=base_version,
             ops=[dict(op) for op in ops],
             boundary_flags=list(boundary_flags or []),
         )
-        return suggestion_id
 
     def check_boundary_override(
         self, suggestion_id: str, override_reason: str | None

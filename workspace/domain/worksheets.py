@@ -21,8 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from workspace.credit.errors import CalculationInputError
 from workspace.credit.rules import _FACTS, parse_facts, parse_request, parse_rules
-from workspace.domain.base import Meta, PacketEvent, copied, require_text
-from workspace.errors import NotFoundError, StateError, UnprocessableError
+from workspace.domain.base import (
+    EntryEvent,
+    Meta,
+    PacketBase,
+    copied,
+    require_text,
+)
+from workspace.errors import StateError, UnprocessableError
 
 if TYPE_CHECKING:
     from workspace.domain.packet import Packet
@@ -39,16 +45,18 @@ CITABLE = frozenset(_FACTS)
 INT_MAX = 2**53 - 1
 
 
-class WorksheetEvent(PacketEvent):
+class WorksheetEvent(EntryEvent):
     """An event about one worksheet (no TOPIC: the base of those below);
-    worksheet holds and staleness may change after it."""
+    worksheet holds and staleness may change after it. Its entries live in
+    the packet's part, not in an attribute."""
 
     regates = True
+    key = "worksheet_id"
+    id_prefix = "ws"
     worksheet_id: str
 
-    def sheet(self, packet: Packet) -> dict[str, Any]:
-        sheet: dict[str, Any] = packet.part(PART)[self.worksheet_id]
-        return sheet
+    def entry_map(self, packet: PacketBase) -> dict[str, dict[str, Any]]:
+        return packet.part(PART)
 
 
 class WorksheetCreated(WorksheetEvent):
@@ -58,16 +66,16 @@ class WorksheetCreated(WorksheetEvent):
     cites: dict[str, Any]  # fact -> {source_id, digest}
 
     def fold(self, packet: Packet) -> None:
-        packet.bump("worksheet")
-        packet.part(PART)[self.worksheet_id] = {
-            "id": self.worksheet_id,
-            **copied(self, "title", "facts"),
-            "cites": {k: dict(v) for k, v in self.cites.items()},
-            "interpretations": [],
-            "created_by": self.actor,
-            "facts_set_by": self.actor,
-            "facts_version": self.originator_version,
-        }
+        self.add_entry(
+            packet,
+            "title",
+            "facts",
+            cites={k: dict(v) for k, v in self.cites.items()},
+            interpretations=[],
+            created_by=self.actor,
+            facts_set_by=self.actor,
+            facts_version=self.originator_version,
+        )
 
 
 class WorksheetFactsUpdated(WorksheetEvent):
@@ -80,7 +88,7 @@ class WorksheetFactsUpdated(WorksheetEvent):
     source_id: str | None
 
     def fold(self, packet: Packet) -> None:
-        worksheet = self.sheet(packet)
+        worksheet = self.entry(packet)
         worksheet["facts"] = self.facts
         for fact, digest in self.digests.items():
             worksheet["cites"][fact]["digest"] = digest
@@ -97,7 +105,7 @@ class WorksheetInterpretationAdded(WorksheetEvent):
 
     def fold(self, packet: Packet) -> None:
         packet.bump("interpretation")
-        self.sheet(packet)["interpretations"].append(
+        self.entry(packet)["interpretations"].append(
             {
                 "id": self.interpretation_id,
                 **copied(self, "name", "rules", "objection_id"),
@@ -114,15 +122,9 @@ def worksheets(packet: Any) -> dict[str, dict[str, Any]]:
     return parts.get(PART, {})
 
 
-def worksheet(packet: Any, worksheet_id: str) -> dict[str, Any]:
-    found = worksheets(packet).get(worksheet_id)
-    if found is None:
-        raise NotFoundError(
-            "WORKSHEET_NOT_FOUND",
-            f"no worksheet {worksheet_id!r} in this packet",
-            {"worksheet_id": worksheet_id},
-        )
-    return found
+def worksheet(packet: PacketBase, worksheet_id: str) -> dict[str, Any]:
+    """The worksheet `worksheet_id`, or 404 `WORKSHEET_NOT_FOUND`."""
+    return packet._lookup("worksheet", worksheets(packet), worksheet_id)
 
 
 # ------------------------------------------------------------ validation
@@ -212,16 +214,9 @@ def create_worksheet(
     title = require_text("TITLE_EMPTY", "title", title)
     checked = checked_facts(facts, max_windows)
     cited = _cites(packet, cites)
-    worksheet_id = packet._next_id("worksheet", "ws")
-    packet._trigger(
-        WorksheetCreated,
-        meta,
-        worksheet_id=worksheet_id,
-        title=title,
-        facts=checked,
-        cites=cited,
+    return packet._add_entry(
+        WorksheetCreated, meta, title=title, facts=checked, cites=cited
     )
-    return worksheet_id
 
 
 def prepare_facts(
