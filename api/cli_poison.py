@@ -14,7 +14,8 @@ from typing import Annotated
 
 import typer
 
-from api.cli_errors import cli_errors, fail
+from api.cli_errors import cli_errors
+from api.cli_projections import WaitForWorker, require_known
 from api.services import build_services
 from projections import poison
 from projections.driver import Driver
@@ -61,9 +62,7 @@ def retry(
         list[str] | None,
         typer.Option("--only", help="only this projection's events (repeatable)"),
     ] = None,
-    wait: Annotated[
-        float, typer.Option("--wait", help="seconds to wait for a running worker")
-    ] = 30.0,
+    wait: WaitForWorker = 30.0,
 ) -> None:
     """Re-applies poison events (after the cause is fixed); exit 1 if any fail."""
     settings = get_settings()
@@ -73,10 +72,7 @@ def retry(
             store = read_models_for(services)
             create_read_models(store)
             projections = all_projections(settings)
-            names = {p.name for p in projections}
-            for name in only or []:
-                if name not in names:
-                    fail("PROJECTION_UNKNOWN", f"{name!r}; known: {sorted(names)}")
+            require_known({p.name for p in projections}, only)
             marked = poison.request_retry(store, only)
             if not marked:
                 typer.echo("no poison events")

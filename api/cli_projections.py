@@ -39,6 +39,11 @@ from workspace.config import backend_of, get_settings
 projections_app = typer.Typer(help="Read models.", no_args_is_help=True)
 audit_app = typer.Typer(help="Verifiable history.", no_args_is_help=True)
 
+#: `--wait`, of the commands that need the projections' locks.
+WaitForWorker = Annotated[
+    float, typer.Option("--wait", help="seconds to wait for a running worker")
+]
+
 
 def register(app: typer.Typer) -> None:
     from api.cli_poison import register_poison
@@ -55,6 +60,13 @@ def init_read_models(services: Services) -> None:
     load_or_create_private_key(services.settings.signing_key_path)
 
 
+def require_known(names: set[str], only: list[str] | None) -> None:
+    """Fails unless every projection named with `--only` is one of `names`."""
+    for name in only or []:
+        if name not in names:
+            fail("PROJECTION_UNKNOWN", f"{name!r}; known: {sorted(names)}")
+
+
 # ----------------------------------------------------------------- rebuild
 @projections_app.command("rebuild")
 def rebuild(
@@ -62,9 +74,7 @@ def rebuild(
         list[str] | None,
         typer.Option("--only", help="rebuild only this projection (repeatable)"),
     ] = None,
-    wait: Annotated[
-        float, typer.Option("--wait", help="seconds to wait for a running worker")
-    ] = 30.0,
+    wait: WaitForWorker = 30.0,
 ) -> None:
     """Rebuilds every read model from the event log (with a progress bar).
 
@@ -84,9 +94,7 @@ def rebuild(
             store = read_models_for(services)
             create_read_models(store)
             names = {p.name for p in all_projections(settings)}
-            for name in only or []:
-                if name not in names:
-                    fail("PROJECTION_UNKNOWN", f"{name!r}; known: {sorted(names)}")
+            require_known(names, only)
             replay(store, only or sorted(names), wait=wait)
         finally:
             services.close()

@@ -109,11 +109,7 @@ class LaneSession:
 
     # ------------------------------------------------------------ set-up
     async def _authenticate(self) -> Principal:
-        token = self.ws.query_params.get("token")
-        if not token:
-            scheme, _, value = self.ws.headers.get("authorization", "").partition(" ")
-            if scheme.lower() == "bearer" and value:
-                token = value.strip()
+        token = protocol.handshake_token(self.ws)
         if not token:
             try:
                 first = await asyncio.wait_for(

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from api.errors import DATABASE_UNAVAILABLE_MESSAGE, RETRY_AFTER_SECONDS
+
+if TYPE_CHECKING:
+    from starlette.requests import HTTPConnection
 
 #: Fields every packet event carries, sent beside `data` rather than in it.
 META_FIELDS = frozenset(
@@ -42,6 +45,18 @@ CLOSE_GOING_AWAY = 1001
 CLOSE_TRY_AGAIN_LATER = 1013
 #: RFC 6455 "Service Restart": the server is shutting down (reconnect now).
 CLOSE_SERVICE_RESTART = 1012
+
+
+def handshake_token(ws: HTTPConnection) -> str | None:
+    """The token sent with the opening handshake, if any: the `token` query
+    parameter, else a Bearer `Authorization` header. Without one, the client
+    is to send `{type: "auth", token}` as its first message."""
+    token = ws.query_params.get("token")
+    if not token:
+        scheme, _, value = ws.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and value:
+            token = value.strip()
+    return token
 
 
 def jsonable(value: Any) -> Any:

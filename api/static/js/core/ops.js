@@ -17,15 +17,22 @@ export function applyOps(text, ops) {
   return out.join("");
 }
 
+// [p, s]: how many items the arrays `x` and `y` share at the start (p) and,
+// of the rest, at the end (s). Only what lies between differs.
+export function commonEnds(x, y) {
+  let p = 0;
+  while (p < x.length && p < y.length && x[p] === y[p]) p++;
+  let s = 0;
+  while (s < x.length - p && s < y.length - p && x[x.length - 1 - s] === y[y.length - 1 - s]) s++;
+  return [p, s];
+}
+
 // The smallest single replacement turning `a` into `b`.
 export function diffOps(a, b) {
   if (a === b) return [];
   const x = cps(a);
   const y = cps(b);
-  let p = 0;
-  while (p < x.length && p < y.length && x[p] === y[p]) p++;
-  let s = 0;
-  while (s < x.length - p && s < y.length - p && x[x.length - 1 - s] === y[y.length - 1 - s]) s++;
+  const [p, s] = commonEnds(x, y);
   return [{ at: p, delete: x.length - p - s, insert: y.slice(p, y.length - s).join("") }];
 }
 

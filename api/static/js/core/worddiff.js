@@ -3,6 +3,7 @@
 // revision diffs and "changes since the last release".
 
 import { h } from "./dom.js";
+import { commonEnds } from "./ops.js";
 
 // Words, runs of spaces, and single other characters (punctuation).
 export function tokens(text) {
@@ -13,10 +14,7 @@ export function tokens(text) {
 export function wordDiff(a, b) {
   const x = tokens(a);
   const y = tokens(b);
-  let p = 0;
-  while (p < x.length && p < y.length && x[p] === y[p]) p++;
-  let s = 0;
-  while (s < x.length - p && s < y.length - p && x[x.length - 1 - s] === y[y.length - 1 - s]) s++;
+  const [p, s] = commonEnds(x, y);
   const xs = x.slice(p, x.length - s);
   const ys = y.slice(p, y.length - s);
   const out = [];
