@@ -6,8 +6,6 @@ Registered on the main `quire` app by api/cli.py (`register`), which also runs
 
 from __future__ import annotations
 
-import base64
-import binascii
 import io
 import signal
 import sys
@@ -30,7 +28,7 @@ from api.services import Services, build_background, build_services
 from projections.audit import AuditLog
 from projections.audit_bundle import export_all, verify_bundle
 from projections.audit_export import export_packet
-from projections.checkpoints import load_or_create_private_key
+from projections.checkpoints import load_or_create_private_key, raw_key
 from projections.driver import DEFAULT_BATCH, Driver
 from projections.runner import all_projections, create_read_models
 from projections.store import ReadStore, Tx, read_models_for
@@ -280,14 +278,10 @@ def _pinned_key(value: str) -> bytes:
         return key.public_bytes(
             serialization.Encoding.Raw, serialization.PublicFormat.Raw
         )
-    for decode in (bytes.fromhex, lambda v: base64.b64decode(v, validate=True)):
-        try:
-            raw = decode(value)
-        except (ValueError, binascii.Error):
-            continue
-        if len(raw) == 32:
-            return raw
-    raise ValueError("expected 32 bytes as hex or base64, or a PEM file")
+    raw = raw_key(value)
+    if raw is None:
+        raise ValueError("expected 32 bytes as hex or base64, or a PEM file")
+    return raw
 
 
 @audit_app.command("verify")

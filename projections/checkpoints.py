@@ -17,6 +17,7 @@ share a signature.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import os
 from dataclasses import dataclass
@@ -122,6 +123,19 @@ def public_key_raw(private_key: Ed25519PrivateKey) -> bytes:
     return private_key.public_key().public_bytes(
         serialization.Encoding.Raw, serialization.PublicFormat.Raw
     )
+
+
+def raw_key(text: str) -> bytes | None:
+    """A raw 32-byte key written as hex or base64 (the form an auditor pins);
+    None when the text is neither."""
+    for decode in (bytes.fromhex, lambda v: base64.b64decode(v, validate=True)):
+        try:
+            raw = decode(text)
+        except (ValueError, binascii.Error):
+            continue
+        if len(raw) == 32:
+            return raw
+    return None
 
 
 def key_id(public_key_bytes: bytes) -> str:

@@ -18,8 +18,6 @@ read from the database and nothing is written.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import io
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -34,7 +32,7 @@ from api.schemas import Input
 from projections.audit import AuditLog
 from projections.audit_bundle import verify_bundle
 from projections.audit_export import export_packet
-from projections.checkpoints import load_or_create_private_key
+from projections.checkpoints import load_or_create_private_key, raw_key
 from projections.runner import bring_up_to_date
 from projections.store import read_models_for
 from release.manifest import build_manifest
@@ -132,17 +130,12 @@ class VerifyIn(Input):
 
 def _pinned(value: str) -> bytes:
     """The log's raw Ed25519 key, as hex or base64 of 32 bytes."""
-    text = value.strip()
-    for decode in (bytes.fromhex, lambda v: base64.b64decode(v, validate=True)):
-        try:
-            raw = decode(text)
-        except (ValueError, binascii.Error):
-            continue
-        if len(raw) == 32:
-            return raw
-    raise InvalidInputError(
-        "KEY_INVALID", "public_key: expected 32 bytes as hex or base64"
-    )
+    raw = raw_key(value.strip())
+    if raw is None:
+        raise InvalidInputError(
+            "KEY_INVALID", "public_key: expected 32 bytes as hex or base64"
+        )
+    return raw
 
 
 @router.post("/v1/audit/verify", openapi_extra={"x-writes-nothing": True})

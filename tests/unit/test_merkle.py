@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import os
 import stat
@@ -19,6 +20,7 @@ from projections.checkpoints import (
     key_id,
     load_or_create_private_key,
     public_key_raw,
+    raw_key,
     sign_checkpoint,
     utc_timestamp,
     verify_checkpoint,
@@ -624,3 +626,13 @@ def test_checkpoint_round_trip_property(size: int, root: bytes) -> None:
     assert not verify_checkpoint(
         dataclasses.replace(cp, tree_size=size + 1), public_key_raw(key)
     )
+
+
+def test_a_pinned_key_is_32_bytes_written_as_hex_or_base64() -> None:
+    key = bytes(range(32))
+    assert raw_key(key.hex()) == key
+    assert raw_key(base64.b64encode(key).decode()) == key
+    assert raw_key(key[:31].hex()) is None  # too short
+    assert raw_key(base64.b64encode(key + b"x").decode()) is None  # too long
+    assert raw_key("not a key") is None
+    assert raw_key(base64.b64encode(key).decode() + "!") is None  # strict base64
