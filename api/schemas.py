@@ -10,7 +10,7 @@ strings with a timezone (`Timestamp`).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import Path
 from pydantic import (
@@ -21,6 +21,8 @@ from pydantic import (
     StrictBool,
     StrictInt,
 )
+
+from workspace.domain import RejectionCategory
 
 #: Integers reach SQLite and PostgreSQL columns (64 bits) and the content hash,
 #: whose canonical JSON (RFC 8785) holds only integers a double keeps exactly:
@@ -339,19 +341,6 @@ class ErrorPublic(BaseModel):
     """Every error: `{"error": {"code", "message", "details"}}`."""
 
     error: ErrorBody
-
-
-RejectionCategory = Literal[
-    "concession_recommendation",
-    "customer_communication",
-    "billing_execution",
-    "entitlement_adjudication",
-    "staffing_commitment",
-    "incident_classification",
-    "live_diagnostics",
-    "factual_error",
-    "other",
-]
 
 
 class SuggestionAccept(Input):

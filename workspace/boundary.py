@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal, get_args
 
-CATEGORIES = (
+BoundaryCategory = Literal[
     "concession_recommendation",
     "customer_communication",
     "billing_execution",
@@ -30,7 +31,8 @@ CATEGORIES = (
     "staffing_commitment",
     "incident_classification",
     "live_diagnostics",
-)
+]
+CATEGORIES: tuple[BoundaryCategory, ...] = get_args(BoundaryCategory)
 
 _CREDITISH = (
     r"(?:service[- ]credits?|credits?|concessions?|discounts?|rebates?|waivers?|"

@@ -22,11 +22,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 
 from eventsourcing.domain import Aggregate
 
-from workspace.boundary import CATEGORIES as BOUNDARY_CATEGORIES
+from workspace.boundary import BoundaryCategory
 from workspace.errors import (
     InvalidInputError,
     NotFoundError,
@@ -74,7 +74,8 @@ RETURN_CATEGORIES = (
 
 #: Why a human rejects an agent's suggestion (shared/API.md, v2 additions):
 #: a commitment the boundary check flags, or one of two of its own.
-REJECTION_CATEGORIES = (*BOUNDARY_CATEGORIES, "factual_error", "other")
+RejectionCategory = Literal[BoundaryCategory, "factual_error", "other"]
+REJECTION_CATEGORIES: tuple[RejectionCategory, ...] = get_args(RejectionCategory)
 
 
 def client_key(user_id: str, client_id: str) -> str:
