@@ -1,23 +1,25 @@
 """Where a live edit's time goes on PostgreSQL (issue 18), in one process.
 
 One writer saves one-token edits of one section the way the live path does
-(`LiveHub.packet_lock`'s advisory lock on a connection of its own, then
-`Workspace.edit_sections`: load with fast-forward, decide, save); a second
-`Workspace` on its own connections runs the live feed (`ListenFeed`), as the
-other `quire serve` process would. Each step is timed by wrapping it:
+(`LiveHub.packet_lock`: `workspace/pg_saves.saving_on` on a lock connection
+of its own, then `Workspace.edit_sections`: load with fast-forward, decide,
+save on that connection); a second `Workspace` on its own connections runs
+the live feed (`ListenFeed`), as the other `quire serve` process would. Each
+step is timed by wrapping it:
 
-- lock: `SELECT pg_advisory_lock` round trip;
+- lock: BEGIN and `pg_advisory_xact_lock` on the lock connection;
 - load: `get_packet` (the cache's fast-forward read of events saved since,
   plus the copy);
-- decide: the rest of `edit_sections` before the save;
-- insert+commit: the recorder's `insert_events` (pipelined: SET LOCAL
-  lock_timeout, LOCK TABLE ... IN EXCLUSIVE MODE, NOTIFY, INSERT, sync,
-  then COMMIT);
+- decide: the rest of `edit_sections` before the save (the rebase over the
+  history this process holds, `workspace/text_history.py`, included);
+- insert+commit: the held lock's pipeline (LOCK TABLE ... IN EXCLUSIVE MODE,
+  the INSERT with its NOTIFY, COMMIT, which frees the packet's lock);
 - save, other: the rest of `save` (serializing the event, snapshots, cache);
-- unlock: `SELECT pg_advisory_unlock` round trip;
-- then, on the feed's side: commit to the feed's read starting (NOTIFY
-  delivery and wake-up), the read of new notifications, and decoding up to
-  the hand-over to the hub (`deliver`).
+- release: leaving `saving_on` (nothing is left to undo after the COMMIT);
+- then, on the feed's side: from the insert's start (the writer itself learns
+  of its COMMIT no sooner than the listener does) to the hand-over to the hub
+  (`deliver`), for the events the NOTIFY carried and, apart, for those read
+  from the log (the read itself timed too).
 
 Both sides share one Python process (and its GIL), so the hand-overs are a
 little cheaper or dearer than across processes; the database steps are not.
@@ -91,6 +93,7 @@ def run(stack: Stack, args: argparse.Namespace) -> None:
     from api.services import build_services
     from workspace.application import EditRequest
     from workspace.config import Settings, postgres_conninfo
+    from workspace.pg_saves import saving_on
 
     settings = Settings(database_url=stack.url, signing_key_path=stack.home / "k")
     writer = build_services(settings)
@@ -128,28 +131,38 @@ def run(stack: Stack, args: argparse.Namespace) -> None:
     app.get_packet = get_packet
     timed(app, "save", "save")
     timed(app.recorder, "insert_events", "insert+commit")
+    insert = app.recorder.insert_events
+
+    def insert_marking_start(*a: Any, **k: Any) -> Any:
+        # The writer learns of its COMMIT after the listener may have (one
+        # process, one GIL): the feed's times count from the insert's start.
+        current["insert began"] = time.perf_counter()
+        return insert(*a, **k)
+
+    app.recorder.insert_events = insert_marking_start
 
     # The other process's feed: when each read starts, and when it hands over.
     committed: dict[int, float] = {}
-    seen: dict[int, tuple[float, float, float]] = {}
-    read_started = [0.0]
-    read_ended = [0.0]
+    #: version -> (read began, read ended, handed over); no read: carried
+    seen: dict[int, tuple[float, float, float] | float] = {}
+    read: list[tuple[float, float]] = []
     feed_recorder = reader.app.recorder
     select = feed_recorder.select_notifications
 
     def timed_select(*a: Any, **k: Any) -> Any:
-        read_started[0] = time.perf_counter()
+        began = time.perf_counter()
         try:
             return select(*a, **k)
         finally:
-            read_ended[0] = time.perf_counter()
+            read.append((began, time.perf_counter()))
 
     feed_recorder.select_notifications = timed_select
 
     def deliver(messages: list[dict[str, Any]]) -> None:
         now = time.perf_counter()
         for m in messages:
-            seen[m["version"]] = (read_started[0], read_ended[0], now)
+            seen[m["version"]] = (*read[-1], now) if read else now
+        read.clear()
 
     feed = ListenFeed(
         feed_recorder,
@@ -177,7 +190,8 @@ def run(stack: Stack, args: argparse.Namespace) -> None:
                     time.sleep(pause)
             current.clear()
             t0 = time.perf_counter()
-            lock.execute("SELECT pg_advisory_lock(%s, %s)", key)
+            held = saving_on(lock, key)
+            held.__enter__()
             t1 = time.perf_counter()
             token = f"[0.{n}]"
             result = app.edit_sections(
@@ -196,14 +210,14 @@ def run(stack: Stack, args: argparse.Namespace) -> None:
                 ],
             )[0]
             t2 = time.perf_counter()
-            lock.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+            held.__exit__(None, None, None)
             t3 = time.perf_counter()
             if n == 0 and not hasattr(result, "version"):
                 raise SystemExit(f"the first edit failed: {result!r}")
             cursor += len(token)
             back = len(token) if args.lag and version > 1 else 0
             version = getattr(result, "version", version)
-            committed[getattr(result, "version", -1)] = t2
+            committed[getattr(result, "version", -1)] = current.get("insert began", t2)
             steps["lock"].append(t1 - t0)
             steps["load"].append(current.get("load", 0.0))
             steps["load at base"].append(current.get("load at base", 0.0))
@@ -218,20 +232,21 @@ def run(stack: Stack, args: argparse.Namespace) -> None:
                 - current.get("load", 0.0)
                 - current.get("load at base", 0.0)
             )
-            steps["unlock"].append(t3 - t2)
-            steps["edit, lock to unlock"].append(t3 - t0)
+            steps["release"].append(t3 - t2)
+            steps["edit, lock to release"].append(t3 - t0)
         elapsed = time.perf_counter() - start
     deadline = time.perf_counter() + 10
     while len(seen) < len(committed) and time.perf_counter() < deadline:
         time.sleep(0.01)
     feed.stop()
     for version, done in committed.items():
-        if version in seen:
-            began, ended, handed = seen[version]
-            steps["feed: commit to read start"].append(max(0.0, began - done))
-            steps["feed: read"].append(ended - began)
-            steps["feed: decode, hand over"].append(handed - ended)
-            steps["feed: commit to hand-over"].append(handed - done)
+        arrival = seen.get(version)
+        if isinstance(arrival, tuple):
+            began, ended, handed = arrival
+            steps["feed: read from the log"].append(ended - began)
+            steps["feed: insert to hand-over, read"].append(handed - done)
+        elif arrival is not None:
+            steps["feed: insert to hand-over, carried"].append(arrival - done)
     writer.close()
     reader.close()
     print(
@@ -239,11 +254,11 @@ def run(stack: Stack, args: argparse.Namespace) -> None:
         f"({'back to back' if not args.rate else f'{args.rate:g}/s offered'}); "
         f"{len(seen)} reached the other feed\n"
     )
-    print(f"{'step':<30} {'mean':>8} {'p50':>8} {'p99':>8}  (ms)")
+    print(f"{'step':<36} {'n':>5} {'mean':>8} {'p50':>8} {'p99':>8}  (ms)")
     for name, values in steps.items():
         mean = sum(values) / len(values) * 1000 if values else float("nan")
         print(
-            f"{name:<30} {mean:>8.3f} "
+            f"{name:<36} {len(values):>5} {mean:>8.3f} "
             f"{pct(values, 0.5):>8.3f} {pct(values, 0.99):>8.3f}"
         )
 
