@@ -38,12 +38,11 @@ def ben(app: Workspace) -> Principal:
     return app.get_user("ben").principal()
 
 
-@pytest.fixture
-def packet(app: Workspace, ben: Principal) -> tuple[str, str]:
+def _open(app: Workspace, ben: Principal, title: str) -> tuple[str, str]:
     opened = app.open_packet(
         ben,
         kind="service-credit-clarification",
-        title="Credits",
+        title=title,
         release_owner="ben",
         authors=["ben"],
         reviewers=[],
@@ -51,6 +50,22 @@ def packet(app: Workspace, ben: Principal) -> tuple[str, str]:
     pid = str(opened.id)
     sid = app.execute(pid, ben, AddSection(heading="Terms", text="Credits.")).result
     return pid, sid
+
+
+@pytest.fixture
+def packet(app: Workspace, ben: Principal) -> tuple[str, str]:
+    return _open(app, ben, "Credits")
+
+
+def _feed(app: Workspace, delivered: list[list[dict[str, Any]]]) -> EventFeed:
+    """A feed handing everything it is given to `delivered`; never started."""
+    return EventFeed(
+        app.recorder,
+        app.mapper,
+        deliver=delivered.append,
+        interested=lambda _: True,
+        poll_seconds=60,
+    )
 
 
 @pytest.fixture
@@ -189,13 +204,7 @@ def test_a_feed_hands_on_carried_events_only_when_nothing_came_between(
     holder, listener = conns
     listener.execute(f"LISTEN {app.recorder.channel_name}")
     delivered: list[list[dict[str, Any]]] = []
-    feed = EventFeed(
-        app.recorder,
-        app.mapper,
-        deliver=delivered.append,
-        interested=lambda _: True,
-        poll_seconds=60,
-    )
+    feed = _feed(app, delivered)
     feed.position = app.recorder.max_notification_id() or 0
     version = app.get_packet(pid).version
     for n in range(2):
@@ -232,17 +241,7 @@ def test_a_save_in_another_schema_is_never_handed_on_as_ours(
         holder, listener = conns
         listener.execute(f"LISTEN {app.recorder.channel_name}")
         other.add_user("ben", "Ben", roles=[])
-        pid = str(
-            other.open_packet(
-                ben,
-                kind="service-credit-clarification",
-                title="Elsewhere",
-                release_owner="ben",
-                authors=["ben"],
-                reviewers=[],
-            ).id
-        )
-        sid = other.execute(pid, ben, AddSection(heading="T", text="x")).result
+        pid, sid = _open(other, ben, "Elsewhere")
         with saving_on(holder, advisory_key(pid)):
             version = other.get_packet(pid).version
             other.edit_section(pid, ben, sid, base_version=version, ops=EDIT)
@@ -250,13 +249,7 @@ def test_a_save_in_another_schema_is_never_handed_on_as_ours(
         found = read_notice(foreign, notice_source(other.recorder))
         assert found is not None and found[1] is not None  # it carries events
         delivered: list[list[dict[str, Any]]] = []
-        feed = EventFeed(
-            app.recorder,
-            app.mapper,
-            deliver=delivered.append,
-            interested=lambda _: True,
-            poll_seconds=60,
-        )
+        feed = _feed(app, delivered)
         feed.position = found[0][0] - 1  # its ids follow on from ours
         assert feed._take_notice(foreign) is False
         assert delivered == [] and feed.position == found[0][0] - 1
