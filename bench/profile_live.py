@@ -7,9 +7,10 @@ save on that connection); a second `Workspace` on its own connections runs
 the live feed (`ListenFeed`), as the other `quire serve` process would. Each
 step is timed by wrapping it:
 
-- lock: BEGIN and `pg_advisory_xact_lock` on the lock connection;
-- load: `get_packet` (the cache's fast-forward read of events saved since,
-  plus the copy);
+- lock: BEGIN, `pg_advisory_xact_lock` and the read of the events the
+  packet's cached copy lacks, in one round trip on the lock connection;
+- load: `get_packet` (the cache's fast-forward, taking the events the lock
+  read, plus the copy);
 - decide: the rest of `edit_sections` before the save (the rebase over the
   history this process holds, `workspace/text_history.py`, included);
 - insert+commit: the held lock's pipeline (LOCK TABLE ... IN EXCLUSIVE MODE,
@@ -33,6 +34,7 @@ import argparse
 import sys
 import tempfile
 import time
+import uuid
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -93,7 +95,7 @@ def run(stack: Stack, args: argparse.Namespace) -> None:
     from api.services import build_services
     from workspace.application import EditRequest
     from workspace.config import Settings, postgres_conninfo
-    from workspace.pg_saves import saving_on
+    from workspace.pg_saves import Prefetch, saving_on
 
     settings = Settings(database_url=stack.url, signing_key_path=stack.home / "k")
     writer = build_services(settings)
@@ -178,6 +180,7 @@ def run(stack: Stack, args: argparse.Namespace) -> None:
     principal = app.get_user("w").principal()
     section = stack.extra["section"]
     key = advisory_key(stack.packet_id)
+    packet_uuid = uuid.UUID(stack.packet_id)
     cursor = len(original_text()) // 2
     version = app.get_packet(stack.packet_id).version
     back = 0
@@ -190,7 +193,13 @@ def run(stack: Stack, args: argparse.Namespace) -> None:
                     time.sleep(pause)
             current.clear()
             t0 = time.perf_counter()
-            held = saving_on(lock, key)
+            # As LiveHub.packet_lock: the lock's round trip also reads what
+            # the cached copy lacks.
+            cached = app.cached_version(packet_uuid)
+            prefetch = (
+                None if cached is None else Prefetch(app.recorder, packet_uuid, cached)
+            )
+            held = saving_on(lock, key, prefetch)
             held.__enter__()
             t1 = time.perf_counter()
             token = f"[0.{n}]"

@@ -235,6 +235,17 @@ class WorkspaceCore(UserAccounts, Application[UUID]):
     def meta(self, principal: Principal, **kwargs: Any) -> Meta:
         return principal.meta(at=self.clock(), **kwargs)
 
+    def cached_version(self, packet_id: UUID) -> int | None:
+        """The version of the packet's cached copy (None: not cached). A
+        load fast-forwards it by reading the events after this version."""
+        cache = self.repository.cache
+        if cache is None:
+            return None
+        try:
+            return int(cache.get(packet_id).version)
+        except KeyError:
+            return None
+
     def get_packet(self, packet_id: UUID | str, version: int | None = None) -> Packet:
         pid = _uuid(packet_id, "PACKET_NOT_FOUND", "packet")
         try:

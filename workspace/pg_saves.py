@@ -8,7 +8,9 @@ NOTIFY, INSERT), its COMMIT, the unlock; and the event table's lock was held
 from the insert across the client's own steps to the COMMIT.
 
 Here the lock is a transaction lock (`pg_advisory_xact_lock`, after BEGIN,
-one round trip) on a connection of its own; while it is held, this thread's
+one round trip, which also reads the events the packet's cached copy lacks
+when the caller says which (`Prefetch`): the load that follows takes them
+instead of reading again) on a connection of its own; while it is held, this thread's
 inserts (`insert_events` of the application's recorder) are sent on that
 connection as one pipeline: the table lock, NOTIFY, INSERT ... RETURNING and
 COMMIT, read back in one round trip. The COMMIT releases the packet's lock
@@ -39,13 +41,15 @@ import json
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 import psycopg
 from eventsourcing import persistence as es
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import Notification, StoredEvent
 from psycopg import pq, sql
+from psycopg.rows import dict_row
 from psycopg.types.composite import register_composite
 
 _held = threading.local()
@@ -53,22 +57,72 @@ _held = threading.local()
 LOCK = "SELECT pg_advisory_xact_lock(%s, %s)"
 
 
+@dataclass(frozen=True)
+class Prefetch:
+    """The events of `originator_id` after version `gt` (its cached copy's),
+    read in the lock's round trip, once the lock is held."""
+
+    recorder: Any
+    originator_id: UUID
+    gt: int
+
+
 class HeldLock:
     """One packet's advisory transaction lock on a connection of its own."""
 
-    def __init__(self, conn: psycopg.Connection[Any], key: tuple[int, int]) -> None:
+    def __init__(
+        self,
+        conn: psycopg.Connection[Any],
+        key: tuple[int, int],
+        prefetch: Prefetch | None = None,
+    ) -> None:
         self.conn = conn
         self.key = key
+        self.prefetch = prefetch
+        self.prefetched: list[StoredEvent] | None = None
 
     def take(self) -> None:
-        """BEGIN and wait for the lock, in one round trip."""
+        """BEGIN, wait for the lock, then read the prefetch: one round trip.
+        The read starts once the lock is held, so it sees every save made
+        under the lock before; it is taken again after a clash's ROLLBACK."""
+        want = self.prefetch
+        self.prefetched = None
         try:
-            with self.conn.pipeline():
-                self.conn.execute("BEGIN")
-                self.conn.execute(LOCK, self.key)
+            with self.conn.cursor(row_factory=dict_row) as cur:
+                with self.conn.pipeline():
+                    self.conn.execute("BEGIN")
+                    self.conn.execute(LOCK, self.key)
+                    if want is not None:
+                        cur.execute(
+                            _select_after(want.recorder),
+                            (want.originator_id, want.gt),
+                            prepare=True,
+                        )
+                if want is not None:
+                    self.prefetched = [
+                        StoredEvent(
+                            originator_id=row["originator_id"],
+                            originator_version=row["originator_version"],
+                            topic=row["topic"],
+                            state=bytes(row["state"]),
+                        )
+                        for row in cur.fetchall()
+                    ]
         except psycopg.Error as e:
             self._abandon()
             raise _persistence_error(e) from e
+
+    def prefetched_for(
+        self, originator_id: UUID | str, gt: int | None
+    ) -> list[StoredEvent] | None:
+        """The prefetched events, once, when asked for exactly them."""
+        want, found = self.prefetch, self.prefetched
+        if want is None or found is None or gt != want.gt:
+            return None
+        if str(originator_id) != str(want.originator_id):
+            return None
+        self.prefetched = None
+        return found
 
     def release(self) -> None:
         """Frees the lock if no save freed it (nothing was saved)."""
@@ -148,10 +202,15 @@ class HeldLock:
 
 
 @contextmanager
-def saving_on(conn: psycopg.Connection[Any], key: tuple[int, int]) -> Iterator[None]:
+def saving_on(
+    conn: psycopg.Connection[Any],
+    key: tuple[int, int],
+    prefetch: Prefetch | None = None,
+) -> Iterator[None]:
     """Holds the packet's lock on `conn` (autocommit); this thread's saves
-    meanwhile go through it, each committed in its own round trip."""
-    held = HeldLock(conn, key)
+    meanwhile go through it, each committed in its own round trip, and its
+    first read of the prefetched events is answered from the lock's."""
+    held = HeldLock(conn, key, prefetch)
     held.take()
     _held.lock = held
     try:
@@ -163,8 +222,10 @@ def saving_on(conn: psycopg.Connection[Any], key: tuple[int, int]) -> Iterator[N
 
 def route_inserts(recorder: Any) -> None:
     """Sends this thread's inserts through the held lock's connection, when
-    one is held (`saving_on`); every other insert is the library's own."""
+    one is held (`saving_on`), and answers its read of the events the lock
+    prefetched; every other insert and read is the library's own."""
     original = recorder.insert_events
+    original_select = recorder.select_events
 
     def insert_events(stored_events: Sequence[Any], **kwargs: Any) -> Any:
         held: HeldLock | None = getattr(_held, "lock", None)
@@ -172,7 +233,37 @@ def route_inserts(recorder: Any) -> None:
             return original(stored_events, **kwargs)
         return held.insert(recorder, stored_events)
 
+    def select_events(
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        held: HeldLock | None = getattr(_held, "lock", None)
+        if held is not None and lte is None and not desc and limit is None:
+            found = held.prefetched_for(originator_id, gt)
+            if found is not None:
+                return found
+        stored: Sequence[StoredEvent] = original_select(
+            originator_id, gt=gt, lte=lte, desc=desc, limit=limit
+        )
+        return stored
+
     recorder.insert_events = insert_events
+    recorder.select_events = select_events
+
+
+def _select_after(recorder: Any) -> sql.Composed:
+    """The library's read of one originator's events after a version."""
+    cached: sql.Composed | None = getattr(recorder, "_quire_select_after", None)
+    if cached is None:
+        cached = recorder.select_events_statement + sql.SQL(
+            " AND originator_version > %s ORDER BY originator_version ASC"
+        )
+        recorder._quire_select_after = cached
+    return cached
 
 
 #: A NOTIFY payload must stay under 8,000 bytes; larger saves notify

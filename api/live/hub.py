@@ -58,7 +58,7 @@ from api.live.writer import PacketWriter
 from api.services import Services
 from workspace.accounts import Principal
 from workspace.config import backend_of, postgres_conninfo
-from workspace.pg_saves import saving_on
+from workspace.pg_saves import Prefetch, saving_on
 
 log = logging.getLogger(__name__)
 
@@ -256,8 +256,10 @@ class LiveHub:
         needs application connections to load and save, so sharing one pool
         could leave every holder waiting for a connection another holds.
         """
+        packet_uuid: uuid.UUID | None = None
         with contextlib.suppress(ValueError):
-            packet_id = str(uuid.UUID(packet_id))
+            packet_uuid = uuid.UUID(packet_id)
+            packet_id = str(packet_uuid)
         with self._locks_guard:
             lock = self._locks.get(packet_id)
             if lock is None:
@@ -267,7 +269,16 @@ class LiveHub:
             if pool is None:
                 yield
                 return
-            with pool.connection() as conn, saving_on(conn, advisory_key(packet_id)):
+            # The lock's round trip also reads what the cached copy lacks.
+            app = self.services.app
+            cached = None if packet_uuid is None else app.cached_version(packet_uuid)
+            prefetch = (
+                None
+                if cached is None or packet_uuid is None
+                else Prefetch(app.recorder, packet_uuid, cached)
+            )
+            key = advisory_key(packet_id)
+            with pool.connection() as conn, saving_on(conn, key, prefetch):
                 yield
 
     def writer(self, packet_id: str) -> PacketWriter:

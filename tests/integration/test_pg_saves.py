@@ -5,9 +5,12 @@ listening feed hands them on only when nothing came between."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import psycopg
 import pytest
@@ -20,7 +23,13 @@ from workspace.accounts import Principal
 from workspace.application import Workspace
 from workspace.commands import AddSection
 from workspace.config import Settings, postgres_conninfo
-from workspace.pg_saves import NOTICE_MAX_BYTES, notice_source, read_notice, saving_on
+from workspace.pg_saves import (
+    NOTICE_MAX_BYTES,
+    Prefetch,
+    notice_source,
+    read_notice,
+    saving_on,
+)
 
 pytestmark = pytest.mark.parametrize("backend", ["postgres"])
 
@@ -257,3 +266,97 @@ def test_a_save_in_another_schema_is_never_handed_on_as_ours(
         other.close()
         if schema:
             drop_pg_schema(schema)
+
+
+def test_the_lock_reads_what_the_cached_copy_lacks_and_the_load_takes_it(
+    app: Workspace,
+    ben: Principal,
+    packet: tuple[str, str],
+    settings: Settings,
+    conns: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The lock's round trip reads the events after the cached version, once
+    the lock is held; the load that follows takes them and reads nothing,
+    and it has what another process saved meanwhile."""
+    pid, sid = packet
+    holder, _ = conns
+    key, uid = advisory_key(pid), UUID(pid)
+    cached = app.get_packet(pid).version
+    other = Workspace({}, settings=settings)  # another process, same store
+    reads: list[int] = []
+    get_connection = app.recorder.datastore.get_connection
+
+    def counting(*a: Any, **k: Any) -> Any:
+        reads.append(1)
+        return get_connection(*a, **k)
+
+    monkeypatch.setattr(app.recorder.datastore, "get_connection", counting)
+    try:
+        for n, prefetch in enumerate(
+            [
+                Prefetch(app.recorder, uid, cached),
+                Prefetch(app.recorder, uid, cached + 1),
+                Prefetch(app.recorder, uid, cached - 1),  # not what the load asks
+                None,
+            ]
+        ):
+            other.edit_section(pid, ben, sid, base_version=cached + n, ops=EDIT)
+            assert app.cached_version(uid) == cached + n
+            reads.clear()
+            with saving_on(holder, key, prefetch):
+                loaded = app.get_packet(pid)
+            assert loaded.version == cached + n + 1
+            assert loaded.sections[sid]["text"] == "x" * (n + 1) + "Credits."
+            assert len(reads) == (0 if n < 2 else 1), n
+    finally:
+        other.close()
+
+
+def test_the_prefetch_sees_a_save_committed_while_it_waited_for_the_lock(
+    app: Workspace,
+    ben: Principal,
+    packet: tuple[str, str],
+    settings: Settings,
+    conns: Any,
+) -> None:
+    """Another process holds the lock and saves while this one waits for
+    it: the read in the lock's round trip starts only once the lock is
+    granted, so the load has that save (read before, it would miss it)."""
+    pid, sid = packet
+    mine, theirs = conns
+    key, uid = advisory_key(pid), UUID(pid)
+    cached = app.get_packet(pid).version
+    other = Workspace({}, settings=settings)
+    loaded: list[Any] = []
+
+    def load_under_the_lock() -> None:
+        with saving_on(mine, key, Prefetch(app.recorder, uid, cached)):
+            loaded.append(app.get_packet(pid))
+
+    observer = _connect(settings)
+    try:
+        with saving_on(theirs, key):
+            waiter = threading.Thread(target=load_under_the_lock)
+            waiter.start()
+            deadline = time.monotonic() + 10
+            while not _waiting_for_a_lock(observer, mine):
+                assert time.monotonic() < deadline, "never waited for the lock"
+                time.sleep(0.01)
+            other.edit_section(pid, ben, sid, base_version=cached, ops=EDIT)
+        waiter.join(10)
+    finally:
+        other.close()
+        observer.close()
+    assert [p.version for p in loaded] == [cached + 1]
+    assert loaded[0].sections[sid]["text"] == "xCredits."
+
+
+def _waiting_for_a_lock(
+    observer: psycopg.Connection[Any], waiter: psycopg.Connection[Any]
+) -> bool:
+    row = observer.execute(
+        "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s",
+        (waiter.info.backend_pid,),
+    ).fetchone()
+    return row is not None and row[0] == "Lock"
