@@ -195,10 +195,7 @@ def run(stack: Stack, args: argparse.Namespace) -> None:
             t0 = time.perf_counter()
             # As LiveHub.packet_lock: the lock's round trip also reads what
             # the cached copy lacks.
-            cached = app.cached_version(packet_uuid)
-            prefetch = (
-                None if cached is None else Prefetch(app.recorder, packet_uuid, cached)
-            )
+            prefetch = Prefetch.of(app, packet_uuid)
             held = saving_on(lock, key, prefetch)
             held.__enter__()
             t1 = time.perf_counter()

@@ -7,10 +7,10 @@ the lock, the fast-forward read, the library's pipelined insert (table lock,
 NOTIFY, INSERT), its COMMIT, the unlock; and the event table's lock was held
 from the insert across the client's own steps to the COMMIT.
 
-Here the lock is a transaction lock (`pg_advisory_xact_lock`, after BEGIN,
-one round trip, which also reads the events the packet's cached copy lacks
-when the caller says which (`Prefetch`): the load that follows takes them
-instead of reading again) on a connection of its own; while it is held, this thread's
+Here the lock is a transaction lock (`pg_advisory_xact_lock`, after BEGIN)
+on a connection of its own, taken in one round trip that also reads the
+events the packet's cached copy lacks (`Prefetch`), so the load that follows
+takes them instead of reading again. While it is held, this thread's
 inserts (`insert_events` of the application's recorder) are sent on that
 connection as one pipeline: the table lock, NOTIFY, INSERT ... RETURNING and
 COMMIT, read back in one round trip. The COMMIT releases the packet's lock
@@ -65,6 +65,14 @@ class Prefetch:
     recorder: Any
     originator_id: UUID
     gt: int
+
+    @classmethod
+    def of(cls, app: Any, packet_id: UUID | None) -> Prefetch | None:
+        """What `app`'s cached copy of the packet lacks (None: not cached)."""
+        if packet_id is None:
+            return None
+        cached: int | None = app.cached_version(packet_id)
+        return None if cached is None else cls(app.recorder, packet_id, cached)
 
 
 class HeldLock:

@@ -270,13 +270,7 @@ class LiveHub:
                 yield
                 return
             # The lock's round trip also reads what the cached copy lacks.
-            app = self.services.app
-            cached = None if packet_uuid is None else app.cached_version(packet_uuid)
-            prefetch = (
-                None
-                if cached is None or packet_uuid is None
-                else Prefetch(app.recorder, packet_uuid, cached)
-            )
+            prefetch = Prefetch.of(self.services.app, packet_uuid)
             key = advisory_key(packet_id)
             with pool.connection() as conn, saving_on(conn, key, prefetch):
                 yield
