@@ -185,3 +185,44 @@ def test_a_lane_members_pages_show_the_supersession_without_a_reload(
             chromium.close()
     with httpx.Client(base_url=world.url) as anon:
         assert anon.get("/v1/lanes/intake/inbox").status_code == 401
+
+
+def test_a_lane_member_who_opens_a_release_while_the_home_page_loads_stays_on_it(
+    world: QuireServer,
+) -> None:
+    """Signed in, a lane member's home reads the packet list and then sends
+    them to their inbox; if they opened a release meanwhile, that older render
+    must not take them away from it (it did: the inbox replaced the page)."""
+    require_chromium()
+    from playwright.sync_api import Route, sync_playwright
+
+    pid, _, rid = released_packet(world)
+    detail = f"#/inbox/intake/{pid}:{rid}"
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            page = chromium.new_page(viewport={"width": 1360, "height": 900})
+            page.set_default_timeout(UI_TIMEOUT_MS)
+            held: list[Route] = []
+            page.route("**/v1/packets", lambda route: held.append(route))
+            page.goto(world.url + "/")
+            page.fill("#token", world.database.tokens["lars"])
+            with page.expect_request("**/v1/packets"):  # the home's read, held
+                page.click("form.signin button[type=submit]")
+            expect(page.get_by_test_id("whoami")).to_contain_text("lars")
+            assert len(held) == 1
+            page.goto(world.url + "/" + detail)
+            expect(page.locator(".release-view")).to_be_visible()
+            with page.expect_response("**/v1/packets"):
+                held[0].continue_()
+            # Two frames: the home render's continuation has run by then.
+            page.evaluate(
+                "() => new Promise(r => requestAnimationFrame(() =>"
+                " requestAnimationFrame(() => setTimeout(r, 0))))"
+            )
+            assert page.evaluate("location.hash") == detail
+            expect(page.locator(".release-view")).to_be_visible()
+        finally:
+            chromium.close()

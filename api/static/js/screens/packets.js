@@ -57,6 +57,9 @@ function group(title, testid, items, me, empty) {
 
 export async function renderPacketList() {
   const me = session.me || {};
+  // The route this render is for: once the user has gone elsewhere while
+  // the list was read, this render neither redirects nor shows anything.
+  const route = location.hash;
   const body = h("div", { class: "page" });
   const header = h(
     "div",
@@ -76,6 +79,7 @@ export async function renderPacketList() {
     body.append(errorBox(err));
     return;
   }
+  if (location.hash !== route) return;
   const mine = items.filter((p) => roleOn(p, me) && roleOn(p, me) !== "auditor");
   if (!mine.length && !me.is_auditor && (me.lanes || []).length) {
     // A lane member's work is their inbox.
