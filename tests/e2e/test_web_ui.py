@@ -587,7 +587,9 @@ def test_two_browsers_replacing_the_same_word_at_once_record_a_conflict(
     ):
         page.evaluate(HOLD_SENDS)
         select_text(page, text, "sovereign")
-        page.keyboard.type(word)
+        # One input event: typed key by key, a slow machine can pass the
+        # page's streaming interval mid-word and send half the word first.
+        page.keyboard.insert_text(word)
         expect(section.get_by_test_id("save-state")).to_have_text("saving…")
     maya.evaluate("() => window.releaseSends()")
     priya.evaluate("() => window.releaseSends()")
