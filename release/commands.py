@@ -45,7 +45,7 @@ def regate(ctx: Context, packet: Packet, meta: Meta, release_id: str) -> None:
 
 
 @dataclass(frozen=True)
-class RequestRelease(Command):
+class RequestRelease(Command, action="request_release"):
     """Records a release request with every hold reason the gate finds.
 
     With `require_known` (the API), an unknown lane or revision is refused
@@ -53,7 +53,6 @@ class RequestRelease(Command):
     The result is the new release's id.
     """
 
-    action = "request_release"
     revision: int
     lane_id: str
     content_hash: str | None = None
@@ -107,11 +106,9 @@ class _ReleaseCall(PacketCall):
 
 
 @dataclass(frozen=True)
-class _OwnerCall(_ReleaseCall):
+class _OwnerCall(_ReleaseCall, action="release_owner"):
     """The named release owner's packet method on one release, which the
     gate then re-evaluates."""
-
-    action = "release_owner"
 
     def decide(self, packet: Packet, ctx: Context) -> str:
         meta = ctx.meta()
@@ -121,11 +118,10 @@ class _OwnerCall(_ReleaseCall):
 
 
 @dataclass(frozen=True)
-class AcceptResidual(_OwnerCall):
+class AcceptResidual(_OwnerCall, method="accept_residual"):
     """The release owner accepts an open objection as residual for one
     release."""
 
-    method = "accept_residual"
     objection_id: str
     rationale: str
 
@@ -146,7 +142,7 @@ class _Reasoned(Command):
 
 
 @dataclass(frozen=True)
-class HoldRelease(_Reasoned):
+class HoldRelease(_Reasoned, action="release_owner"):
     """The named release owner holds a release, with a reason.
 
     An open release (pending or held) stays open but cannot be approved
@@ -154,8 +150,6 @@ class HoldRelease(_Reasoned):
     `HELD_BY_RELEASE_OWNER`) in the same save, so its lane sees it
     withdrawn. A superseded release is refused (`RELEASE_NOT_OPEN`).
     """
-
-    action = "release_owner"
 
     def decide(self, packet: Packet, ctx: Context) -> str:
         why = self.why()
@@ -174,18 +168,14 @@ class HoldRelease(_Reasoned):
 
 
 @dataclass(frozen=True)
-class LiftReleaseHold(_OwnerCall):
+class LiftReleaseHold(_OwnerCall, method="lift_owner_hold"):
     """The release owner lifts their hold; the gate decides again."""
-
-    method = "lift_owner_hold"
 
 
 @dataclass(frozen=True)
-class CancelRelease(_Reasoned):
+class CancelRelease(_Reasoned, action="read"):
     """The release owner or the requester withdraws an open request for good
     (status `cancelled`; approving it is then RELEASE_NOT_OPEN)."""
-
-    action = "read"
 
     def authorize(self, principal: Principal, packet: Packet) -> None:
         super().authorize(principal, packet)
@@ -310,30 +300,26 @@ class ApproveRelease(Command):
 
 
 @dataclass(frozen=True)
-class AcknowledgeRelease(_ReleaseCall):
+class AcknowledgeRelease(_ReleaseCall, method="acknowledge_release"):
     """A lane member acknowledges receipt (the lane's membership is checked
     by `ReleaseApp.acknowledge_release`, which finds the delivery)."""
 
-    method = "acknowledge_release"
-
 
 @dataclass(frozen=True)
-class DecideRelease(_ReleaseCall):
+class DecideRelease(_ReleaseCall, method="decide_release"):
     """A lane member accepts a release or returns it with a reason category
     (membership checked by `ReleaseApp.decide_release`, as above)."""
 
-    method = "decide_release"
     decision: str
     reason_category: str | None = None
     reason: str | None = None
 
 
 @dataclass(frozen=True)
-class RecordRefusal(PacketCall):
+class RecordRefusal(PacketCall, method="record_refusal"):
     """Records on the packet a request Quire refused (invariant 9: out of
     scope), with its code and explanation; the caller then raises."""
 
-    method = "record_refusal"
     request: str
     code: str
     detail: str

@@ -58,11 +58,20 @@ class Context:
 
 @dataclass(frozen=True)
 class Command:
-    """The base of every packet command (subclasses are frozen dataclasses)."""
+    """The base of every packet command (subclasses are frozen dataclasses).
+
+    A command names its `action` as a class keyword
+    (`class CutRevision(Command, action="cut_revision")`); one that names
+    none keeps its base's."""
 
     #: The role table's action this command requires (None: `authorize`
     #: is overridden, or the command needs no role beyond its own checks).
     action: ClassVar[str | None] = None
+
+    def __init_subclass__(cls, *, action: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if action is not None:
+            cls.action = action
 
     @classmethod
     def from_body(cls, body: object, **given: Any) -> Self:
@@ -104,10 +113,16 @@ class PacketCall(Command):
     `packet.<method>(ctx.meta(reason=...), **fields)`, its fields passed by
     name (so they are named like the method's parameters), except those in
     `meta_fields`, which go on the event meta: a `reason` always does. Its
-    result is the method's."""
+    result is the method's. The method is a class keyword, beside the action:
+    `class RetitleSection(_SectionEdit, method="retitle_section")`."""
 
     method: ClassVar[str]
     meta_fields: ClassVar[tuple[str, ...]] = ("reason",)
+
+    def __init_subclass__(cls, *, method: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if method is not None:
+            cls.method = method
 
     def arguments(self, ctx: Context) -> dict[str, Any]:
         return {

@@ -4,7 +4,7 @@ author (or the roles `policy.require_objection_owner_or` names)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from workspace import policy
 from workspace.accounts import Principal
@@ -13,11 +13,9 @@ from workspace.domain import Packet
 
 
 @dataclass(frozen=True)
-class RaiseObjection(PacketCall):
+class RaiseObjection(PacketCall, action="raise_objection", method="raise_objection"):
     """Raises an objection on the packet or a section; the result is its id."""
 
-    action = "raise_objection"
-    method = "raise_objection"
     target: dict[str, str]
     text: str
 
@@ -30,18 +28,24 @@ class _ObjectionCall(PacketCall):
 
 
 @dataclass(frozen=True)
-class AnswerObjection(_ObjectionCall):
-    action = "answer_objection"
-    method = "answer_objection"
+class AnswerObjection(
+    _ObjectionCall, action="answer_objection", method="answer_objection"
+):
     answer: str
 
 
 @dataclass(frozen=True)
-class _OwnObjection(_ObjectionCall):
-    """Readers may ask; the objection's author (or an owner role) may do it."""
+class _OwnObjection(_ObjectionCall, action="read"):
+    """Readers may ask; the objection's author (or an owner role) may do it:
+    `verb`, a class keyword ("resolve", "withdraw"), names what they do for
+    `policy.require_objection_owner_or`."""
 
-    action = "read"
     verb: ClassVar[str] = ""
+
+    def __init_subclass__(cls, *, verb: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if verb is not None:
+            cls.verb = verb
 
     def authorize(self, principal: Principal, packet: Packet) -> None:
         super().authorize(principal, packet)
@@ -51,20 +55,17 @@ class _OwnObjection(_ObjectionCall):
 
 
 @dataclass(frozen=True)
-class ResolveObjection(_OwnObjection):
-    verb = "resolve"
-    method = "resolve_objection"
+class ResolveObjection(_OwnObjection, verb="resolve", method="resolve_objection"):
     resolution: str
 
 
 @dataclass(frozen=True)
-class WithdrawObjection(_OwnObjection):
-    verb = "withdraw"
-    method = "withdraw_objection"
+class WithdrawObjection(_OwnObjection, verb="withdraw", method="withdraw_objection"):
+    """Only the objection's raiser withdraws it (objections are never deleted)."""
 
 
 @dataclass(frozen=True)
-class ReopenObjection(_ObjectionCall):
-    action = "raise_objection"
-    method = "reopen_objection"
+class ReopenObjection(
+    _ObjectionCall, action="raise_objection", method="reopen_objection"
+):
     reason: str

@@ -10,8 +10,7 @@ from workspace.errors import InvalidInputError
 
 
 @dataclass(frozen=True)
-class ChangeMembers(Command):
-    action = "change_members"
+class ChangeMembers(Command, action="change_members"):
     release_owner: str
     authors: list[str] = field(default_factory=list)
     reviewers: list[str] = field(default_factory=list)

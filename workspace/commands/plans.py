@@ -23,7 +23,7 @@ def is_human_user(ctx: Context, user_id: str) -> bool:
 
 
 @dataclass(frozen=True)
-class SetRecoveryPlan(Command):
+class SetRecoveryPlan(Command, action="edit"):
     """Replaces the packet's plan (human co-authors and the release owner).
     Bad input is 422 with the parser's codes (`PLAN_INVALID`, `UNKNOWN_FIELD`,
     `PERCENT_OUT_OF_RANGE`), refused before the packet is loaded; a packet of
@@ -31,7 +31,6 @@ class SetRecoveryPlan(Command):
     Quire users now are recorded with the plan (the gate's
     REMEDIATION_APPROVER_MISSING reads that record)."""
 
-    action = "edit"
     plan: dict[str, Any]
 
     def prepare(self, ctx: Context) -> None:

@@ -9,18 +9,18 @@ from workspace.commands.base import PacketCall
 
 
 @dataclass(frozen=True)
-class DeclarePrerequisite(PacketCall):
-    action = "declare_prerequisite"
-    method = "declare_prerequisite"
+class DeclarePrerequisite(
+    PacketCall, action="declare_prerequisite", method="declare_prerequisite"
+):
     title: str
     satisfied: bool
     valid_until: datetime | None = None
 
 
 @dataclass(frozen=True)
-class SatisfyPrerequisite(PacketCall):
-    action = "satisfy_prerequisite"
-    method = "satisfy_prerequisite"
+class SatisfyPrerequisite(
+    PacketCall, action="satisfy_prerequisite", method="satisfy_prerequisite"
+):
     prerequisite_id: str
     evidence: str
     valid_until: datetime | None = None

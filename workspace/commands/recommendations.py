@@ -66,12 +66,11 @@ def _matrix(packet: Packet) -> authority.Matrix:
 
 
 @dataclass(frozen=True)
-class SetAuthority(Command):
+class SetAuthority(Command, action="cite_source"):
     """The matrix options are checked against, bound to a cited source of
     kind `concession-matrix` by its digest; every option is reclassified in
     the same save."""
 
-    action = "cite_source"
     source_id: str
     matrix: Any
 
@@ -137,10 +136,9 @@ def _normal_matrix(matrix: authority.Matrix) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class SetCaseDimensions(Command):
+class SetCaseDimensions(Command, action="edit"):
     """The case's own dimensions, which precedents are compared with."""
 
-    action = "edit"
     dimensions: Any
 
     def decide(self, packet: Packet, ctx: Context) -> list[str]:
@@ -172,12 +170,11 @@ class _Proposal(Command):
 
 
 @dataclass(frozen=True)
-class _AcceptProposal(Command):
+class _AcceptProposal(Command, action="accept_suggestion"):
     """A human co-author accepts an entry an agent proposed: 404
     `<ENTRY>_NOT_FOUND` for an unknown one, 409 `<ENTRY>_NOT_PROPOSED` for
     one accepted already."""
 
-    action = "accept_suggestion"
     #: The entry's kind ("option"): its map in the part is `<kind>s`, the
     #: command's field and the event's is `<kind>_id`.
     kind: ClassVar[str]
@@ -290,12 +287,11 @@ class AcceptOption(_AcceptProposal):
 
 
 @dataclass(frozen=True)
-class RankOptions(Command):
+class RankOptions(Command, action="release_owner"):
     """The named release owner's ranking, with why (an objection or a
     comment); agents never rank. Only accepted, in-band options are ranked:
     the seed's owner ranks only what her authority band still permits."""
 
-    action = "release_owner"
     order: Any
     objection_id: str | None = None
     comment: str | None = None
@@ -410,10 +406,9 @@ class AcceptAsk(_AcceptProposal):
 
 
 @dataclass(frozen=True)
-class RecordPrecedent(Command):
+class RecordPrecedent(Command, action="edit"):
     """A historical case (concession history, confidential) to compare with."""
 
-    action = "edit"
     case_ref: str
     dimensions: Any
     granted: str

@@ -10,10 +10,9 @@ from workspace.domain import Packet
 
 
 @dataclass(frozen=True)
-class CutRevision(Command):
+class CutRevision(Command, action="cut_revision"):
     """The result is the new revision's record (number, label, hash...)."""
 
-    action = "cut_revision"
     label: str | None = None
 
     def decide(self, packet: Packet, ctx: Context) -> dict[str, Any]:

@@ -10,11 +10,9 @@ from workspace.commands.base import Context, PacketCall
 
 
 @dataclass(frozen=True)
-class AddSection(PacketCall):
+class AddSection(PacketCall, action="edit", method="add_section"):
     """Adds a section (at `position`, or last); the result is its id."""
 
-    action = "edit"
-    method = "add_section"
     heading: str
     text: str
     position: int | None = None
@@ -24,44 +22,39 @@ class AddSection(PacketCall):
 
 
 @dataclass(frozen=True)
-class _SectionEdit(PacketCall):
+class _SectionEdit(PacketCall, action="edit"):
     """An edit of one section (its heading, place or existence)."""
 
-    action = "edit"
     section_id: str
 
 
 @dataclass(frozen=True)
-class RetitleSection(_SectionEdit):
-    method = "retitle_section"
+class RetitleSection(_SectionEdit, method="retitle_section"):
     heading: str
 
 
 @dataclass(frozen=True)
-class MoveSection(_SectionEdit):
-    method = "move_section"
+class MoveSection(_SectionEdit, method="move_section"):
     position: int
 
 
 @dataclass(frozen=True)
-class RemoveSection(_SectionEdit):
-    method = "remove_section"
+class RemoveSection(_SectionEdit, method="remove_section"):
+    pass
 
 
 @dataclass(frozen=True)
-class RejectSuggestion(PacketCall):
+class RejectSuggestion(
+    PacketCall, action="accept_suggestion", method="reject_suggestion"
+):
     """Rejects an agent's suggestion, keeping the reason and category."""
 
-    action = "accept_suggestion"
-    method = "reject_suggestion"
     suggestion_id: str
     reason: str | None = None
     category: str | None = None
 
 
 @dataclass(frozen=True)
-class ResolveConflict(PacketCall):
-    action = "resolve_conflict"
-    method = "resolve_conflict"
+class ResolveConflict(PacketCall, action="resolve_conflict", method="resolve_conflict"):
     conflict_id: str
     resolution: str

@@ -15,11 +15,9 @@ from workspace.errors import NotAllowedError, UnprocessableError
 
 
 @dataclass(frozen=True)
-class CiteSource(PacketCall):
+class CiteSource(PacketCall, action="cite_source", method="cite_source"):
     """Cites a source (the result is its id)."""
 
-    action = "cite_source"
-    method = "cite_source"
     kind: str
     title: str
     reference: str
@@ -32,7 +30,7 @@ class CiteSource(PacketCall):
 
 
 @dataclass(frozen=True)
-class RefreshSource(Command):
+class RefreshSource(Command, action="refresh_source"):
     """A changed digest is material (drift) unless the release owner, and
     only they, judges it otherwise, with a reason (403
     MATERIALITY_NOT_ALLOWED for anyone else, agents included).
@@ -42,7 +40,6 @@ class RefreshSource(Command):
     save, against the new digest; only human authors send them (an agent's
     refresh with facts is 403 AGENT_NOT_ALLOWED)."""
 
-    action = "refresh_source"
     source_id: str
     digest: str
     material: bool | None = None
@@ -104,8 +101,6 @@ class RefreshSource(Command):
 
 
 @dataclass(frozen=True)
-class WithdrawSource(PacketCall):
-    action = "cite_source"
-    method = "withdraw_source"
+class WithdrawSource(PacketCall, action="cite_source", method="withdraw_source"):
     source_id: str
     reason: str | None = None

@@ -17,10 +17,8 @@ from workspace.domain import worksheets as ws
 
 
 @dataclass(frozen=True)
-class _WorksheetEdit(Command):
+class _WorksheetEdit(Command, action="edit"):
     """Every worksheet command needs the role table's `edit`."""
-
-    action = "edit"
 
 
 @dataclass(frozen=True)
