@@ -5,17 +5,19 @@ one of its methods, which call the one handler, `Workspace.execute`."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends
 
 from api.deps import CurrentUser, ServicesDep, release_layer
-from api.schemas import SupersedingResult, VersionPublic, Write
+from api.schemas import Output, SupersedingResult, VersionPublic, Write
 from api.services import Services
 from workspace import policy
 from workspace.accounts import Principal
 from workspace.commands import Command, Executed
 from workspace.domain import Packet
+
+Created = TypeVar("Created", bound=Output)
 
 
 class OnPacket:
@@ -52,6 +54,14 @@ class OnPacket:
     ) -> VersionPublic:
         """`{version}`: the packet's version after the command."""
         return VersionPublic(version=self.execute(command, body).version)
+
+    def created(self, command: Command, body: Write, answer: type[Created]) -> Created:
+        """`{<entry>_id, version}` (201): the id of the entry the command
+        added (its result) in `answer`'s one field besides `version`
+        (`SectionCreated.section_id`), and the packet's version after it."""
+        done = self.execute(command, body)
+        (id_field,) = answer.model_fields.keys() - {"version"}
+        return answer.model_validate({id_field: done.result, "version": done.version})
 
     def superseding(
         self, command: Command, body: Write | None = None

@@ -31,8 +31,7 @@ router = APIRouter(prefix="/v1/packets/{packet_id}/objections", tags=["objection
 
 @router.post("", status_code=201)
 def raise_objection(body: ObjectionCreate, on: OnPacketDep) -> ObjectionCreated:
-    done = on.execute(RaiseObjection.from_body(body), body)
-    return ObjectionCreated(objection_id=done.result, version=done.version)
+    return on.created(RaiseObjection.from_body(body), body, ObjectionCreated)
 
 
 @router.post("/{objection_id}/answer")

@@ -22,8 +22,7 @@ router = APIRouter(
 def declare_prerequisite(
     body: PrerequisiteCreate, on: OnPacketDep
 ) -> PrerequisiteCreated:
-    done = on.execute(DeclarePrerequisite.from_body(body), body)
-    return PrerequisiteCreated(prerequisite_id=done.result, version=done.version)
+    return on.created(DeclarePrerequisite.from_body(body), body, PrerequisiteCreated)
 
 
 @router.post("/{prerequisite_id}/satisfy")

@@ -114,8 +114,7 @@ def list_asks(on: OnPacketDep) -> Any:
 
 @router.post("/precedents", status_code=201)
 def record_precedent(body: PrecedentCreate, on: OnPacketDep) -> PrecedentCreated:
-    done = on.execute(RecordPrecedent.from_body(body), body)
-    return PrecedentCreated(precedent_id=done.result, version=done.version)
+    return on.created(RecordPrecedent.from_body(body), body, PrecedentCreated)
 
 
 @router.post("/escalation", status_code=201)

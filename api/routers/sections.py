@@ -27,8 +27,7 @@ router = APIRouter(prefix="/v1/packets/{packet_id}/sections", tags=["sections"])
 
 @router.post("", status_code=201)
 def add_section(body: SectionCreate, on: OnPacketDep) -> SectionCreated:
-    done = on.execute(AddSection.from_body(body), body)
-    return SectionCreated(section_id=done.result, version=done.version)
+    return on.created(AddSection.from_body(body), body, SectionCreated)
 
 
 @router.post(

@@ -34,8 +34,7 @@ def cite_source(body: SourceCreate, on: OnPacketDep, svc: ServicesDep) -> Source
         limits = connectors.Limits.from_settings(svc.settings)
         connectors.check(body.reference, limits)
         watch = body.watch.model_dump(exclude_none=True)
-    done = on.execute(CiteSource.from_body(body, watch=watch), body)
-    return SourceCreated(source_id=done.result, version=done.version)
+    return on.created(CiteSource.from_body(body, watch=watch), body, SourceCreated)
 
 
 @router.post("/{source_id}/refresh")

@@ -68,8 +68,8 @@ def _json(value: Any, status_code: int = 200) -> Response:
 def create_worksheet(
     body: WorksheetCreate, raw: ExactBody, on: OnPacketDep
 ) -> WorksheetCreated:
-    done = on.execute(CreateWorksheet.from_body(body, facts=raw["facts"]), body)
-    return WorksheetCreated(worksheet_id=done.result, version=done.version)
+    command = CreateWorksheet.from_body(body, facts=raw["facts"])
+    return on.created(command, body, WorksheetCreated)
 
 
 @router.get("")
@@ -122,5 +122,4 @@ def add_interpretation(
     command = AddInterpretation.from_body(
         body, worksheet_id=worksheet_id, rules=raw["rules"]
     )
-    done = on.execute(command, body)
-    return InterpretationCreated(interpretation_id=done.result, version=done.version)
+    return on.created(command, body, InterpretationCreated)
