@@ -112,12 +112,11 @@ def _evidence_ids(packet: Packet) -> list[str]:
 
 
 @dataclass(frozen=True)
-class PrepareEscalation(Command):
+class PrepareEscalation(Command, action="release_owner"):
     """The release owner (never an agent) packages the escalation. Refused
     (409 IN_BAND_OPTION_REMAINS) while an accepted option is in band, unless
     a `reason` says why none is defensible; once per packet."""
 
-    action = "release_owner"
     lane_id: str
     reason: str | None = None
 

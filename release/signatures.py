@@ -63,7 +63,7 @@ ContentOf = Callable[[Packet, int], dict[str, Any]]
 
 # ------------------------------------------------------------- naming
 @dataclass(frozen=True)
-class NameSigners(Command):
+class NameSigners(Command, action="release_owner"):
     """The release owner names who must sign besides themselves (an empty
     list: the owner alone again). Refused with 422 and nothing written: an
     unknown user (`SIGNER_UNKNOWN`), an agent (`SIGNER_IS_AGENT`), someone
@@ -72,7 +72,6 @@ class NameSigners(Command):
     (`SIGNER_NOT_MEMBER`: a signer must be able to read what they sign).
     `plan_approvers`: a recovery plan's remediation approvers sign too."""
 
-    action = "release_owner"
     signers: list[str]
     plan_approvers: bool = False
 
