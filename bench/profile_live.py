@@ -17,6 +17,8 @@ step is timed by wrapping it:
   the INSERT with its NOTIFY, COMMIT, which frees the packet's lock);
 - save, other: the rest of `save` (serializing the event, snapshots, cache);
 - release: leaving `saving_on` (nothing is left to undo after the COMMIT);
+- the CPU time of the writer's thread from lock to release, and the
+  process's CPU time per edit (writer and feed together);
 - then, on the feed's side: from the insert's start (the writer itself learns
   of its COMMIT no sooner than the listener does) to the hand-over to the hub
   (`deliver`), for the events the NOTIFY carried and, apart, for those read
@@ -186,6 +188,7 @@ def run(stack: Stack, args: argparse.Namespace) -> None:
     back = 0
     with psycopg.connect(PG_URL, autocommit=True) as lock:
         start = time.perf_counter()
+        cpu_start = time.process_time()
         for n in range(args.edits):
             if args.rate:
                 pause = start + n / args.rate - time.perf_counter()
@@ -193,6 +196,7 @@ def run(stack: Stack, args: argparse.Namespace) -> None:
                     time.sleep(pause)
             current.clear()
             t0 = time.perf_counter()
+            c0 = time.thread_time()
             # As LiveHub.packet_lock: the lock's round trip also reads what
             # the cached copy lacks.
             prefetch = Prefetch.of(app, packet_uuid)
@@ -218,6 +222,7 @@ def run(stack: Stack, args: argparse.Namespace) -> None:
             t2 = time.perf_counter()
             held.__exit__(None, None, None)
             t3 = time.perf_counter()
+            steps["edit, CPU of the writer's thread"].append(time.thread_time() - c0)
             if n == 0 and not hasattr(result, "version"):
                 raise SystemExit(f"the first edit failed: {result!r}")
             cursor += len(token)
@@ -241,6 +246,7 @@ def run(stack: Stack, args: argparse.Namespace) -> None:
             steps["release"].append(t3 - t2)
             steps["edit, lock to release"].append(t3 - t0)
         elapsed = time.perf_counter() - start
+        cpu = time.process_time() - cpu_start
     deadline = time.perf_counter() + 10
     while len(seen) < len(committed) and time.perf_counter() < deadline:
         time.sleep(0.01)
@@ -258,7 +264,8 @@ def run(stack: Stack, args: argparse.Namespace) -> None:
     print(
         f"{args.edits} one-token edits, {args.edits / elapsed:.0f}/s "
         f"({'back to back' if not args.rate else f'{args.rate:g}/s offered'}); "
-        f"{len(seen)} reached the other feed\n"
+        f"{len(seen)} reached the other feed; CPU (this process, writer and "
+        f"feed) {cpu / args.edits * 1000:.3f} ms per edit\n"
     )
     print(f"{'step':<36} {'n':>5} {'mean':>8} {'p50':>8} {'p99':>8}  (ms)")
     for name, values in steps.items():

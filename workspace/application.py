@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from importlib import import_module
@@ -256,11 +256,16 @@ class WorkspaceCore(UserAccounts, Application[UUID]):
                 # it is on the path of every live edit. The lock keeps another
                 # load from fast-forwarding it in place while it is copied.
                 with self._cache_lock(pid):
-                    current: Any = self.repository.get(pid, deepcopy_from_cache=False)
+                    current: Any = self.repository.get(
+                        pid, projector_func=_project, deepcopy_from_cache=False
+                    )
                     packet: Any = _state_copy(current, {})
             else:
                 packet = self.repository.get(
-                    pid, version=version, deepcopy_from_cache=False
+                    pid,
+                    version=version,
+                    projector_func=_project,
+                    deepcopy_from_cache=False,
                 )
         except AggregateNotFoundError:
             raise NotFoundError(
@@ -494,6 +499,18 @@ def _uuid(value: UUID | str, code: str, what: str) -> UUID:
 
 #: Values shared, not copied, by `_state_copy` (immutable; deepcopy shares them too).
 _ATOMS = frozenset({str, int, float, bool, type(None), UUID, datetime, bytes})
+
+
+def _project(aggregate: Any, events: Iterable[Any]) -> Any:
+    """The library's `project_aggregate` without its per-event assertion
+    that the event is a `CanMutateProtocol`: an `isinstance` against a
+    runtime-checkable protocol, which Python 3.11 answers by listing the
+    protocol's members on every call. Every stored packet event is a
+    `PacketEvent` (it has `mutate`); on the live path that assertion was
+    about a tenth of each load's time (issue 18)."""
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    return aggregate
 
 
 def _state_copy(value: Any, memo: dict[int, Any]) -> Any:

@@ -18,8 +18,9 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
+from functools import lru_cache
 
-from workspace.boundary import check
+from workspace.boundary import Flag, check
 from workspace.rebase import Op, apply_ops
 
 #: How far beyond the edited range the window may reach to find a sentence.
@@ -37,6 +38,26 @@ def _window(text: str, start: int, end: int) -> str:
     return text[begin:finish]
 
 
+#: Windows up to this long are remembered (`_checked`).
+CACHED_WINDOW = 4 * REACH
+
+
+@lru_cache(maxsize=1024)
+def _checked_window(window: str) -> tuple[Flag, ...]:
+    return tuple(check(window))
+
+
+def _checked(window: str) -> Sequence[Flag]:
+    """`check(window)`, remembered for short windows: typing in a sentence,
+    one edit's edited window is the next edit's base window, so each
+    keystroke's sentence is checked once, not twice (issue 18: the checks
+    were about half of a live edit's decision; typing words into a
+    sentence, about half the windows are found here)."""
+    if len(window) > CACHED_WINDOW:
+        return check(window)
+    return _checked_window(window)
+
+
 def flags_introduced(base_text: str, ops: Sequence[Op]) -> list[dict[str, str]]:
     """`[{category, phrase}]` the edit adds to the text (none for a deletion
     that leaves no new commitment)."""
@@ -48,10 +69,10 @@ def flags_introduced(base_text: str, ops: Sequence[Op]) -> list[dict[str, str]]:
     new_text = apply_ops(base_text, ops)
     before = Counter(
         (f.category, f.phrase.lower())
-        for f in check(_window(base_text, start, old_end))
+        for f in _checked(_window(base_text, start, old_end))
     )
     found: list[dict[str, str]] = []
-    for flag in check(_window(new_text, start, old_end + delta)):
+    for flag in _checked(_window(new_text, start, old_end + delta)):
         key = (flag.category, flag.phrase.lower())
         if before[key] > 0:
             before[key] -= 1

@@ -23,6 +23,7 @@ from workspace.accounts import Principal
 from workspace.application import Workspace
 from workspace.commands import AddSection
 from workspace.config import Settings, postgres_conninfo
+from workspace.editing import EditRequest
 from workspace.pg_saves import (
     NOTICE_MAX_BYTES,
     Prefetch,
@@ -173,6 +174,55 @@ def test_a_clash_under_the_lock_is_rolled_back_and_the_lock_held_again(
     assert done.version == version + 2
     assert packet_now.sections[sid]["text"] == "xxCredits."
     assert packet_now.sections[sid]["heading"] == "Terms"
+
+
+HOSTILE = "'); DROP TABLE x; -- \\ \\x00 $$ %s %(a)s \u00e9\U0001f600 E'\\'"
+
+
+def test_a_hold_saves_several_events_in_one_statement_and_every_byte_round_trips(
+    app: Workspace, ben: Principal, packet: tuple[str, str], conns: Any
+) -> None:
+    """The held lock's statements are sent with their values quoted by the
+    driver (one simple query): text with quotes, backslashes, a statement
+    separator, placeholders and characters outside the BMP is stored as
+    typed; a batch of two edits is one save (one INSERT of two rows); a second save in
+    the same hold takes the lock again before it inserts."""
+    pid, sid = packet
+    holder, other = conns
+    key = advisory_key(pid)
+    version = app.get_packet(pid).version
+    with saving_on(holder, key):
+        batch = app.edit_sections(
+            pid,
+            [
+                EditRequest(
+                    ben, sid, version, ops=[{"at": 0, "delete": 0, "insert": HOSTILE}]
+                ),
+                EditRequest(
+                    ben, sid, version, ops=[{"at": 0, "delete": 0, "insert": "<"}]
+                ),
+            ],
+        )
+        assert [getattr(r, "version", r) for r in batch] == [version + 1, version + 2]
+        assert _free(other, key)  # the first save's COMMIT freed the lock
+        done = app.edit_section(pid, ben, sid, base_version=version + 2, ops=EDIT)
+        assert _free(other, key)
+    assert done.version == version + 3
+    text = app.get_packet(pid).sections[sid]["text"]
+    assert text == "x" + HOSTILE + "<Credits."  # a tie goes after the earlier insert
+    fresh = Workspace({}, settings=app.settings)
+    try:
+        assert fresh.get_packet(pid).sections[sid]["text"] == text
+    finally:
+        fresh.close()
+    stored = list(app.recorder.select_events(UUID(pid), gt=version))
+    assert [e.originator_version for e in stored] == [
+        version + 1,
+        version + 2,
+        version + 3,
+    ]
+    ids = [n.id for n in app.recorder.select_notifications(start=None, limit=10_000)]
+    assert ids == sorted(set(ids))
 
 
 def test_the_notify_carries_the_saved_events_and_a_large_save_only_its_ids(
