@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from api.cli_errors import cli_errors
-from api.cli_projections import WaitForWorker, require_known
+from api.cli_projections import OnlyProjections, WaitForWorker, require_known
 from api.services import build_services
 from projections import poison
 from projections.driver import Driver
@@ -57,13 +57,7 @@ def poisoned(
         raise typer.Exit(1)
 
 
-def retry(
-    only: Annotated[
-        list[str] | None,
-        typer.Option("--only", help="only this projection's events (repeatable)"),
-    ] = None,
-    wait: WaitForWorker = 30.0,
-) -> None:
+def retry(only: OnlyProjections = None, wait: WaitForWorker = 30.0) -> None:
     """Re-applies poison events (after the cause is fixed); exit 1 if any fail."""
     settings = get_settings()
     services = build_services(settings)

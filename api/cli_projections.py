@@ -41,6 +41,12 @@ audit_app = typer.Typer(help="Verifiable history.", no_args_is_help=True)
 WaitForWorker = Annotated[
     float, typer.Option("--wait", help="seconds to wait for a running worker")
 ]
+#: `--only`, of the commands that can be limited to some projections (checked
+#: by `require_known`).
+OnlyProjections = Annotated[
+    list[str] | None,
+    typer.Option("--only", help="only this projection (repeatable)"),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -67,13 +73,7 @@ def require_known(names: set[str], only: list[str] | None) -> None:
 
 # ----------------------------------------------------------------- rebuild
 @projections_app.command("rebuild")
-def rebuild(
-    only: Annotated[
-        list[str] | None,
-        typer.Option("--only", help="rebuild only this projection (repeatable)"),
-    ] = None,
-    wait: WaitForWorker = 30.0,
-) -> None:
+def rebuild(only: OnlyProjections = None, wait: WaitForWorker = 30.0) -> None:
     """Rebuilds every read model from the event log (with a progress bar).
 
     Each projection is emptied and replayed under its lock, so a running

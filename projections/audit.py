@@ -52,10 +52,8 @@ CHECKPOINT_TOPICS = (ev.REVISION_CUT, ev.RELEASE_APPROVED)
 READ_CHUNK = 5000
 
 
-class AuditMismatchError(StateError):
+class AuditMismatchError(StateError, code="AUDIT_MISMATCH"):
     """The event log no longer matches what the audit log recorded or signed."""
-
-    code = "AUDIT_MISMATCH"
 
 
 class MerkleFrontier:

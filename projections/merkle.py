@@ -244,6 +244,12 @@ def _hash_list(proof: object) -> list[bytes] | None:
     return items
 
 
+def _well_formed(hashes: Sequence[object], counts: Sequence[object]) -> bool:
+    """Whether each of `hashes` is a hash and each of `counts` a count: what
+    a verifier is given comes from outside, whatever its annotations say."""
+    return all(map(_is_hash, hashes)) and all(map(_is_count, counts))
+
+
 def verify_inclusion(
     leaf: bytes, index: int, tree_size: int, proof: Sequence[bytes], root: bytes
 ) -> bool:
@@ -258,10 +264,7 @@ def verify_inclusion(
     path = _hash_list(proof)
     if (
         path is None
-        or not _is_hash(leaf)
-        or not _is_hash(root)
-        or not _is_count(index)
-        or not _is_count(tree_size)
+        or not _well_formed((leaf, root), (index, tree_size))
         or index >= tree_size
     ):
         return False
@@ -305,10 +308,7 @@ def verify_consistency(
     path = _hash_list(proof)
     if (
         path is None
-        or not _is_count(old_size)
-        or not _is_count(new_size)
-        or not _is_hash(old_root)
-        or not _is_hash(new_root)
+        or not _well_formed((old_root, new_root), (old_size, new_size))
         or old_size > new_size
     ):
         return False

@@ -173,28 +173,33 @@ def check_current(store: ReadStore) -> None:
         return  # created by this process, at the code's versions
     found = status(store)
     if found.ahead:
-        raise SchemaVersionError(
+        raise _mismatch(
             "SCHEMA_AHEAD",
-            "the database is newer than this release of Quire ("
-            + _describe(found.ahead, found.expected)
-            + "): run a newer release",
+            "the database is newer than this release of Quire ({}): "
+            "run a newer release",
             {"ahead": found.ahead},
+            found.expected,
         )
     if found.behind:  # (no version table: the baseline, version 1 of all)
-        raise SchemaVersionError(
+        raise _mismatch(
             "SCHEMA_BEHIND",
-            "the database needs `quire db migrate` ("
-            + _describe(found.behind, found.expected)
-            + ")",
+            "the database needs `quire db migrate` ({})",
             {"behind": found.behind},
+            found.expected,
         )
 
 
-def _describe(versions: dict[str, int], expected: dict[str, int]) -> str:
-    return ", ".join(
+def _mismatch(
+    code: str, message: str, detail: dict[str, dict[str, int]], expected: dict[str, int]
+) -> SchemaVersionError:
+    """`message` with the components `detail` names (its one entry: those
+    ahead, or those behind) and their versions in place of `{}`."""
+    [versions] = detail.values()
+    described = ", ".join(
         f"{c} at {v}, code needs {expected.get(c, 'none')}"
         for c, v in sorted(versions.items())
     )
+    return SchemaVersionError(code, message.format(described), detail)
 
 
 #: rebuild(names, before, after): see `migrate`.

@@ -144,23 +144,25 @@ class WebhookDelivery(Aggregate):
     def attempted(
         self, *, at: datetime, status: int | None, error: str, next_at: datetime
     ) -> None:
-        self.trigger_event(
+        self._attempt(
             self.DeliveryAttempted,
-            timestamp=at,
-            actor="quire.webhooks",
-            attempt=self.attempts + 1,
+            at,
             status=status,
             error=error[:500],
             next_at=iso(next_at) or "",
         )
 
     def mark_delivered(self, *, at: datetime, status: int) -> None:
+        self._attempt(self.Delivered, at, status=status)
+
+    def _attempt(self, event: type[Event], at: datetime, **fields: Any) -> None:
+        """Records the sender's next attempt (`attempts + 1`) and its outcome."""
         self.trigger_event(
-            self.Delivered,
+            event,
             timestamp=at,
             actor="quire.webhooks",
             attempt=self.attempts + 1,
-            status=status,
+            **fields,
         )
 
 

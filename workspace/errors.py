@@ -10,9 +10,18 @@ from typing import Any
 
 
 class QuireError(Exception):
-    """Base of every error Quire reports to a caller."""
+    """Base of every error Quire reports to a caller.
+
+    A subclass names its code in its class line:
+    `class NotFoundError(QuireError, code="NOT_FOUND")`.
+    """
 
     code = "QUIRE_ERROR"
+
+    def __init_subclass__(cls, code: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if code is not None:
+            cls.code = code
 
     def __init__(
         self,
@@ -27,66 +36,46 @@ class QuireError(Exception):
         super().__init__(f"{self.code}: {self.message}")
 
 
-class InvalidInputError(QuireError):
+class InvalidInputError(QuireError, code="INVALID_INPUT"):
     """Bad input: empty title, ops out of range, unknown kind... (HTTP 400)."""
 
-    code = "INVALID_INPUT"
 
-
-class TooLargeError(QuireError):
+class TooLargeError(QuireError, code="TOO_LARGE"):
     """A section, body or edit over its size limit (HTTP 413)."""
 
-    code = "TOO_LARGE"
 
-
-class NotFoundError(QuireError):
+class NotFoundError(QuireError, code="NOT_FOUND"):
     """An unknown packet, section, source, user... (HTTP 404)."""
 
-    code = "NOT_FOUND"
 
-
-class NotAllowedError(QuireError):
+class NotAllowedError(QuireError, code="FORBIDDEN"):
     """The actor's role does not allow this (HTTP 403)."""
 
-    code = "FORBIDDEN"
 
-
-class AuthenticationError(QuireError):
+class AuthenticationError(QuireError, code="UNAUTHENTICATED"):
     """No token, or a bad one (HTTP 401)."""
 
-    code = "UNAUTHENTICATED"
 
-
-class VersionClashError(QuireError):
+class VersionClashError(QuireError, code="VERSION_CLASH"):
     """The write was based on a version that is no longer current (HTTP 409)."""
 
-    code = "VERSION_CLASH"
 
-
-class EditConflictError(QuireError):
+class EditConflictError(QuireError, code="EDIT_CONFLICT"):
     """An edit overlaps a later accepted edit; stored as a conflict (HTTP 409)."""
 
-    code = "EDIT_CONFLICT"
 
-
-class OutOfScopeError(QuireError):
+class OutOfScopeError(QuireError, code="OUT_OF_SCOPE"):
     """Quire never approves credits, contacts customers, changes billing,
     adjudicates entitlement or assigns engineers (HTTP 403). Recorded."""
 
-    code = "OUT_OF_SCOPE"
 
-
-class StateError(QuireError):
+class StateError(QuireError, code="INVALID_STATE"):
     """The thing exists but is in the wrong state for this (HTTP 409)."""
 
-    code = "INVALID_STATE"
 
-
-class UnprocessableError(QuireError):
+class UnprocessableError(QuireError, code="UNPROCESSABLE"):
     """Well-formed JSON whose content breaks a rule: an unknown component type,
     a period that does not parse, a negative amount (HTTP 422)."""
-
-    code = "UNPROCESSABLE"
 
 
 def require_known_fields(raw: Mapping[str, Any], allowed: set[str], what: str) -> None:

@@ -128,13 +128,18 @@ def validate_ops(raw: object, text_length: int, max_ops: int = 1000) -> list[Op]
                 f"op {index}: [{at}, {at + delete}) is beyond the text "
                 f"(length {text_length})",
             )
-        op = Op(at=at, delete=delete, insert=str(insert))
-        if _is_noop(op):
-            continue
-        if ops:
-            _check_follows(ops[-1], op, index)
-        ops.append(op)
+        _keep(ops, Op(at=at, delete=delete, insert=str(insert)), index)
     return ops
+
+
+def _keep(kept: list[Op], op: Op, index: int) -> None:
+    """Appends op number `index` to the changeset `kept` unless it is a no-op
+    (no-ops change nothing, so they do not count for ordering)."""
+    if _is_noop(op):
+        return
+    if kept:
+        _check_follows(kept[-1], op, index)
+    kept.append(op)
 
 
 def _check_follows(prev: Op, op: Op, index: int) -> None:
@@ -158,11 +163,7 @@ def _require_changeset(ops: Sequence[Op]) -> list[Op]:
     for index, op in enumerate(ops):
         if op["at"] < 0 or op["delete"] < 0:
             raise InvalidOps("OP_NEGATIVE_LENGTH", f"op {index} has a negative field")
-        if _is_noop(op):
-            continue
-        if kept:
-            _check_follows(kept[-1], op, index)
-        kept.append(op)
+        _keep(kept, op, index)
     return kept
 
 

@@ -20,21 +20,17 @@ from workspace.config import Settings
 from workspace.errors import QuireError, UnprocessableError
 
 
-class FetchError(QuireError):
+class FetchError(QuireError, code="FETCH_FAILED"):
     """A watched source could not be read: `FETCH_TIMEOUT`, `FETCH_TOO_LARGE`,
     `FETCH_STATUS`, `FETCH_REDIRECT_REFUSED`, `FETCH_FAILED`,
     `SOURCE_NOT_WATCHABLE`... Recorded on the source, never shown as an
     HTTP error."""
 
-    code = "FETCH_FAILED"
 
-
-class ReferenceRefusedError(UnprocessableError):
+class ReferenceRefusedError(UnprocessableError, code="SOURCE_NOT_WATCHABLE"):
     """A reference the settings do not allow to be watched (HTTP 422):
     `SOURCE_NOT_WATCHABLE` (no connector for its scheme),
     `SOURCE_HOST_NOT_ALLOWED`, `SOURCE_PATH_NOT_ALLOWED`."""
-
-    code = "SOURCE_NOT_WATCHABLE"
 
 
 @dataclass(frozen=True)
