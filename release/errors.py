@@ -7,11 +7,9 @@ from typing import Any
 from workspace.errors import QuireError, StateError
 
 
-class ReleaseHeldError(StateError):
+class ReleaseHeldError(StateError, code="RELEASE_HELD"):
     """The gate holds the release; `details.hold_reasons` lists every reason
     (HTTP 409)."""
-
-    code = "RELEASE_HELD"
 
     def __init__(self, release_id: str, hold_reasons: list[dict[str, Any]]) -> None:
         codes = ", ".join(sorted({h["code"] for h in hold_reasons}))
@@ -22,8 +20,6 @@ class ReleaseHeldError(StateError):
         )
 
 
-class ReleaseIntegrityError(QuireError):
+class ReleaseIntegrityError(QuireError, code="RELEASE_CONTENT_CORRUPT"):
     """Stored released content no longer matches the hash its approval bound.
     Never expected; reported rather than serving the wrong content (HTTP 500)."""
-
-    code = "RELEASE_CONTENT_CORRUPT"

@@ -17,8 +17,8 @@ MAX_WINDOWS = 10_000
 LIST_KEYS = ("windows", "outages", "maintenance")
 
 
-class WindowsUnreadableError(UnprocessableError):
-    code = "WINDOWS_UNREADABLE"
+class WindowsUnreadableError(UnprocessableError, code="WINDOWS_UNREADABLE"):
+    """A source whose content cannot be read as windows (HTTP 422)."""
 
 
 def _time(value: object, where: str) -> datetime:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from workspace.errors import UnprocessableError
 
 
-class CalculationInputError(UnprocessableError):
+class CalculationInputError(UnprocessableError, code="CALCULATION_INPUT_INVALID"):
     """Facts or rules the calculator cannot use (HTTP 422). Nothing is written.
 
     Codes (stable): FIELD_REQUIRED, FIELD_INVALID, UNKNOWN_FIELD, UNKNOWN_POLICY,
@@ -14,5 +14,3 @@ class CalculationInputError(UnprocessableError):
     SERVICE_START_INVALID, USERS_INVALID, DENOMINATOR_EMPTY. (A body that is
     not JSON at all is `MALFORMED_JSON`, HTTP 400.)
     """
-
-    code = "CALCULATION_INPUT_INVALID"
