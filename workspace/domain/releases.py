@@ -47,16 +47,13 @@ SET_LATER = (
 )
 
 
-class ReleaseEvent(EntryEvent):
+class ReleaseEvent(EntryEvent, entries="releases", key="release_id", id_prefix="rel"):
     """An event about one release (no TOPIC: the base of every release event,
     here, in approvals and in signatures). Written by the release layer;
     shared with the projections (notes/release_events.md); never authoring
     (see above)."""
 
     counts_as_work = False
-    entries = "releases"
-    key = "release_id"
-    id_prefix = "rel"
     release_id: str
 
 

@@ -25,12 +25,11 @@ if TYPE_CHECKING:
     from workspace.domain.packet import Packet
 
 
-class ConflictEvent(EntryEvent):
+class ConflictEvent(
+    EntryEvent, entries="conflicts", key="conflict_id", id_prefix="conf"
+):
     """An event about one edit conflict (no TOPIC: the base of those below)."""
 
-    entries = "conflicts"
-    key = "conflict_id"
-    id_prefix = "conf"
     conflict_id: str
 
 
@@ -75,13 +74,12 @@ class EditConflictResolved(ConflictEvent):
     copies = ("resolution",)
 
 
-class SuggestionEvent(EntryEvent):
+class SuggestionEvent(
+    EntryEvent, entries="suggestions", key="suggestion_id", id_prefix="sug"
+):
     """An event about one agent's suggestion (no TOPIC: the base of those
     below)."""
 
-    entries = "suggestions"
-    key = "suggestion_id"
-    id_prefix = "sug"
     suggestion_id: str
 
 
