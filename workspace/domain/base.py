@@ -254,6 +254,15 @@ class EntryEvent(PacketEvent, metaclass=AreaEventType):
         self.entry_map(packet)[ident] = entry
         return entry
 
+    def remember_added(self, packet: Packet) -> None:
+        """Keeps what a resend of the client's edit that added the entry is
+        answered with: its id (under `key`) and this version
+        (`Packet.remember_client`)."""
+        ident = getattr(self, self.key)
+        packet.remember_client(
+            self, {self.key: ident, "version": self.originator_version}
+        )
+
     def fold(self, packet: Packet) -> None:
         entry = self.entry(packet)
         entry.update({name: kept(value) for name, value in self.sets.items()})

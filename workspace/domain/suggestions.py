@@ -57,13 +57,7 @@ class EditConflictRecorded(ConflictEvent):
             state="open",
             resolution=None,
         )
-        packet.remember_client(
-            self,
-            {
-                "conflict_id": self.conflict_id,
-                "version": self.originator_version,
-            },
-        )
+        self.remember_added(packet)
 
 
 class EditConflictResolved(ConflictEvent):
@@ -107,13 +101,7 @@ class SuggestionProposed(SuggestionEvent):
         )
         if self.boundary_flags:  # absent when none (as in stored states)
             suggestion["boundary_flags"] = list(self.boundary_flags)
-        packet.remember_client(
-            self,
-            {
-                "suggestion_id": self.suggestion_id,
-                "version": self.originator_version,
-            },
-        )
+        self.remember_added(packet)
 
 
 class SuggestionRejected(SuggestionEvent):
