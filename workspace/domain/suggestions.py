@@ -138,14 +138,35 @@ class SuggestionCommands(PacketBase):
         ops: list[Op],
         against_version: int,
     ) -> str:
+        return self._add_edit_aside(
+            EditConflictRecorded,
+            meta,
+            section_id,
+            base_version,
+            ops,
+            against_version=against_version,
+        )
+
+    def _add_edit_aside(
+        self,
+        event_class: type[EntryEvent],
+        meta: Meta,
+        section_id: str,
+        base_version: int,
+        ops: list[Op],
+        **more: Any,
+    ) -> str:
+        """Adds an edit kept aside, not applied (a conflict's losing ops, an
+        agent's suggestion): its section must exist; its ops are stored as
+        dicts. Returns the new entry's id."""
         self.section(section_id)
         return self._add_entry(
-            EditConflictRecorded,
+            event_class,
             meta,
             section_id=section_id,
             base_version=base_version,
             ops=[dict(op) for op in ops],
-            against_version=against_version,
+            **more,
         )
 
     def resolve_conflict(self, meta: Meta, conflict_id: str, resolution: str) -> None:
@@ -172,13 +193,12 @@ class SuggestionCommands(PacketBase):
         ops: list[Op],
         boundary_flags: list[dict[str, str]] | None = None,
     ) -> str:
-        self.section(section_id)
-        return self._add_entry(
+        return self._add_edit_aside(
             SuggestionProposed,
             meta,
-            section_id=section_id,
-            base_version=base_version,
-            ops=[dict(op) for op in ops],
+            section_id,
+            base_version,
+            ops,
             boundary_flags=list(boundary_flags or []),
         )
 
