@@ -26,16 +26,6 @@ NO_IN_BAND_OPTION = "NO_IN_BAND_OPTION"
 #: alone does not).
 CONTENT_KEYS = ("authority", "case", "options", "asks", "precedents")
 
-OPTION_HASHED = (
-    "id",
-    "title",
-    "components",
-    "rationale",
-    "evidence",
-    "precedent_ids",
-    "classification",
-)
-
 
 def accepted(items: dict[str, Any]) -> list[dict[str, Any]]:
     return [x for x in items.values() if x["state"] == "accepted"]
@@ -57,14 +47,14 @@ class Recommendations(ContentModule):
             else {k: auth[k] for k in ("source_id", "digest", "matrix")},
             "case": part.get("case"),
             "options": [
-                {k: o[k] for k in OPTION_HASHED}
+                {k: o[k] for k in ("id", *rec.OPTION_FIELDS)}
                 for o in accepted(part.get("options", {}))
             ],
             "ranking": None
             if ranking is None
             else {"order": ranking["order"], "because": ranking["because"]},
             "asks": [
-                {k: a[k] for k in ("id", "type", "requested_by", "text")}
+                {k: a[k] for k in ("id", *rec.ASK_FIELDS)}
                 for a in accepted(part.get("asks", {}))
             ],
             "precedents": list(part.get("precedents", {}).values()),

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, MetaDomainEvent
 
 from workspace.boundary import BoundaryCategory
 from workspace.errors import (
@@ -190,11 +190,33 @@ class PacketEvent(Aggregate.Event):
         }
 
 
-class EntryEvent(PacketEvent):
+class AreaEventType(MetaDomainEvent):
+    """The metaclass of `EntryEvent`: an area's base names its map, its id
+    field and its ids' prefix as class keywords (`class SourceEvent(EntryEvent,
+    entries="sources", key="source_id", id_prefix="src")`), kept as class
+    attributes (never fields). The library's metaclass, which makes every
+    event a frozen dataclass, takes no class keywords."""
+
+    def __new__(
+        mcs,
+        name: str,
+        bases: tuple[type[Any], ...],
+        namespace: dict[str, Any],
+        *,
+        entries: str | None = None,
+        key: str | None = None,
+        id_prefix: str | None = None,
+    ) -> Any:
+        declared = {"entries": entries, "key": key, "id_prefix": id_prefix}
+        namespace.update({k: v for k, v in declared.items() if v is not None})
+        return super().__new__(mcs, name, bases, namespace)
+
+
+class EntryEvent(PacketEvent, metaclass=AreaEventType):
     """An event about one entry of a packet map (no TOPIC: each area's base,
-    `SourceEvent`, names the map (`entries`), the id field (`key`) that it
-    declares first, and the prefix of the ids it gives (`id_prefix`: `src`
-    for `src-1`); `entry(packet)` is that entry).
+    `SourceEvent`, names as class keywords the map (`entries`), the id field
+    (`key`) that it declares first, and the prefix of the ids it gives
+    (`id_prefix`: `src` for `src-1`); `entry(packet)` is that entry).
 
     The event that adds an entry is triggered by `PacketBase._add_entry`,
     which gives the next id, and folds with `add_entry`. The default `fold`
@@ -231,6 +253,15 @@ class EntryEvent(PacketEvent):
         entry = {"id": ident, **copied(self, *names), **values}
         self.entry_map(packet)[ident] = entry
         return entry
+
+    def remember_added(self, packet: Packet) -> None:
+        """Keeps what a resend of the client's edit that added the entry is
+        answered with: its id (under `key`) and this version
+        (`Packet.remember_client`)."""
+        ident = getattr(self, self.key)
+        packet.remember_client(
+            self, {self.key: ident, "version": self.originator_version}
+        )
 
     def fold(self, packet: Packet) -> None:
         entry = self.entry(packet)

@@ -20,14 +20,13 @@ if TYPE_CHECKING:
     from workspace.domain.packet import Packet
 
 
-class ObjectionEvent(EntryEvent):
+class ObjectionEvent(
+    EntryEvent, entries="objections", key="objection_id", id_prefix="obj"
+):
     """An event about one objection (no TOPIC: the base of those below).
     Objection work is not authorship."""
 
     counts_as_work = False
-    entries = "objections"
-    key = "objection_id"
-    id_prefix = "obj"
     objection_id: str
 
 

@@ -18,12 +18,11 @@ if TYPE_CHECKING:
     from workspace.domain.packet import Packet
 
 
-class PrerequisiteEvent(EntryEvent):
+class PrerequisiteEvent(
+    EntryEvent, entries="prerequisites", key="prerequisite_id", id_prefix="pre"
+):
     """An event about one prerequisite (no TOPIC: the base of those below)."""
 
-    entries = "prerequisites"
-    key = "prerequisite_id"
-    id_prefix = "pre"
     prerequisite_id: str
 
 

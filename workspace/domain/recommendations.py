@@ -32,12 +32,62 @@ AUTHORITY_SOURCE_WITHDRAWN = "AUTHORITY_SOURCE_WITHDRAWN"
 PRECEDENT_PARTIAL_FIT = "PRECEDENT_PARTIAL_FIT"
 CASE_DIMENSIONS_MISSING = "CASE_DIMENSIONS_MISSING"
 
+#: An option's and an ask's own fields, copied from the event that adds it
+#: (the content module hashes them, with the id, once accepted).
+OPTION_FIELDS = (
+    "title",
+    "components",
+    "rationale",
+    "evidence",
+    "precedent_ids",
+    "classification",
+)
+ASK_FIELDS = ("type", "requested_by", "text")
+
 
 class RecommendationEvent(PacketEvent):
     """Base of this module's events (no TOPIC: never stored as such).
     `regates`: an open release's hold list may differ after it."""
 
     regates: ClassVar[bool] = True
+
+
+class ProposalEvent(RecommendationEvent):
+    """An event about an option or an ask, which an agent may propose and a
+    human accepts (no TOPIC: the base of their events). Its `kind`
+    (`option`) names its map in the part (`options`), their count
+    (`option_count`, the next id's number) and its id field (`option_id`)."""
+
+    kind: ClassVar[str]
+
+    def ident(self) -> str:
+        ident: str = getattr(self, f"{self.kind}_id")
+        return ident
+
+    def keep(
+        self, packet: Packet, names: tuple[str, ...], proposed: bool, **by: str
+    ) -> None:
+        """Folds the event that adds one: counts it, and keeps under its id
+        its id, the fields named, its state (`proposed` or accepted), who
+        (`by`) and when."""
+        part = packet.part(PART)
+        part.setdefault(f"{self.kind}s", {})[self.ident()] = {
+            "id": self.ident(),
+            **copied(self, *names),
+            "state": "proposed" if proposed else "accepted",
+            **by,
+            "at": iso(self.timestamp),
+        }
+        part[f"{self.kind}_count"] = part.get(f"{self.kind}_count", 0) + 1
+
+
+class ProposalAccepted(ProposalEvent):
+    """A human accepts a proposed option or ask (no TOPIC)."""
+
+    def fold(self, packet: Packet) -> None:
+        packet.part(PART)[f"{self.kind}s"][self.ident()].update(
+            state="accepted", accepted_by=self.actor
+        )
 
 
 class AuthorityMatrixSet(RecommendationEvent):
@@ -63,8 +113,9 @@ class CaseDimensionsSet(RecommendationEvent):
         packet.part(PART)["case"] = dict(self.dimensions)
 
 
-class OptionAdded(RecommendationEvent):
+class OptionAdded(ProposalEvent):
     TOPIC = "quire.packet.OptionAdded"
+    kind = "option"
     option_id: str
     title: str
     components: list[dict[str, Any]]
@@ -75,34 +126,19 @@ class OptionAdded(RecommendationEvent):
     proposed: bool
 
     def fold(self, packet: Packet) -> None:
-        part = packet.part(PART)
-        part.setdefault("options", {})[self.option_id] = {
-            "id": self.option_id,
-            **copied(
-                self,
-                "title",
-                "components",
-                "rationale",
-                "evidence",
-                "precedent_ids",
-                "classification",
-            ),
-            "state": "proposed" if self.proposed else "accepted",
-            "added_by": self.actor,
-            "added_by_kind": self.actor_kind,
-            "at": iso(self.timestamp),
-        }
-        part["option_count"] = part.get("option_count", 0) + 1
-
-
-class OptionAccepted(RecommendationEvent):
-    TOPIC = "quire.packet.OptionAccepted"
-    option_id: str
-
-    def fold(self, packet: Packet) -> None:
-        packet.part(PART)["options"][self.option_id].update(
-            state="accepted", accepted_by=self.actor
+        self.keep(
+            packet,
+            OPTION_FIELDS,
+            self.proposed,
+            added_by=self.actor,
+            added_by_kind=self.actor_kind,
         )
+
+
+class OptionAccepted(ProposalAccepted):
+    TOPIC = "quire.packet.OptionAccepted"
+    kind = "option"
+    option_id: str
 
 
 class OptionReclassified(RecommendationEvent):
@@ -158,8 +194,9 @@ class OptionsRanked(RecommendationEvent):
         )
 
 
-class AskRecorded(RecommendationEvent):
+class AskRecorded(ProposalEvent):
     TOPIC = "quire.packet.AskRecorded"
+    kind = "ask"
     ask_id: str
     type: str
     requested_by: str
@@ -167,25 +204,13 @@ class AskRecorded(RecommendationEvent):
     proposed: bool
 
     def fold(self, packet: Packet) -> None:
-        part = packet.part(PART)
-        part.setdefault("asks", {})[self.ask_id] = {
-            "id": self.ask_id,
-            **copied(self, "type", "requested_by", "text"),
-            "state": "proposed" if self.proposed else "accepted",
-            "recorded_by": self.actor,
-            "at": iso(self.timestamp),
-        }
-        part["ask_count"] = part.get("ask_count", 0) + 1
+        self.keep(packet, ASK_FIELDS, self.proposed, recorded_by=self.actor)
 
 
-class AskAccepted(RecommendationEvent):
+class AskAccepted(ProposalAccepted):
     TOPIC = "quire.packet.AskAccepted"
+    kind = "ask"
     ask_id: str
-
-    def fold(self, packet: Packet) -> None:
-        packet.part(PART)["asks"][self.ask_id].update(
-            state="accepted", accepted_by=self.actor
-        )
 
 
 class PrecedentRecorded(RecommendationEvent):

@@ -47,16 +47,13 @@ SET_LATER = (
 )
 
 
-class ReleaseEvent(EntryEvent):
+class ReleaseEvent(EntryEvent, entries="releases", key="release_id", id_prefix="rel"):
     """An event about one release (no TOPIC: the base of every release event,
     here, in approvals and in signatures). Written by the release layer;
     shared with the projections (notes/release_events.md); never authoring
     (see above)."""
 
     counts_as_work = False
-    entries = "releases"
-    key = "release_id"
-    id_prefix = "rel"
     release_id: str
 
 
@@ -190,24 +187,29 @@ class ReleaseCommands(PacketBase):
     def place_owner_hold(self, meta: Meta, release_id: str) -> None:
         """Holds an open release; `meta.reason` says why (required)."""
         check_reason(meta, required=True)
-        release = self._open_release(release_id)
-        if release.get("owner_hold"):
-            raise StateError(
-                "RELEASE_ALREADY_HELD_BY_OWNER",
-                f"{release_id} is already held by its release owner",
-                {"release_id": release_id},
-            )
-        self._trigger(ReleaseHoldPlaced, meta, release_id=release_id)
+        self._set_owner_hold(meta, release_id, held=True)
 
     def lift_owner_hold(self, meta: Meta, release_id: str) -> None:
+        self._set_owner_hold(meta, release_id, held=False)
+
+    def _set_owner_hold(self, meta: Meta, release_id: str, *, held: bool) -> None:
+        """Places (`held`) or lifts the release owner's hold on an open
+        release; 409 `RELEASE_ALREADY_HELD_BY_OWNER` or
+        `RELEASE_NOT_HELD_BY_OWNER` when there is nothing to change."""
         release = self._open_release(release_id)
-        if not release.get("owner_hold"):
+        if bool(release.get("owner_hold")) == held:
+            code, state = (
+                ("RELEASE_ALREADY_HELD_BY_OWNER", "already")
+                if held
+                else ("RELEASE_NOT_HELD_BY_OWNER", "not")
+            )
             raise StateError(
-                "RELEASE_NOT_HELD_BY_OWNER",
-                f"{release_id} is not held by its release owner",
+                code,
+                f"{release_id} is {state} held by its release owner",
                 {"release_id": release_id},
             )
-        self._trigger(ReleaseHoldLifted, meta, release_id=release_id)
+        event = ReleaseHoldPlaced if held else ReleaseHoldLifted
+        self._trigger(event, meta, release_id=release_id)
 
     def cancel_release(self, meta: Meta, release_id: str) -> None:
         """Withdraws an open request for good; `meta.reason` says why."""

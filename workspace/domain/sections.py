@@ -21,12 +21,9 @@ if TYPE_CHECKING:
     from workspace.domain.packet import Packet
 
 
-class SectionEvent(EntryEvent):
+class SectionEvent(EntryEvent, entries="sections", key="section_id", id_prefix="sec"):
     """An event about one section (no TOPIC: the base of those below)."""
 
-    entries = "sections"
-    key = "section_id"
-    id_prefix = "sec"
     section_id: str
 
 

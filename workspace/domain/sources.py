@@ -22,12 +22,9 @@ if TYPE_CHECKING:
     from workspace.domain.packet import Packet
 
 
-class SourceEvent(EntryEvent):
+class SourceEvent(EntryEvent, entries="sources", key="source_id", id_prefix="src"):
     """An event about one cited source (no TOPIC: the base of those below)."""
 
-    entries = "sources"
-    key = "source_id"
-    id_prefix = "src"
     source_id: str
 
 

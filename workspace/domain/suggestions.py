@@ -25,12 +25,11 @@ if TYPE_CHECKING:
     from workspace.domain.packet import Packet
 
 
-class ConflictEvent(EntryEvent):
+class ConflictEvent(
+    EntryEvent, entries="conflicts", key="conflict_id", id_prefix="conf"
+):
     """An event about one edit conflict (no TOPIC: the base of those below)."""
 
-    entries = "conflicts"
-    key = "conflict_id"
-    id_prefix = "conf"
     conflict_id: str
 
 
@@ -58,13 +57,7 @@ class EditConflictRecorded(ConflictEvent):
             state="open",
             resolution=None,
         )
-        packet.remember_client(
-            self,
-            {
-                "conflict_id": self.conflict_id,
-                "version": self.originator_version,
-            },
-        )
+        self.remember_added(packet)
 
 
 class EditConflictResolved(ConflictEvent):
@@ -75,13 +68,12 @@ class EditConflictResolved(ConflictEvent):
     copies = ("resolution",)
 
 
-class SuggestionEvent(EntryEvent):
+class SuggestionEvent(
+    EntryEvent, entries="suggestions", key="suggestion_id", id_prefix="sug"
+):
     """An event about one agent's suggestion (no TOPIC: the base of those
     below)."""
 
-    entries = "suggestions"
-    key = "suggestion_id"
-    id_prefix = "sug"
     suggestion_id: str
 
 
@@ -109,13 +101,7 @@ class SuggestionProposed(SuggestionEvent):
         )
         if self.boundary_flags:  # absent when none (as in stored states)
             suggestion["boundary_flags"] = list(self.boundary_flags)
-        packet.remember_client(
-            self,
-            {
-                "suggestion_id": self.suggestion_id,
-                "version": self.originator_version,
-            },
-        )
+        self.remember_added(packet)
 
 
 class SuggestionRejected(SuggestionEvent):
@@ -152,14 +138,35 @@ class SuggestionCommands(PacketBase):
         ops: list[Op],
         against_version: int,
     ) -> str:
+        return self._add_edit_aside(
+            EditConflictRecorded,
+            meta,
+            section_id,
+            base_version,
+            ops,
+            against_version=against_version,
+        )
+
+    def _add_edit_aside(
+        self,
+        event_class: type[EntryEvent],
+        meta: Meta,
+        section_id: str,
+        base_version: int,
+        ops: list[Op],
+        **more: Any,
+    ) -> str:
+        """Adds an edit kept aside, not applied (a conflict's losing ops, an
+        agent's suggestion): its section must exist; its ops are stored as
+        dicts. Returns the new entry's id."""
         self.section(section_id)
         return self._add_entry(
-            EditConflictRecorded,
+            event_class,
             meta,
             section_id=section_id,
             base_version=base_version,
             ops=[dict(op) for op in ops],
-            against_version=against_version,
+            **more,
         )
 
     def resolve_conflict(self, meta: Meta, conflict_id: str, resolution: str) -> None:
@@ -186,13 +193,12 @@ class SuggestionCommands(PacketBase):
         ops: list[Op],
         boundary_flags: list[dict[str, str]] | None = None,
     ) -> str:
-        self.section(section_id)
-        return self._add_entry(
+        return self._add_edit_aside(
             SuggestionProposed,
             meta,
-            section_id=section_id,
-            base_version=base_version,
-            ops=[dict(op) for op in ops],
+            section_id,
+            base_version,
+            ops,
             boundary_flags=list(boundary_flags or []),
         )
 

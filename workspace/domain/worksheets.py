@@ -45,14 +45,12 @@ CITABLE = frozenset(_FACTS)
 INT_MAX = 2**53 - 1
 
 
-class WorksheetEvent(EntryEvent):
+class WorksheetEvent(EntryEvent, key="worksheet_id", id_prefix="ws"):
     """An event about one worksheet (no TOPIC: the base of those below);
     worksheet holds and staleness may change after it. Its entries live in
     the packet's part, not in an attribute."""
 
     regates = True
-    key = "worksheet_id"
-    id_prefix = "ws"
     worksheet_id: str
 
     def entry_map(self, packet: PacketBase) -> dict[str, dict[str, Any]]:
