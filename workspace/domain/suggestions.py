@@ -120,10 +120,8 @@ class SuggestionRejected(SuggestionEvent):
         )
 
 
-class BoundaryFlaggedError(StateError):
+class BoundaryFlaggedError(StateError, code="BOUNDARY_FLAGGED"):
     """Accepting a flagged suggestion without an override reason (HTTP 409)."""
-
-    code = "BOUNDARY_FLAGGED"
 
 
 class SuggestionCommands(PacketBase):
