@@ -308,8 +308,10 @@ def _insert_and_notify(recorder: Any, rows: int) -> str:
 def _rows_of(cur: psycopg.ClientCursor[Any], first_column: str) -> list[Any]:
     """The rows of the statement, among those a multi-statement query ran,
     whose first column is `first_column`."""
+    name = first_column.encode()
     while True:
-        if cur.description and cur.description[0].name == first_column:
+        result = cur.pgresult  # cheaper than building `description` each time
+        if result is not None and result.nfields and result.fname(0) == name:
             return cur.fetchall()
         if not cur.nextset():
             return []
