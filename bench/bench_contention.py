@@ -21,8 +21,10 @@ an earlier one after it, so a writer's tokens stay in the order typed).
    acked token appears exactly once; each writer's tokens are in the order
    typed; with the tokens taken out, the original text is intact.
 4. Across packets: 50 packets, 4 writers each (2 per process), closed loop
-   as in 2; total acked ops/s against the single-packet figure, and the
-   same convergence check for every packet.
+   as in 2; total acked ops/s against the single-packet figure, the CPU
+   time each part spent per acked op (each server, this process's clients,
+   every PostgreSQL process: read from /proc) with the rate the machine's
+   cores would cap it at, and the same convergence check for every packet.
 
 Beside each figure, baselines measured in the same run: a raw LISTEN/NOTIFY
 round trip (psycopg) at the same rate, and 4 connections doing INSERT+COMMIT
@@ -41,6 +43,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
+import os
 import re
 import sys
 import tempfile
@@ -56,6 +59,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import itertools
 
 from live_common import (
+    CpuShare,
     Stack,
     collector_held_off,
     pct,
@@ -520,10 +524,13 @@ async def main_async(stack: Stack, args: argparse.Namespace) -> int:
         many.append(group)
     across = 0.0
     across_acks: list[float] = []
+    cpu = CpuShare([p.pid for p, _ in stack.servers])
     if many:
         everyone = [w for group in many for w in group]
         with collector_held_off():
+            cpu.start()
             across = await bench.closed_loop(everyone, args.seconds)
+            cpu.stop()
         across_acks = [x for w in everyone for x in w.ack_latency]
         for group in many:
             await bench.settle(group, group)
@@ -597,6 +604,24 @@ async def main_async(stack: Stack, args: argparse.Namespace) -> int:
             "",
             "",
             "",
+        )
+        ops = across * args.seconds
+        for part, seconds in cpu.spent.items():
+            row(
+                f"  CPU per acked op: {part}",
+                f"{seconds / ops * 1000:.2f} ms",
+                "",
+                "",
+                "",
+            )
+        total = sum(cpu.spent.values()) / ops
+        cores = os.cpu_count() or 1
+        row(
+            "  CPU per acked op, in all",
+            f"{total * 1000:.2f} ms",
+            "",
+            "",
+            f"{cores} cores: at most ~{cores / total:,.0f} ops/s",
         )
     row("raw NOTIFY round trips/s, one at a time", f"{notify_rate:,.0f}/s", "", "", "")
     errors = [m for e in bench_editors(clients, many) for m in e.errors]

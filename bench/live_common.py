@@ -254,3 +254,45 @@ def pct(values: list[float], q: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of one process so far (Linux `/proc`)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds() -> float:
+    """The CPU seconds of every PostgreSQL process on this machine so far
+    (the server, its backends and workers: all of it is the benchmark's
+    cost on a quiet machine)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                if (entry / "comm").read_text().startswith("postgres"):
+                    total += cpu_seconds(int(entry.name))
+    return total
+
+
+@dataclass
+class CpuShare:
+    """CPU seconds spent by each part of a run between `start` and `stop`:
+    the servers, this (client) process and PostgreSQL."""
+
+    servers: list[int]
+    spent: dict[str, float] = field(default_factory=dict)
+
+    def _now(self) -> dict[str, float]:
+        now = {
+            f"quire serve {n + 1}": cpu_seconds(p) for n, p in enumerate(self.servers)
+        }
+        now["benchmark clients"] = cpu_seconds(os.getpid())
+        now["PostgreSQL"] = postgres_cpu_seconds()
+        return now
+
+    def start(self) -> None:
+        self.spent = self._now()
+
+    def stop(self) -> None:
+        self.spent = {k: v - self.spent[k] for k, v in self._now().items()}

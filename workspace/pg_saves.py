@@ -16,11 +16,13 @@ connection in one round trip: the table lock, INSERT ... RETURNING with its
 NOTIFY, and COMMIT.
 
 Both round trips are one simple query of several statements, the values
-quoted by psycopg (`ClientCursor`), not a pipeline of prepared statements:
-psycopg's pipeline mode spends about twice the CPU per round trip, and on
-the live path that was a third of an edit's CPU time (issue 18; measured
-with `bench/profile_live.py`, CPU of the writer's thread 1.75 -> 1.0-1.2 ms
-per edit). The statements' text is rendered once per recorder.
+quoted by psycopg (`ClientCursor`), not a pipeline of prepared statements.
+psycopg's pipeline mode waits on the socket several times per round trip,
+giving up and taking back the GIL each time; with many writers in a process
+that cost most of all. Issue 18, alternated runs of the across-packets
+phase, this change alone: 310-370 -> 464-468 acked ops/s, server CPU per op
+1.7-2.1 -> 1.4 ms (one writer alone in a process, `bench/profile_live.py`,
+shows no difference). The statements' text is rendered once per recorder.
 
 The COMMIT releases the packet's lock with the table's, so nothing is left
 to unlock; a batch that saved nothing ends with a ROLLBACK instead. What is
