@@ -506,8 +506,8 @@ def _project(aggregate: Any, events: Iterable[Any]) -> Any:
     that the event is a `CanMutateProtocol`: an `isinstance` against a
     runtime-checkable protocol, which Python 3.11 answers by listing the
     protocol's members on every call. Every stored packet event is a
-    `PacketEvent` (it has `mutate`); on the live path that assertion was
-    about a tenth of each load's time (issue 18)."""
+    `PacketEvent` (it has `mutate`); that assertion cost 55 us per event
+    folded, on every load that fast-forwards (issue 18)."""
     for event in events:
         aggregate = event.mutate(aggregate)
     return aggregate

@@ -271,10 +271,9 @@ def _lock_table(recorder: Any) -> list[str]:
 
 
 def _rendered(statement: sql.Composable) -> str:
-    """A composed statement as the text psycopg would send. Rendered once per
-    recorder: psycopg renders a `Composed` again (quoting every identifier)
-    on each execute, and caches the parsing of text queries only; on the
-    live path that was a large part of each save's CPU time (issue 18)."""
+    """A composed statement as the text psycopg would send, rendered once per
+    recorder (psycopg renders a `Composed` again, quoting every identifier,
+    on each execute)."""
     return statement.as_string(None)
 
 
@@ -288,23 +287,23 @@ def _insert_and_notify(recorder: Any, rows: int) -> str:
     events, and one NOTIFY on its channel whose payload is the events table's
     name (`notice_source`), the new notification ids, then the events
     themselves when they fit."""
-    cached: str | None = getattr(recorder, "_quire_insert_notify", None)
+    cached: tuple[str, str] | None = getattr(recorder, "_quire_insert_notify", None)
     if cached is None:
-        cached = _rendered(
-            sql.SQL(
-                "WITH ins AS (INSERT INTO {schema}.{table} "
-                "(originator_id, originator_version, topic, state) "
-                "VALUES {{values}} RETURNING notification_id), "
-                "ids AS (SELECT array_agg(notification_id ORDER BY notification_id) "
-                "AS a FROM ins) "
-                "SELECT a, pg_notify(%s, %s || array_to_string(a, ',') || %s) FROM ids"
-            ).format(
-                schema=sql.Identifier(recorder.datastore.schema),
-                table=sql.Identifier(recorder.events_table_name),
-            )
+        table = sql.SQL("{schema}.{table}").format(
+            schema=sql.Identifier(recorder.datastore.schema),
+            table=sql.Identifier(recorder.events_table_name),
+        )
+        cached = (
+            f"WITH ins AS (INSERT INTO {_rendered(table)} "
+            "(originator_id, originator_version, topic, state) VALUES ",
+            " RETURNING notification_id), "
+            "ids AS (SELECT array_agg(notification_id ORDER BY notification_id) "
+            "AS a FROM ins) "
+            "SELECT a, pg_notify(%s, %s || array_to_string(a, ',') || %s) FROM ids",
         )
         recorder._quire_insert_notify = cached
-    return cached.replace("{values}", ", ".join(["(%s, %s, %s, %s)"] * rows))
+    head, tail = cached
+    return head + ", ".join(["(%s, %s, %s, %s)"] * rows) + tail
 
 
 def _rows_of(cur: psycopg.ClientCursor[Any], first_column: str) -> list[Any]:
