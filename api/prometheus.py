@@ -64,6 +64,13 @@ LIVE_EDITS = Counter(
 )
 for _outcome in ("applied", "conflict", "error"):
     LIVE_EDITS.labels(_outcome)  # every outcome is a series from the start
+LIVE_SAVE_PACKETS = Histogram(
+    "quire_live_save_packets",
+    "Packets whose live edits one save stored together (PostgreSQL's group "
+    "save across packets).",
+    buckets=(1, 2, 4, 8, 16, 32, 64),
+    registry=REGISTRY,
+)
 FANOUT_LAG = Histogram(
     "quire_live_fanout_lag_seconds",
     "From an event's timestamp to its hand-off to this process's live sockets.",
@@ -133,6 +140,11 @@ def live_edits(results: Sequence[Any]) -> None:
         else:
             outcome = "applied"
         LIVE_EDITS.labels(outcome).inc()
+
+
+def live_save(packets: int) -> None:
+    """Observes how many packets one group save of live edits stored."""
+    LIVE_SAVE_PACKETS.observe(packets)
 
 
 def fanned_out(messages: Iterable[dict[str, Any]]) -> None:

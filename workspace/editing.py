@@ -27,6 +27,7 @@ from workspace.errors import (
     EditConflictError,
     InvalidInputError,
     QuireError,
+    TooLargeError,
     VersionClashError,
 )
 from workspace.rebase import (
@@ -54,6 +55,20 @@ class EditOutcome:
     replayed: bool = False
     #: Commitments the edit introduced (workspace/boundary_edits.py).
     boundary_flags: tuple[dict[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class SectionsDecision:
+    """A batch decided on a loaded packet, its events pending (not saved)."""
+
+    packet: Packet
+    #: Other aggregates its consequences call for, saved with it.
+    others: list[Any]
+    results: list[EditOutcome | QuireError]
+
+    @property
+    def to_save(self) -> tuple[Any, ...]:
+        return (self.packet, *self.others)
 
 
 @dataclass(frozen=True)
@@ -109,40 +124,97 @@ class EditBatch(_Core):
         clash the whole batch is decided again on fresh state.
         """
         for _ in range(MAX_ATTEMPTS):
-            packet = self.get_packet(packet_id)
-            self.recent.anchor(packet.id, packet.version, packet.sections)
-            decided: list[EditOutcome | QuireError] = []
-            for request in requests:
-                try:
-                    decided.append(self._decide_edit(packet, request, decided))
-                except QuireError as e:
-                    decided.append(e)
-            if not packet.pending_events:
-                return decided
-            others = self.consequences(packet, requests[0].principal)
+            decision = self._decide_sections(packet_id, requests)
+            if not decision.packet.pending_events:
+                return decision.results
             try:
-                self.save(packet, *others)
+                self.save(*decision.to_save)
             except IntegrityError:
                 continue  # another process saved first: rebase again
-            self.recent.anchor(packet.id, packet.version, packet.sections)
-            if self.repository.cache is not None:
-                # What was just saved is the recorded state (and is not used
-                # again here): the next load fast-forwards from it instead of
-                # reading and folding this batch's events again.
-                with self._cache_lock(packet.id):
-                    try:
-                        cached: Any = self.repository.cache.get(packet.id)
-                    except KeyError:
-                        cached = None
-                    if cached is None or cached.version < packet.version:
-                        self.repository.cache.put(packet.id, packet)
-            return [
-                _conflict_error(r.conflict_id, r.section_id, r.version)
-                if isinstance(r, EditOutcome) and r.conflict_id and not r.replayed
-                else r
-                for r in decided
-            ]
+            return self._sections_saved(decision)
         raise VersionClashError("VERSION_CLASH", "too many concurrent writers")
+
+    def edit_packets(
+        self, batches: list[tuple[UUID | str, list[EditRequest]]]
+    ) -> list[list[EditOutcome | QuireError]] | None:
+        """Several packets' batches decided each as `edit_sections` decides
+        one, and saved together in ONE atomic save (the live writer's group
+        commit across packets, api/live/group.py: one insert and one COMMIT
+        for all of them). A batch whose packet cannot be loaded is answered
+        with that error alone. None, with nothing saved, when the save is
+        refused as a whole (a version clash, or too large together): the
+        caller then saves each batch on its own (`edit_sections`), which
+        retries, or refuses only the batch at fault.
+        """
+        decisions: list[SectionsDecision | QuireError] = []
+        for packet_id, requests in batches:
+            try:
+                decisions.append(self._decide_sections(packet_id, requests))
+            except QuireError as e:
+                decisions.append(e)
+        changed = [
+            d
+            for d in decisions
+            if isinstance(d, SectionsDecision) and d.packet.pending_events
+        ]
+        if changed:
+            try:
+                self.save(*(obj for d in changed for obj in d.to_save))
+            except (IntegrityError, TooLargeError):
+                return None
+        saved = {id(d) for d in changed}  # (a save empties `pending_events`)
+        return [
+            [d] * len(requests)
+            if isinstance(d, QuireError)
+            else self._sections_saved(d)
+            if id(d) in saved
+            else d.results
+            for d, (_, requests) in zip(decisions, batches, strict=True)
+        ]
+
+    def _decide_sections(
+        self, packet_id: UUID | str, requests: list[EditRequest]
+    ) -> SectionsDecision:
+        """Loads the packet and decides each edit on it, in order (not saved)."""
+        packet = self.get_packet(packet_id)
+        self.recent.anchor(packet.id, packet.version, packet.sections)
+        decided: list[EditOutcome | QuireError] = []
+        for request in requests:
+            try:
+                decided.append(self._decide_edit(packet, request, decided))
+            except QuireError as e:
+                decided.append(e)
+        others = (
+            self.consequences(packet, requests[0].principal)
+            if packet.pending_events
+            else []
+        )
+        return SectionsDecision(packet, others, decided)
+
+    def _sections_saved(
+        self, decision: SectionsDecision
+    ) -> list[EditOutcome | QuireError]:
+        """After the decision's save: the saved state anchors the history and
+        the cache, and a kept conflict is answered as an error."""
+        packet = decision.packet
+        self.recent.anchor(packet.id, packet.version, packet.sections)
+        if self.repository.cache is not None:
+            # What was just saved is the recorded state (and is not used
+            # again here): the next load fast-forwards from it instead of
+            # reading and folding this batch's events again.
+            with self._cache_lock(packet.id):
+                try:
+                    cached: Any = self.repository.cache.get(packet.id)
+                except KeyError:
+                    cached = None
+                if cached is None or cached.version < packet.version:
+                    self.repository.cache.put(packet.id, packet)
+        return [
+            _conflict_error(r.conflict_id, r.section_id, r.version)
+            if isinstance(r, EditOutcome) and r.conflict_id and not r.replayed
+            else r
+            for r in decision.results
+        ]
 
     def _decide_edit(
         self,

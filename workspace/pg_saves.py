@@ -41,6 +41,14 @@ library's own NOTIFY.
 On a clash (another writer saved that version, e.g. a command that took no
 lock) the transaction is rolled back and the lock taken again before the
 `IntegrityError` reaches the caller, whose retry is still under the lock.
+
+A group save (api/live/group.py) holds several packets' locks on one
+connection: it tries each (`pg_try_advisory_xact_lock`) and never waits for
+one, reads what each held packet's cached copy lacks in the same round trip,
+and saves all their batches in one insert, whose COMMIT frees them all. A
+clash in a group is rolled back and not retried under the locks: each
+batch is then saved on its own.
+
 A dropped connection is the library's `OperationalError`, as from its own
 insert; the server rolls back what was not committed and frees the lock.
 """
@@ -65,6 +73,7 @@ from psycopg.rows import dict_row
 _held = threading.local()
 
 LOCK = "SELECT pg_advisory_xact_lock(%s, %s)"
+TRY_LOCK = "pg_try_advisory_xact_lock(%s, %s)"
 
 
 @dataclass(frozen=True)
@@ -85,58 +94,108 @@ class Prefetch:
         return None if cached is None else cls(app.recorder, packet_id, cached)
 
 
+class LockBusy(Exception):
+    """The first lock was not free within `HeldLock.wait_seconds`; nothing
+    is held."""
+
+
 class HeldLock:
-    """One packet's advisory transaction lock on a connection of its own."""
+    """One packet's advisory transaction lock on a connection of its own;
+    for a group save across packets, the locks of `others` that were free
+    when it was taken (with or without the first one, `key`)."""
 
     def __init__(
         self,
         conn: psycopg.Connection[Any],
-        key: tuple[int, int],
+        key: tuple[int, int] | None,
         prefetch: Prefetch | None = None,
+        others: Sequence[tuple[tuple[int, int], Prefetch | None]] = (),
+        wait_seconds: float | None = None,
     ) -> None:
         self.conn = conn
         self.key = key
+        #: The longest the first lock is waited for (None: no limit).
+        self.wait_seconds = wait_seconds
         self.prefetch = prefetch
-        self.prefetched: list[StoredEvent] | None = None
+        self.others = list(others)
+        #: Which of `others` were free and are held (after `take`).
+        self.taken: list[bool] = []
+        self.prefetched: dict[str, tuple[int, list[StoredEvent]]] = {}
 
     def take(self) -> None:
-        """BEGIN, wait for the lock, then read the prefetch: one round trip.
-        The read starts once the lock is held, so it sees every save made
-        under the lock before; it is taken again after a clash's ROLLBACK."""
-        want = self.prefetch
-        self.prefetched = None
-        query, params = "BEGIN; " + LOCK, list[Any](self.key)
-        if want is not None:
-            query += "; " + _select_after(want.recorder)
-            params += [want.originator_id, want.gt]
+        """BEGIN, wait for the lock (`key`), then try each of the others'
+        without waiting for any (so this never waits while it holds one,
+        and two processes cannot wait for each other), then read what each
+        cached copy lacks: one round trip. The read starts once the locks
+        are held, so it sees every save made under them before. After a
+        clash's ROLLBACK it is taken again."""
+        query, params = "BEGIN", list[Any]()
+        if self.key is not None and self.wait_seconds is not None:
+            query += "; SELECT set_config('lock_timeout', %s, true); "
+            query += LOCK + "; SET LOCAL lock_timeout TO DEFAULT"
+            params += [f"{max(1, round(self.wait_seconds * 1000))}ms", *self.key]
+        elif self.key is not None:
+            query += "; " + LOCK
+            params += self.key
+        if self.others:
+            tries = ", ".join([TRY_LOCK] * len(self.others))
+            query += f"; SELECT ARRAY[{tries}] AS quire_taken"
+            params += [part for key, _ in self.others for part in key]
+        wants = [w for w in [self.prefetch, *(p for _, p in self.others)] if w]
+        if wants:
+            query += "; " + " UNION ALL ".join(
+                ["(" + _select_after(w.recorder) + ")" for w in wants]
+            )
+            params += [part for w in wants for part in (w.originator_id, w.gt)]
+        self.prefetched = {}
+        self.taken = []
         try:
             with psycopg.ClientCursor(self.conn, row_factory=dict_row) as cur:
                 cur.execute(query, params)
-                if want is not None:
-                    self.prefetched = [
-                        StoredEvent(
-                            originator_id=row["originator_id"],
-                            originator_version=row["originator_version"],
-                            topic=row["topic"],
-                            state=bytes(row["state"]),
-                        )
-                        for row in _rows_of(cur, "originator_id")
-                    ]
+                if self.others:
+                    self.taken = list(_rows_of(cur, "quire_taken")[0]["quire_taken"])
+                rows = _rows_of(cur, "originator_id") if wants else []
+        except psycopg.errors.LockNotAvailable as e:
+            self._abandon()
+            raise LockBusy(str(e)) from e
         except psycopg.Error as e:
             self._abandon()
             raise _persistence_error(e) from e
+        held = [self.prefetch] + [
+            p for (_, p), free in zip(self.others, self.taken, strict=True) if free
+        ]
+        found: dict[str, list[StoredEvent]] = {}
+        for row in rows:
+            found.setdefault(str(row["originator_id"]), []).append(
+                StoredEvent(
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                )
+            )
+        for want in held:
+            if want is not None:
+                events = found.get(str(want.originator_id), [])
+                events.sort(key=lambda e: e.originator_version)
+                self.prefetched[str(want.originator_id)] = (want.gt, events)
 
     def prefetched_for(
         self, originator_id: UUID | str, gt: int | None
     ) -> list[StoredEvent] | None:
-        """The prefetched events, once, when asked for exactly them."""
-        want, found = self.prefetch, self.prefetched
-        if want is None or found is None or gt != want.gt:
+        """The prefetched events of a held packet, once, when asked for
+        exactly them."""
+        found = self.prefetched.get(str(originator_id))
+        if found is None or gt != found[0]:
             return None
-        if str(originator_id) != str(want.originator_id):
-            return None
-        self.prefetched = None
-        return found
+        del self.prefetched[str(originator_id)]
+        return found[1]
+
+    def held_keys(self) -> list[tuple[int, int]]:
+        """Every lock held, in the order a second save takes them again."""
+        taken = zip(self.others, self.taken, strict=False)  # [] before `take`
+        others = [k for (k, _), free in taken if free]
+        return sorted({*([self.key] if self.key else []), *others})
 
     def release(self) -> None:
         """Frees the lock if no save freed it (nothing was saved)."""
@@ -153,7 +212,10 @@ class HeldLock:
         if conn.info.transaction_status == pq.TransactionStatus.IDLE:
             # A second save in one hold: the first one's COMMIT freed the
             # lock, so this one takes it again.
-            query, params = "BEGIN; " + LOCK + "; ", list(self.key)
+            # (Several locks are taken in one order, each process alike.)
+            keys = self.held_keys()
+            query = "BEGIN; " + "; ".join([LOCK] * len(keys)) + "; "
+            params = [part for key in keys for part in key]
         query += "; ".join(_lock_table(recorder))
         query += "; " + _insert_and_notify(recorder, len(stored_events)) + "; COMMIT"
         for e in stored_events:
@@ -175,10 +237,12 @@ class HeldLock:
             return ids
         if isinstance(failure, psycopg.IntegrityError):
             # A version already stored: roll back, and hold the lock again
-            # for the caller's retry.
+            # for the caller's retry (a group's caller saves each batch on
+            # its own instead: api/live/group.py).
             try:
                 self.conn.execute("ROLLBACK")
-                self.take()
+                if not self.others:
+                    self.take()
             except psycopg.Error as e:
                 raise _persistence_error(e) from e
             raise es.IntegrityError(str(failure)) from failure
@@ -198,17 +262,20 @@ class HeldLock:
 @contextmanager
 def saving_on(
     conn: psycopg.Connection[Any],
-    key: tuple[int, int],
+    key: tuple[int, int] | None,
     prefetch: Prefetch | None = None,
-) -> Iterator[None]:
-    """Holds the packet's lock on `conn` (autocommit); this thread's saves
-    meanwhile go through it, each committed in its own round trip, and its
-    first read of the prefetched events is answered from the lock's."""
-    held = HeldLock(conn, key, prefetch)
+    others: Sequence[tuple[tuple[int, int], Prefetch | None]] = (),
+    wait_seconds: float | None = None,
+) -> Iterator[HeldLock]:
+    """Holds the packet's lock on `conn` (autocommit), and those of `others`
+    that are free (`HeldLock.taken`); this thread's saves meanwhile go
+    through it, each committed in its own round trip, and its first read of
+    each held packet's prefetched events is answered from the lock's."""
+    held = HeldLock(conn, key, prefetch, others, wait_seconds)
     held.take()
     _held.lock = held
     try:
-        yield
+        yield held
     finally:
         _held.lock = None
         held.release()

@@ -53,12 +53,13 @@ from api import prometheus
 from api.errors import DATABASE_ERRORS
 from api.limits import LiveSettings
 from api.live.feed import EventFeed, ListenFeed
+from api.live.group import GroupSaver
 from api.live.protocol import ENCODED, encode, unavailable_message
 from api.live.writer import PacketWriter
 from api.services import Services
 from workspace.accounts import Principal
 from workspace.config import backend_of, postgres_conninfo
-from workspace.pg_saves import Prefetch, saving_on
+from workspace.pg_saves import LockBusy, Prefetch, saving_on
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,20 @@ class PresenceEntry:
 ADVISORY_NAMESPACE = 0x51554952
 
 
+@contextlib.contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
+def _normal(packet_id: str) -> tuple[str, uuid.UUID | None]:
+    """A packet id as locks name it, and as a UUID (None: not one)."""
+    try:
+        packet_uuid = uuid.UUID(packet_id)
+    except ValueError:
+        return packet_id, None
+    return str(packet_uuid), packet_uuid
+
+
 def advisory_key(packet_id: str) -> tuple[int, int]:
     digest = hashlib.blake2b(packet_id.encode(), digest_size=4).digest()
     return ADVISORY_NAMESPACE, int.from_bytes(digest, "big", signed=True)
@@ -154,6 +169,8 @@ class LiveHub:
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self.writers: dict[str, PacketWriter] = {}
+        #: PostgreSQL: one save for every waiting packet (api/live/group.py).
+        self.group: GroupSaver | None = None
         #: Open sockets (api.live.session.LiveSession), for `drain`.
         self.sessions: set[Any] = set()
         self.shutting_down = False
@@ -167,6 +184,7 @@ class LiveHub:
         app = self.services.app
         if self.backend == "postgres":
             self._publisher = ThreadPoolExecutor(1, thread_name_prefix="presence")
+            self.group = GroupSaver(self)
             settings = self.services.settings
             conninfo = postgres_conninfo(settings.database_url, settings)
             self._lock_pool = ConnectionPool(
@@ -256,24 +274,75 @@ class LiveHub:
         needs application connections to load and save, so sharing one pool
         could leave every holder waiting for a connection another holds.
         """
-        packet_uuid: uuid.UUID | None = None
-        with contextlib.suppress(ValueError):
-            packet_uuid = uuid.UUID(packet_id)
-            packet_id = str(packet_uuid)
+        with self.packets_lock(packet_id, []):
+            yield
+
+    @contextlib.contextmanager
+    def packets_lock(
+        self, waited: str | None, tried: list[str], wait_seconds: float | None = None
+    ) -> Iterator[list[bool]]:
+        """`packet_lock` of `waited` (when given), waited for (across
+        processes at most `wait_seconds`, else `LockBusy`), and of each packet
+        of `tried` that is free now, never waited for (the group save across
+        packets, api/live/group.py): yields which of `tried` are held. While
+        it waits, this thread holds no other packet's lock, so two threads
+        or processes cannot wait for each other."""
+        anchor, anchor_uuid = _normal(waited) if waited is not None else ("", None)
+        free: list[tuple[str, uuid.UUID | None, threading.Lock]] = []
+        with self._thread_lock_held(anchor, wait_seconds) if waited else _nothing():
+            try:
+                for packet_id in tried:
+                    other_id, other_uuid = _normal(packet_id)
+                    lock = self._thread_lock(other_id)
+                    if other_id != anchor and lock.acquire(blocking=False):
+                        free.append((other_id, other_uuid, lock))
+                pool = self._lock_pool
+                if pool is None or not (waited or free):
+                    held = {other_id for other_id, _, _ in free}
+                    yield [_normal(packet_id)[0] in held for packet_id in tried]
+                    return
+                # The lock's round trip also reads what the cached copies lack.
+                app = self.services.app
+                with (
+                    pool.connection() as conn,
+                    saving_on(
+                        conn,
+                        advisory_key(anchor) if waited else None,
+                        Prefetch.of(app, anchor_uuid),
+                        [(advisory_key(i), Prefetch.of(app, u)) for i, u, _ in free],
+                        wait_seconds,
+                    ) as lock_held,
+                ):
+                    held = {
+                        other_id
+                        for (other_id, _, _), taken in zip(
+                            free, lock_held.taken, strict=True
+                        )
+                        if taken
+                    }
+                    yield [_normal(packet_id)[0] in held for packet_id in tried]
+            finally:
+                for _, _, lock in free:
+                    lock.release()
+
+    @contextlib.contextmanager
+    def _thread_lock_held(
+        self, packet_id: str, wait_seconds: float | None
+    ) -> Iterator[None]:
+        lock = self._thread_lock(packet_id)
+        if not lock.acquire(timeout=-1 if wait_seconds is None else wait_seconds):
+            raise LockBusy(f"packet {packet_id} is being saved in this process")
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def _thread_lock(self, packet_id: str) -> threading.Lock:
         with self._locks_guard:
             lock = self._locks.get(packet_id)
             if lock is None:
                 lock = self._locks[packet_id] = threading.Lock()
-        with lock:
-            pool = self._lock_pool
-            if pool is None:
-                yield
-                return
-            # The lock's round trip also reads what the cached copy lacks.
-            prefetch = Prefetch.of(self.services.app, packet_uuid)
-            key = advisory_key(packet_id)
-            with pool.connection() as conn, saving_on(conn, key, prefetch):
-                yield
+        return lock
 
     def writer(self, packet_id: str) -> PacketWriter:
         """The group-commit queue of a packet's live edits in this process."""

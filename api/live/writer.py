@@ -8,6 +8,10 @@ At low rates a batch holds one edit and nothing waits.
 A batch is taken once the packet's lock is held, not before: edits that
 arrive while this process waits for another process's save join the save
 that follows it, instead of waiting for one more round.
+
+On PostgreSQL the batches of every packet waiting in the process are saved
+together instead (api/live/group.py); a packet whose lock another process
+holds round after round is handed back here, to wait for it alone.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 64
 
 Result = EditOutcome | QuireError | Exception
+Batch = list[tuple[EditRequest, "asyncio.Future[Result]"]]
 
 
 class PacketWriter:
@@ -42,7 +47,7 @@ class PacketWriter:
         self.hub = hub
         self.packet_id = packet_id
         #: Appended on the event loop, taken by the saving thread: guarded.
-        self.pending: list[tuple[EditRequest, asyncio.Future[Result]]] = []
+        self.pending: Batch = []
         self.guard = threading.Lock()
         self.draining = False
         self.task: asyncio.Task[None] | None = None
@@ -53,12 +58,22 @@ class PacketWriter:
         future: asyncio.Future[Result] = loop.create_future()
         with self.guard:
             self.pending.append((request, future))
-        if not self.draining:
-            self.draining = True
-            self.task = loop.create_task(self._drain())
+        if self.draining:
+            pass  # its own drain takes it
+        elif self.hub.group is not None:  # PostgreSQL: api/live/group.py
+            self.hub.group.submit(self)
+        else:
+            self.drain_alone()
         return future
 
-    def _take(self) -> list[tuple[EditRequest, asyncio.Future[Result]]]:
+    def drain_alone(self) -> None:
+        """Saves what is pending on its own, waiting for the packet's lock
+        in a thread of its own, until nothing is pending (on the loop)."""
+        if not self.draining:
+            self.draining = True
+            self.task = asyncio.get_running_loop().create_task(self._drain())
+
+    def take(self) -> Batch:
         with self.guard:
             batch = self.pending[:MAX_BATCH]
             del self.pending[:MAX_BATCH]
@@ -70,32 +85,51 @@ class PacketWriter:
                 try:
                     batch, results = await run_in_threadpool(self._save_next)
                 except Exception as e:  # e.g. the lock's database is down
-                    _log_failure(e, "taking the lock of packet %s", self.packet_id)
-                    batch = self._take()
+                    log_failure(e, "taking the lock of packet %s", self.packet_id)
+                    batch = self.take()
                     results = [e] * len(batch)
                 self.hub.wake()  # the embedded backends poll: read it now
-                prometheus.live_edits(results)
-                for (_, future), result in zip(batch, results, strict=True):
-                    if not future.done():
-                        future.set_result(result)
+                self.answer(batch, results)
         finally:
             self.draining = False
             self.hub.writer_idle(self)
 
+    def answer(self, batch: Batch, results: list[Result]) -> None:
+        """Hands each edit its outcome (on the event loop)."""
+        prometheus.live_edits(results)
+        for (_, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)
+
+    def save_alone(self, batch: Batch) -> list[Result]:
+        """Saves a batch already taken under this packet's lock alone."""
+        results: list[Result] | None = None
+        try:
+            with self.hub.packet_lock(self.packet_id):
+                results = self._save(batch)
+        except Exception as e:
+            if results is None:  # the lock could not be taken
+                log_failure(e, "taking the lock of packet %s", self.packet_id)
+                return [e] * len(batch)
+            log.warning(
+                "releasing the lock of packet %s failed", self.packet_id, exc_info=True
+            )
+        return results
+
     def _save_next(
         self,
-    ) -> tuple[list[tuple[EditRequest, asyncio.Future[Result]]], list[Result]]:
+    ) -> tuple[Batch, list[Result]]:
         """Under the packet's lock: takes what is pending and saves it.
 
         Raises only when the lock could not be taken (nothing was taken);
         once a batch is taken, its outcomes are returned whatever happens
         when the lock is released.
         """
-        batch: list[tuple[EditRequest, asyncio.Future[Result]]] = []
+        batch: Batch = []
         results: list[Result] = []
         try:
             with self.hub.packet_lock(self.packet_id):
-                batch = self._take()
+                batch = self.take()
                 results = self._save(batch)
         except Exception:
             if not batch:
@@ -105,19 +139,17 @@ class PacketWriter:
             )
         return batch, results
 
-    def _save(
-        self, batch: list[tuple[EditRequest, asyncio.Future[Result]]]
-    ) -> list[Result]:
+    def _save(self, batch: Batch) -> list[Result]:
         try:
             requests = [request for request, _ in batch]
             return list(self.hub.services.app.edit_sections(self.packet_id, requests))
         except Exception as e:  # the whole batch failed (e.g. database)
             if not isinstance(e, QuireError):
-                _log_failure(e, "saving %d live edits", len(batch))
+                log_failure(e, "saving %d live edits", len(batch))
             return [e] * len(batch)
 
 
-def _log_failure(error: Exception, what: str, *args: object) -> None:
+def log_failure(error: Exception, what: str, *args: object) -> None:
     """A database outage is a warning (each socket is told to retry); any
     other failure is logged with its traceback."""
     if isinstance(error, DATABASE_ERRORS):

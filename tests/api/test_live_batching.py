@@ -150,6 +150,7 @@ class GatedHub:
         self.waiting = threading.Event()
         self.fail_take = fail_take
         self.fail_release = False
+        self.group = None  # each packet saved alone (the group: test_live_group.py)
 
     def wake(self) -> None:
         self.hub.wake()

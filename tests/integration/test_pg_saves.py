@@ -19,6 +19,7 @@ from psycopg.conninfo import make_conninfo
 from api.live.feed import EventFeed
 from api.live.hub import advisory_key
 from tests.conftest import database_url_for, drop_pg_schema
+from tests.integration.pg_locks import free
 from workspace.accounts import Principal
 from workspace.application import Workspace
 from workspace.commands import AddSection
@@ -100,15 +101,6 @@ def _notices(
     return ours
 
 
-def _free(conn: psycopg.Connection[Any], key: tuple[int, int]) -> bool:
-    """Whether another session could take the lock now (released at once)."""
-    row = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", key).fetchone()
-    assert row is not None
-    if row[0]:
-        conn.execute("SELECT pg_advisory_unlock(%s, %s)", key)
-    return bool(row[0])
-
-
 def test_the_save_commits_on_the_holding_connection_and_its_commit_frees_the_lock(
     app: Workspace, ben: Principal, packet: tuple[str, str], conns: Any
 ) -> None:
@@ -117,7 +109,7 @@ def test_the_save_commits_on_the_holding_connection_and_its_commit_frees_the_loc
     key = advisory_key(pid)
     before = app.get_packet(pid).version
     with saving_on(holder, key):
-        assert not _free(other, key)
+        assert not free(other, key)
         done = app.edit_section(pid, ben, sid, base_version=before, ops=EDIT)
         # Stored and visible to others before the hold ends, and the lock
         # went with the COMMIT: nothing is left to unlock.
@@ -127,7 +119,7 @@ def test_the_save_commits_on_the_holding_connection_and_its_commit_frees_the_loc
             (app.get_packet(pid).id, done.version),
         ).fetchone()
         assert row == (1,)
-        assert _free(other, key)
+        assert free(other, key)
         assert holder.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     assert done.text == "xCredits."
 
@@ -140,8 +132,8 @@ def test_a_hold_that_saved_nothing_frees_the_lock_when_it_ends(
     key = advisory_key(pid)
     with saving_on(holder, key):
         app.get_packet(pid)
-        assert not _free(other, key)
-    assert _free(other, key)
+        assert not free(other, key)
+    assert free(other, key)
 
 
 def test_a_clash_under_the_lock_is_rolled_back_and_the_lock_held_again(
@@ -165,9 +157,9 @@ def test_a_clash_under_the_lock_is_rolled_back_and_the_lock_held_again(
 
             with pytest.raises(IntegrityError):
                 app.save(stale)
-            assert not _free(other, key)  # still held for the retry
+            assert not free(other, key)  # still held for the retry
             done = app.edit_section(pid, ben, sid, base_version=version, ops=EDIT)
-            assert _free(other, key)
+            assert free(other, key)
     finally:
         bystander.close()
     packet_now = app.get_packet(pid)
@@ -204,9 +196,9 @@ def test_a_hold_saves_several_events_in_one_statement_and_every_byte_round_trips
             ],
         )
         assert [getattr(r, "version", r) for r in batch] == [version + 1, version + 2]
-        assert _free(other, key)  # the first save's COMMIT freed the lock
+        assert free(other, key)  # the first save's COMMIT freed the lock
         done = app.edit_section(pid, ben, sid, base_version=version + 2, ops=EDIT)
-        assert _free(other, key)
+        assert free(other, key)
     assert done.version == version + 3
     text = app.get_packet(pid).sections[sid]["text"]
     assert text == "x" + HOSTILE + "<Credits."  # a tie goes after the earlier insert
