@@ -220,11 +220,8 @@ class HeldLock:
         query += "; " + _insert_and_notify(recorder, len(stored_events)) + "; COMMIT"
         for e in stored_events:
             params += [e.originator_id, e.originator_version, e.topic, e.state]
-        params += [
-            recorder.channel_name,
-            notice_source(recorder) + " ",
-            notice(stored_events),
-        ]
+        source = notice_source(recorder) + " "
+        params += [source, notice(stored_events), recorder.channel_name, source]
         failure: psycopg.Error | None = None
         ids: list[int] = []
         try:
@@ -344,7 +341,9 @@ def _rendered(statement: sql.Composable) -> str:
     return statement.as_string(None)
 
 
-#: A NOTIFY payload must stay under 8,000 bytes; larger saves notify
+#: A NOTIFY payload must be shorter than this (PostgreSQL's limit).
+NOTIFY_MAX_BYTES = 8_000
+#: Events are carried in a payload up to this size; larger saves notify
 #: with their ids only, and listeners read the events.
 NOTICE_MAX_BYTES = 7_000
 
@@ -353,7 +352,10 @@ def _insert_and_notify(recorder: Any, rows: int) -> str:
     """The library's INSERT (the same columns, the same RETURNING) of `rows`
     events, and one NOTIFY on its channel whose payload is the events table's
     name (`notice_source`), the new notification ids, then the events
-    themselves when they fit."""
+    themselves when they fit. When even the ids do not fit (a group save of
+    thousands of events), the payload is the table's name alone, which
+    `read_notice` does not take: listeners read the log. Its parameters: the
+    name and a space, `notice(...)`, the channel, the name and a space."""
     cached: tuple[str, str] | None = getattr(recorder, "_quire_insert_notify", None)
     if cached is None:
         table = sql.SQL("{schema}.{table}").format(
@@ -365,8 +367,13 @@ def _insert_and_notify(recorder: Any, rows: int) -> str:
             "(originator_id, originator_version, topic, state) VALUES ",
             " RETURNING notification_id), "
             "ids AS (SELECT array_agg(notification_id ORDER BY notification_id) "
-            "AS a FROM ins) "
-            "SELECT a, pg_notify(%s, %s || array_to_string(a, ',') || %s) FROM ids",
+            "AS a FROM ins), "
+            "note AS (SELECT a, %s || array_to_string(a, ',') AS head, "
+            "%s::text AS body FROM ids) "
+            "SELECT a, pg_notify(%s, CASE "
+            f"WHEN octet_length(head || body) < {NOTIFY_MAX_BYTES} THEN head || body "
+            f"WHEN octet_length(head) < {NOTIFY_MAX_BYTES} THEN head "
+            "ELSE %s END) FROM note",
         )
         recorder._quire_insert_notify = cached
     head, tail = cached

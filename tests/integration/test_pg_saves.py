@@ -10,10 +10,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import psycopg
 import pytest
+from eventsourcing.persistence import StoredEvent
 from psycopg.conninfo import make_conninfo
 
 from api.live.feed import EventFeed
@@ -246,6 +247,34 @@ def test_the_notify_carries_the_saved_events_and_a_large_save_only_its_ids(
     assert str(events[0].originator_id) == pid
     big_ids, none = large
     assert none is None and big_ids == [stored[-1].id]
+
+
+def test_a_save_whose_ids_overflow_a_notify_is_stored_and_its_notice_says_read_the_log(
+    app: Workspace, settings: Settings, conns: Any
+) -> None:
+    """A group save can store thousands of events at once; their ids alone
+    exceed what a NOTIFY may carry (8,000 bytes), which would fail the whole
+    save. The notice is then the table's name alone: a feed reads the log."""
+    holder, listener = conns
+    listener.execute(f"LISTEN {app.recorder.channel_name}")
+    many = [
+        StoredEvent(originator_id=uuid4(), originator_version=1, topic="t", state=b"{}")
+        for _ in range(2500)
+    ]
+    with saving_on(holder, None, None, [((1, 2), None)]) as held:
+        ids = held.insert(app.recorder, many)
+    assert len(ids) == 2500 and len(",".join(map(str, ids))) > 8000
+    stored = list(app.recorder.select_notifications(start=ids[0], limit=3000))
+    assert [n.id for n in stored] == ids
+    (payload,) = [
+        n.payload
+        for n in listener.notifies(timeout=5, stop_after=1)
+        if n.payload.startswith(notice_source(app.recorder))
+    ]
+    assert payload == notice_source(app.recorder) + " "
+    assert read_notice(payload, notice_source(app.recorder)) is None
+    feed = _feed(app, [])
+    assert feed._take_notice(payload) is False  # read the log instead
 
 
 def test_a_feed_hands_on_carried_events_only_when_nothing_came_between(
