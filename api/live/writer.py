@@ -10,8 +10,9 @@ arrive while this process waits for another process's save join the save
 that follows it, instead of waiting for one more round.
 
 On PostgreSQL the batches of every packet waiting in the process are saved
-together instead (api/live/group.py); a packet whose lock another process
-holds round after round is handed back here, to wait for it alone.
+together instead (api/live/group.py); a packet whose lock is held elsewhere
+longer than a round waits for it (`group.WAIT_SECONDS`) is handed back here,
+to wait for it alone.
 """
 
 from __future__ import annotations
