@@ -125,11 +125,6 @@ class PresenceEntry:
 ADVISORY_NAMESPACE = 0x51554952
 
 
-@contextlib.contextmanager
-def _nothing() -> Iterator[None]:
-    yield
-
-
 def _normal(packet_id: str) -> tuple[str, uuid.UUID | None]:
     """A packet id as locks name it, and as a UUID (None: not one)."""
     try:
@@ -279,26 +274,26 @@ class LiveHub:
 
     @contextlib.contextmanager
     def packets_lock(
-        self, waited: str | None, tried: list[str], wait_seconds: float | None = None
+        self, waited: str, tried: list[str], wait_seconds: float | None = None
     ) -> Iterator[list[bool]]:
-        """`packet_lock` of `waited` (when given), waited for (across
-        processes at most `wait_seconds`, else `LockBusy`), and of each packet
-        of `tried` that is free now, never waited for (the group save across
-        packets, api/live/group.py): yields which of `tried` are held. While
-        it waits, this thread holds no other packet's lock, so two threads
-        or processes cannot wait for each other."""
-        anchor, anchor_uuid = _normal(waited) if waited is not None else ("", None)
+        """`packet_lock` of `waited`, waited for (across processes at most
+        `wait_seconds`, else `LockBusy`), and of each packet of `tried` that
+        is free now, never waited for (the group save across packets,
+        api/live/group.py): yields which of `tried` are held. While it waits,
+        this thread holds no other packet's lock, so two threads or processes
+        cannot wait for each other."""
+        anchor, anchor_uuid = _normal(waited)
         free: list[tuple[str, uuid.UUID | None, threading.Lock]] = []
-        with self._thread_lock_held(anchor, wait_seconds) if waited else _nothing():
+        with self._thread_lock_held(anchor, wait_seconds):
             try:
                 for packet_id in tried:
                     other_id, other_uuid = _normal(packet_id)
                     lock = self._thread_lock(other_id)
                     if other_id != anchor and lock.acquire(blocking=False):
                         free.append((other_id, other_uuid, lock))
+                held = [other_id for other_id, _, _ in free]
                 pool = self._lock_pool
-                if pool is None or not (waited or free):
-                    held = {other_id for other_id, _, _ in free}
+                if pool is None:
                     yield [_normal(packet_id)[0] in held for packet_id in tried]
                     return
                 # The lock's round trip also reads what the cached copies lack.
@@ -307,20 +302,14 @@ class LiveHub:
                     pool.connection() as conn,
                     saving_on(
                         conn,
-                        advisory_key(anchor) if waited else None,
+                        advisory_key(anchor),
                         Prefetch.of(app, anchor_uuid),
                         [(advisory_key(i), Prefetch.of(app, u)) for i, u, _ in free],
                         wait_seconds,
                     ) as lock_held,
                 ):
-                    held = {
-                        other_id
-                        for (other_id, _, _), taken in zip(
-                            free, lock_held.taken, strict=True
-                        )
-                        if taken
-                    }
-                    yield [_normal(packet_id)[0] in held for packet_id in tried]
+                    taken = {i for i, t in zip(held, lock_held.taken, strict=True) if t}
+                    yield [_normal(packet_id)[0] in taken for packet_id in tried]
             finally:
                 for _, _, lock in free:
                     lock.release()
