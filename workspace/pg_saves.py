@@ -142,6 +142,11 @@ class HeldLock:
             query += f"; SELECT ARRAY[{tries}] AS quire_taken"
             params += [part for key, _ in self.others for part in key]
         wants = [w for w in [self.prefetch, *(p for _, p in self.others)] if w]
+        if len(wants) > 1:
+            # Many branches can pass the planner's threshold for parallel
+            # workers, whose start takes about 9 ms, for a read of a few
+            # index entries.
+            query += "; SET LOCAL max_parallel_workers_per_gather TO 0"
         if wants:
             query += "; " + " UNION ALL ".join(
                 ["(" + _select_after(w.recorder) + ")" for w in wants]
