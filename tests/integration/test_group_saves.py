@@ -207,7 +207,7 @@ def test_a_group_hold_reads_what_each_held_cached_copy_lacks(
     assert app.get_packet(c).sections[sc]["text"] == "xC."
 
 
-def test_a_group_holds_read_runs_without_parallel_workers(
+def test_the_read_of_a_group_hold_runs_without_parallel_workers(
     services: Services,
 ) -> None:
     """The read of many packets' missing events is a UNION of index reads;
