@@ -316,21 +316,17 @@ def route_inserts(recorder: Any) -> None:
 
 
 def _select_after(recorder: Any) -> str:
-    """The library's read of events, for several originators at once, each
+    """The read of the events of several originators at once, each
     after a version of its own (two arrays: the ids, the versions): one
     statement whose text does not change with their number, so psycopg
     parses it once, and PostgreSQL plans one nested loop instead of a branch
     for each."""
     cached: str | None = getattr(recorder, "_quire_select_after", None)
     if cached is None:
-        table = sql.SQL("{schema}.{table}").format(
-            schema=sql.Identifier(recorder.datastore.schema),
-            table=sql.Identifier(recorder.events_table_name),
-        )
         id_type = recorder.datastore.originator_id_type
         cached = (
             f"SELECT e.* FROM unnest(%s::{id_type}[], %s::bigint[]) AS w(id, gt)"
-            f" CROSS JOIN LATERAL (SELECT * FROM {_rendered(table)}"
+            f" CROSS JOIN LATERAL (SELECT * FROM {_events_table(recorder)}"
             " WHERE originator_id = w.id AND originator_version > w.gt"
             " ORDER BY originator_version ASC) AS e"
         )
@@ -345,6 +341,16 @@ def _lock_table(recorder: Any) -> list[str]:
         cached = [_rendered(s) for s in recorder.lock_table_statements]
         recorder._quire_lock_table = cached
     return cached
+
+
+def _events_table(recorder: Any) -> str:
+    """The recorder's events table, schema-qualified and quoted."""
+    return _rendered(
+        sql.SQL("{schema}.{table}").format(
+            schema=sql.Identifier(recorder.datastore.schema),
+            table=sql.Identifier(recorder.events_table_name),
+        )
+    )
 
 
 def _rendered(statement: sql.Composable) -> str:
@@ -371,12 +377,8 @@ def _insert_and_notify(recorder: Any, rows: int) -> str:
     name and a space, `notice(...)`, the channel, the name and a space."""
     cached: tuple[str, str] | None = getattr(recorder, "_quire_insert_notify", None)
     if cached is None:
-        table = sql.SQL("{schema}.{table}").format(
-            schema=sql.Identifier(recorder.datastore.schema),
-            table=sql.Identifier(recorder.events_table_name),
-        )
         cached = (
-            f"WITH ins AS (INSERT INTO {_rendered(table)} "
+            f"WITH ins AS (INSERT INTO {_events_table(recorder)} "
             "(originator_id, originator_version, topic, state) VALUES ",
             " RETURNING notification_id), "
             "ids AS (SELECT array_agg(notification_id ORDER BY notification_id) "
