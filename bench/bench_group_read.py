@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api.services import build_services
 from workspace.config import Settings
-from workspace.pg_saves import _select_after
+from workspace.pg_saves import _events_table, _select_after
 
 PG_URL = os.environ.get(
     "QUIRE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -71,7 +71,7 @@ def main() -> None:
     )
     try:
         recorder = services.app.recorder
-        table = f'"{schema}"."{recorder.events_table_name}"'
+        table = _events_table(recorder)
         ids = [uuid.uuid4() for _ in range(PACKETS)]
         for pid in ids:
             admin.execute(
